@@ -1,0 +1,191 @@
+"""The Python API: ``compute``, ``movements`` and ``cohort`` return Polars frames in SPEC §4.1's shape.
+
+The CLI is a thin layer over these functions.
+
+Examples
+--------
+>>> from kpi_cli import compute
+>>> compute("mrr,nrr", data="sample_data", from_="2024-01", to="2024-03")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kpi_cli.config import Settings, load_settings
+from kpi_cli.dataset import Dataset
+from kpi_cli.errors import UsageError
+from kpi_cli.options import RunOptions, calendar_of, check_choice
+from kpi_cli.periods import RangeRequest, parse_as_of
+from kpi_cli.registry import METRICS, Metric, resolve
+from kpi_cli.revenue import cohorts
+from kpi_cli.revenue.base import RevenueBase, build
+from kpi_cli.revenue.metrics import LTV_WINDOW, PER_YEAR, evaluate
+from kpi_cli.revenue.prep import RevenueRules
+
+LONG = ["metric", "period", "value", "numerator", "denominator", "complete"]
+
+
+@dataclass
+class Run:
+    """A run's resolved settings and dataset; kept so the CLI can report on it afterwards."""
+
+    options: RunOptions
+    settings: Settings
+    dataset: Dataset
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, options: RunOptions) -> Run:
+        """Resolve settings and validate option values."""
+        settings = load_settings(options.flags(), options.config)
+        for key in ("discounts", "churn_at", "churn_denominator", "engine"):
+            settings.values[key] = check_choice(key, str(settings.values[key]))
+        check_choice("on_bad_rows", options.on_bad_rows)
+        try:
+            settings.values["gross_margin"] = float(settings.values["gross_margin"])
+        except ValueError:
+            raise UsageError(f"--gross-margin {settings.values['gross_margin']!r} is not a number") from None
+        if not 0 < settings.values["gross_margin"] <= 1:
+            raise UsageError("--gross-margin must be in (0, 1]", hint="e.g. --gross-margin 0.8 for 80%")
+        return cls(options, settings, Dataset(settings, options.on_bad_rows))
+
+    @property
+    def metric_options(self) -> dict[str, object]:
+        """Options metric functions read."""
+        v = self.settings.values
+        return {"churn_denominator": v["churn_denominator"], "gross_margin": v["gross_margin"],
+                "within": self.options.within, "churn_at": v["churn_at"], "discounts": v["discounts"]}
+
+    def revenue(self, lookback: int = 0, clamp: bool = False) -> RevenueBase:
+        """The revenue base table for this run's range, groups and rules."""
+        v = self.settings.values
+        cal = calendar_of(v)
+        as_of = parse_as_of(self.options.as_of, cal)
+        rules = RevenueRules(v["discounts"], v["churn_at"], v["currency"])
+        base = build(self.dataset, cal, self.options.range, as_of, rules, self.options.by, v["engine"], lookback,
+                     clamp)
+        if self.options.by or any(m in self.info.get("metrics", ()) for m in ("freemium_conversion_rate",)):
+            base.customers = self.dataset.load("customers", required=False)
+        self.info.update(currency=base.currency, first=base.grid.starts[base.grid.first],
+                         last=base.grid.starts[base.grid.last])
+        return base
+
+
+def _options(data: str | Path | None, kwargs: dict[str, Any]) -> RunOptions:
+    rng = RangeRequest(kwargs.pop("month", None), kwargs.pop("quarter", None), kwargs.pop("year", None),
+                       kwargs.pop("from_", None), kwargs.pop("to", None), kwargs.pop("last", None))
+    by = kwargs.pop("by", ()) or ()
+    by = (by,) if isinstance(by, str) else tuple(by)
+    known = set(RunOptions.__dataclass_fields__)
+    unknown = set(kwargs) - known
+    if unknown:
+        raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    return RunOptions(range=rng, by=by, data=str(data) if data is not None else None, **kwargs)
+
+
+def compute(metrics: str | list[str], data: str | Path | None = None, **kwargs: Any) -> pl.DataFrame:
+    """Compute metrics per period (and ``by`` group) in the long shape of SPEC §4.1.
+
+    Parameters
+    ----------
+    metrics
+        Metric ids or group names, as a list or a comma-separated string.
+    data
+        Data directory (default: config, ``KPI_DATA`` or the current directory).
+    **kwargs
+        ``month``, ``quarter``, ``year``, ``from_``, ``to``, ``last``, ``period``, ``tz``,
+        ``week_start``, ``as_of``, ``by``, ``currency``, ``discounts``, ``churn_at``,
+        ``churn_denominator``, ``gross_margin``, ``within``, ``on_bad_rows``, ``engine``,
+        ``config``.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``metric, period, <by…>, value, numerator, denominator, complete``.
+
+    Examples
+    --------
+    >>> compute("mrr", data="sample_data", month="2024-03")  # doctest: +SKIP
+    """
+    return compute_run(metrics, Run.start(_options(data, kwargs)))
+
+
+def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
+    """:func:`compute` on an already started run."""
+    def available(m: Metric) -> bool:
+        return all(any(run.dataset.has(s) for s in need.split("|")) for need in m.sources)
+
+    ids = resolve(metrics, available)
+    run.info["metrics"] = ids
+    lookback = 0
+    if "ltv" in ids:
+        lookback = LTV_WINDOW
+    if any(m in ids for m in ("nrr_ttm", "grr_ttm")):
+        lookback = max(lookback, PER_YEAR[calendar_of(run.settings.values).grain])
+    base = run.revenue(lookback)
+    periods = base.grid.periods().select("idx", "period", "complete")
+    frames = []
+    for order, mid in enumerate(ids):
+        rows = evaluate(base, mid, run.metric_options).join(periods, on="idx", how="left")
+        frames.append(rows.with_columns(pl.lit(mid).alias("metric"), pl.lit(order).alias("_order")))
+    out = pl.concat(frames, how="vertical_relaxed")
+    by = list(base.groups)
+    out = out.sort(["_order", "period", *by], nulls_last=True)
+    return out.select("metric", "period", *[pl.col(b).cast(pl.String) for b in by], "value", "numerator",
+                      "denominator", pl.col("complete").cast(pl.Boolean))
+
+
+def movements(data: str | Path | None = None, customers: bool = False, **kwargs: Any) -> pl.DataFrame:
+    """The MRR roll-forward per period, or with ``customers`` one row per customer and movement."""
+    return movements_run(Run.start(_options(data, kwargs)), customers=customers)
+
+
+def movements_run(run: Run, customers: bool = False) -> pl.DataFrame:
+    """:func:`movements` on an already started run."""
+    base = run.revenue()
+    periods = base.grid.periods().select("idx", "period", "complete")
+    by = list(base.groups)
+    if customers:
+        unit = list(dict.fromkeys(["customer_id", *by]))
+        pts = base.points.filter(pl.col("movement") != "none", pl.col("idx") >= base.grid.first,
+                                 pl.col("idx") <= base.grid.last)
+        pts = pts.group_by([*unit, "idx"]).agg(
+            pl.col("movement").first(), pl.col("a_r").sum().alias("start_mrr"), pl.col("b_r").sum().alias("end_mrr"))
+        pts = pts.with_columns((pl.col("end_mrr") - pl.col("start_mrr")).alias("change"))
+        out = pts.join(periods, on="idx", how="left").sort(["period", *by, "customer_id"])
+        return out.select("period", *by, "customer_id", "movement", "start_mrr", "end_mrr", "change", "complete")
+    t = base.table.filter(pl.col("idx") >= base.grid.first)
+    return t.sort(["period", *by]).select(
+        "period", *by, "start_mrr", "new", "expansion", "reactivation", "contraction", "churned", "fx",
+        pl.col("mrr").alias("end_mrr"), "complete")
+
+
+def cohort(of: str = "customers", data: str | Path | None = None, periods: int | None = None,
+           **kwargs: Any) -> pl.DataFrame:
+    """Retention by first paying period: logo (``customers``) or net and gross MRR (``mrr``)."""
+    return cohort_run(Run.start(_options(data, kwargs)), of=of, periods=periods)
+
+
+def cohort_run(run: Run, of: str = "customers", periods: int | None = None) -> pl.DataFrame:
+    """:func:`cohort` on an already started run."""
+    if of not in ("customers", "mrr"):
+        if of in ("users", "accounts"):
+            msg = f"--of {of}: event cohorts are not built yet (billing cohorts: customers, mrr)"
+        else:
+            msg = f"--of {of!r} is not one of customers, mrr"
+        raise UsageError(msg)
+    opts = run.options
+    if opts.range.is_empty():
+        run.options = replace(opts, range=RangeRequest(from_="1900-01"))
+    base = run.revenue(clamp=True)
+    return cohorts.table(base, of, periods)
+
+
+def metric_ids() -> list[str]:
+    """Every metric id in catalogue order."""
+    return list(METRICS)

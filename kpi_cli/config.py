@@ -1,0 +1,111 @@
+"""Settings and where each came from: flag > ``KPI_*`` variable > project file > user file > default.
+
+``kpi config`` prints :meth:`Settings.provenance`; everything else reads the resolved values.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kpi_cli.errors import DataError
+
+DEFAULTS: dict[str, Any] = {
+    "data_dir": ".",
+    "tz": "UTC",
+    "week_start": "mon",
+    "currency": None,
+    "period": "month",
+    "discounts": "recurring",
+    "churn_at": "end",
+    "churn_denominator": "start",
+    "gross_margin": 1.0,
+    "engine": "polars",
+}
+ENV = {key: f"KPI_{key.upper()}" for key in DEFAULTS}
+ENV["data_dir"] = "KPI_DATA"
+
+
+def user_config_path() -> Path:
+    """``$XDG_CONFIG_HOME/kpi/kpi.toml`` (``~/.config/kpi/kpi.toml``)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "kpi" / "kpi.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        msg = f"config {path}: {e}"
+        raise DataError(msg, hint="fix the TOML syntax (see `kpi init` for a template)") from None
+    except OSError as e:
+        msg = f"config {path}: cannot read ({e.strerror})"
+        raise DataError(msg, hint="check the path given to --config or KPI_CONFIG") from None
+
+
+@dataclass
+class Settings:
+    """Resolved settings, the raw config tables, and the origin of every value."""
+
+    values: dict[str, Any]
+    origin: dict[str, str]
+    tables: dict[str, Any] = field(default_factory=dict)
+    project_file: Path | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def source_table(self, source: str) -> dict[str, Any]:
+        """The ``[sources.NAME]`` table (path, preset, columns, amount_unit)."""
+        table = self.tables.get("sources", {}).get(source, {})
+        return table if isinstance(table, dict) else {}
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory, relative paths taken from the config file's folder."""
+        raw = Path(str(self.values["data_dir"]))
+        if self.origin["data_dir"].startswith("config") and self.project_file and not raw.is_absolute():
+            return self.project_file.parent / raw
+        return raw
+
+    def provenance(self) -> list[tuple[str, str, str]]:
+        """Rows of (setting, value, origin) for ``kpi config``."""
+        return [(k, "" if v is None else str(v), self.origin[k]) for k, v in sorted(self.values.items())]
+
+
+def load_settings(flags: dict[str, Any] | None = None, config: str | Path | None = None) -> Settings:
+    """Resolve settings from flags, environment, project and user files."""
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    user = user_config_path()
+    user_tables = _read_toml(user) if user.is_file() else {}
+    path: Path | None = None
+    explicit = config or os.environ.get("KPI_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            msg = f"config file {path} not found"
+            raise DataError(msg, hint="check --config / KPI_CONFIG, or run `kpi init` to write one")
+    elif Path("kpi.toml").is_file():
+        path = Path("kpi.toml")
+    project_tables = _read_toml(path) if path else {}
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for key, default in DEFAULTS.items():
+        if key in flags:
+            values[key], origin[key] = flags[key], "flag"
+        elif os.environ.get(ENV[key]):
+            values[key], origin[key] = os.environ[ENV[key]], f"env {ENV[key]}"
+        elif key in project_tables:
+            values[key], origin[key] = project_tables[key], f"config {path}"
+        elif key in user_tables:
+            values[key], origin[key] = user_tables[key], f"user config {user}"
+        else:
+            values[key], origin[key] = default, "default"
+    tables = {**user_tables, **project_tables}
+    if "sources" in user_tables and "sources" in project_tables:
+        tables["sources"] = {**user_tables["sources"], **project_tables["sources"]}
+    return Settings(values, origin, tables, path)

@@ -1,0 +1,76 @@
+"""Everything a run needs to know, in one place (no dataframe imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kpi_cli.errors import UsageError
+from kpi_cli.periods import Calendar, RangeRequest
+
+CHOICES = {
+    "discounts": ("none", "recurring", "all"),
+    "churn_at": ("end", "cancel"),
+    "churn_denominator": ("start", "start_plus_new"),
+    "on_bad_rows": ("error", "skip"),
+    "engine": ("polars", "duckdb"),
+}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Options of a data command, as given (``None`` means: use the config or default)."""
+
+    range: RangeRequest = field(default_factory=RangeRequest)
+    period: str | None = None
+    tz: str | None = None
+    week_start: str | None = None
+    as_of: str | None = None
+    by: tuple[str, ...] = ()
+    currency: str | None = None
+    discounts: str | None = None
+    churn_at: str | None = None
+    churn_denominator: str | None = None
+    gross_margin: float | None = None
+    within: str | None = None
+    on_bad_rows: str = "error"
+    rejects: Path | None = None
+    engine: str | None = None
+    data: str | None = None
+    config: str | None = None
+
+    def flags(self) -> dict[str, object]:
+        """The options that are also settings, for :func:`kpi_cli.config.load_settings`."""
+        return {"data_dir": self.data, "tz": self.tz, "week_start": self.week_start, "currency": self.currency,
+                "period": self.period, "discounts": self.discounts, "churn_at": self.churn_at,
+                "churn_denominator": self.churn_denominator, "gross_margin": self.gross_margin,
+                "engine": self.engine}
+
+
+def check_choice(option: str, value: str) -> str:
+    """``value`` if it is one of the choices of ``option``, else a usage error."""
+    value = str(value).replace("-", "_") if option != "engine" else str(value)
+    if option == "churn_at" and value == "period_end":
+        value = "end"
+    if value not in CHOICES[option]:
+        msg = f"--{option.replace('_', '-')} {value!r} is not one of {', '.join(CHOICES[option])}"
+        raise UsageError(msg)
+    return value
+
+
+def parse_duration_days(text: str, option: str) -> float:
+    """``30d``, ``12h``, ``2w`` or a bare number of days, in days."""
+    t = str(text).strip().lower()
+    units = {"d": 1.0, "h": 1 / 24, "w": 7.0, "m": 1 / 1440}
+    try:
+        if t[-1:] in units:
+            return float(t[:-1]) * units[t[-1]]
+        return float(t)
+    except ValueError:
+        msg = f"{option} {text!r} is not a duration"
+        raise UsageError(msg, hint="write it like 30d, 12h or 2w") from None
+
+
+def calendar_of(values: dict[str, object]) -> Calendar:
+    """The calendar from resolved settings."""
+    return Calendar(str(values["period"]), str(values["tz"]), str(values["week_start"]))

@@ -1,0 +1,237 @@
+"""Billing data → segments → the per-period base table every revenue metric reads.
+
+This is where a run's options meet the data: the reporting currency and its rates, the period
+grid (from the first billing period to one past the last requested), the ``--by`` groups, and
+the roll-forward check that must hold to the cent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import narwhals as nw
+import polars as pl
+
+from kpi_cli.errors import DataError, InvariantError, UsageError
+from kpi_cli.parsing import Parsed, reject
+from kpi_cli.periods import Calendar, RangeRequest, resolve_range
+from kpi_cli.revenue import engine
+from kpi_cli.revenue.prep import FAR, RevenueRules, check_subscriptions, invoices_to_items, segments
+
+if TYPE_CHECKING:
+    from kpi_cli.dataset import Dataset
+    from kpi_cli.loading import Source
+
+TS_COLS = ("start_at", "end_at", "canceled_at", "trial_end_at")
+
+
+@dataclass
+class Grid:
+    """Period starts (local dates) and their UTC instants; index 0 is the first data period."""
+
+    cal: Calendar
+    starts: list[date]  # periods 0..last+1
+    first: int  # first requested period index
+    last: int  # last requested period index
+    complete_before: int  # periods ending at or before this instant are complete
+
+    def frame(self) -> pl.DataFrame:
+        """``idx, b_us, period`` for every start, including the one after the last period."""
+        return pl.DataFrame(
+            {"idx": list(range(len(self.starts))), "b_us": [self.cal.instant(d) for d in self.starts],
+             "period": self.starts},
+            schema={"idx": pl.Int64, "b_us": pl.Int64, "period": pl.Date},
+        )
+
+    def periods(self) -> pl.DataFrame:
+        """``idx, period, complete`` for the requested periods (plus the look-back before them)."""
+        f = self.frame()
+        ends = f["b_us"].shift(-1)
+        return f.with_columns((ends <= self.complete_before).fill_null(False).alias("complete")).head(self.last + 1)
+
+
+def load_items(ds: Dataset) -> pl.DataFrame:
+    """Validated subscription items, from ``subscriptions`` or derived from ``invoices``."""
+    def check(parsed: Parsed, src: Source) -> None:
+        check_subscriptions(parsed, src.preset.statuses if src.preset else {})
+
+    if ds.has("subscriptions") or not ds.has("invoices"):
+        items = ds.load("subscriptions", checks=check)
+    else:
+        inv = ds.load("invoices", checks=lambda p, _s: reject(
+            p, pl.col("period_end") < pl.col("period_start"), "period_end", "period_end before period_start"))
+        assert inv is not None
+        items = invoices_to_items(inv)
+    assert items is not None
+    if items.height == 0:
+        msg = "no billing rows to compute from (the file has only a header, or every row was rejected)"
+        raise DataError(msg, hint="check the export, or run `kpi validate` to see why rows were rejected")
+    return items
+
+
+def data_end(items: pl.DataFrame) -> int:
+    """The last instant mentioned anywhere in the billing rows."""
+    cols = [pl.col(c).filter(pl.col(c) < FAR).max() for c in TS_COLS if c in items.columns]
+    return int(items.select(pl.max_horizontal(cols)).item())
+
+
+def reporting_currency(items: pl.DataFrame, wanted: str | None) -> str:
+    """``--currency`` or, when the data has a single currency, that one."""
+    if wanted:
+        return wanted.upper()
+    if "currency" not in items.columns:
+        return "USD"
+    found = sorted(c.upper() for c in items["currency"].drop_nulls().unique().to_list())
+    if len(found) > 1:
+        msg = f"billing data has several currencies ({', '.join(found)})"
+        raise UsageError(msg, hint="pick the reporting one with --currency and provide fx_rates")
+    return found[0] if found else "USD"
+
+
+def rates_frame(ds: Dataset, items: pl.DataFrame, currency: str, grid: Grid) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rate per (currency, period index) at each snapshot date; rows of currencies without rates go."""
+    cur = pl.col("currency").str.to_uppercase().fill_null(currency) if "currency" in items.columns else None
+    items = items.with_columns(cur.alias("currency") if cur is not None else pl.lit(currency).alias("currency"))
+    foreign = sorted(set(items["currency"].unique().to_list()) - {currency})
+    idx = pl.DataFrame({"idx": list(range(len(grid.starts) - 1))}, schema={"idx": pl.Int64})
+    frames = [idx.with_columns(pl.lit(currency).alias("currency"), pl.lit(1.0).alias("rate"))]
+    if foreign:
+        fx = ds.load("fx_rates", required=False)
+        known = set() if fx is None else set(fx["currency"].str.to_uppercase().unique().to_list())
+        missing = [c for c in foreign if c not in known]
+        if missing:
+            msg = f"no fx rate for {', '.join(missing)} → {currency}"
+            if ds.on_bad_rows == "error":
+                raise DataError(msg, hint=f"add fx_rates rows (date, currency, rate in {currency}) "
+                                "or pass --on-bad-rows skip to leave those subscriptions out")
+            dropped = items.filter(pl.col("currency").is_in(missing))
+            ds.warnings.append(f"{msg}: {dropped.height} billing rows left out")
+            report = ds.reports.get("subscriptions") or ds.reports.get("invoices")
+            if report is not None:
+                report.rejected += dropped.height
+                report.used -= dropped.height
+                report.reasons["no fx rate"] = report.reasons.get("no fx rate", 0) + dropped.height
+            items = items.filter(~pl.col("currency").is_in(missing))
+            foreign = [c for c in foreign if c not in missing]
+        if foreign and fx is not None:
+            snap_days = [grid.starts[j + 1] - timedelta(days=1) for j in range(len(grid.starts) - 1)]
+            snaps = pl.DataFrame({"idx": list(range(len(snap_days))), "day": snap_days})
+            snaps = snaps.with_columns(pl.col("idx").cast(pl.Int64), pl.col("day").cast(pl.Datetime("us"))
+                                       .cast(pl.Int64))
+            for c in foreign:
+                r = fx.filter(pl.col("currency").str.to_uppercase() == c).select("date", "rate").sort("date")
+                joined = snaps.join_asof(r, left_on="day", right_on="date", strategy="backward")
+                if joined["rate"].null_count():
+                    ds.warnings.append(f"fx_rates: no {c} rate on or before some snapshots; the earliest is used")
+                    joined = joined.with_columns(pl.col("rate").fill_null(r["rate"][0]))
+                frames.append(joined.select("idx", pl.lit(c).alias("currency"), "rate"))
+    return pl.concat(frames, how="vertical_relaxed"), items
+
+
+def make_grid(cal: Calendar, req: RangeRequest, as_of: int, items: pl.DataFrame, lookback: int,
+              clamp: bool = False) -> Grid:
+    """The period grid from the first billing period through one period past the request.
+
+    With ``clamp`` the request starts no earlier than the data's first period.
+    """
+    end = data_end(items)
+    lo, hi = resolve_range(req, cal, as_of, end)
+    first_data = cal.floor(cal.local_date(int(items["start_at"].min())))  # type: ignore[arg-type]
+    if clamp:
+        lo = min(max(lo, first_data), hi)
+    origin = min(first_data, cal.step(lo, -lookback))
+    starts = cal.starts(origin, cal.step(hi, 1))
+    first, last = starts.index(lo), starts.index(hi)
+    return Grid(cal, starts, first, last, min(as_of, end))
+
+
+@dataclass
+class RevenueBase:
+    """Everything revenue metrics need: base table, change points, grid and rules."""
+
+    table: pl.DataFrame  # per (groups…, idx): stocks and movements, plus period & complete
+    points: pl.DataFrame  # change points (unit, idx, a, b, a_r, b_r, movement)
+    rates: pl.DataFrame
+    items: pl.DataFrame
+    segments: pl.DataFrame
+    grid: Grid
+    groups: list[str]
+    rules: RevenueRules
+    currency: str
+    customers: pl.DataFrame | None = None
+
+
+def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: RevenueRules,
+          by: tuple[str, ...] = (), engine_name: str = "polars", lookback: int = 0,
+          clamp: bool = False) -> RevenueBase:
+    """Load billing data and run the roll-forward for every requested period and group."""
+    items = load_items(ds)
+    grid = make_grid(cal, req, as_of, items, lookback, clamp)
+    currency = reporting_currency(items, rules.currency)
+    rates, items = rates_frame(ds, items, currency, grid)
+    if items.height == 0:
+        raise DataError("no billing rows left after removing currencies without rates",
+                        hint="add fx_rates for those currencies")
+    items, groups = _attach_groups(ds, items, by)
+    segs = segments(items, rules, tuple(groups)).with_columns(pl.col("currency").fill_null(currency))
+    first = max(grid.first - lookback, 0)
+    periods = pl.DataFrame({"idx": list(range(grid.last + 1))}, schema={"idx": pl.Int64})
+    native = _backend(engine_name)
+    seg_cols = ["customer_id", "currency", *groups, "start_us", "end_us", "value"]
+    grid_lf = native(grid.frame().select("idx", "b_us"))
+    seg_lf = native(segs.select(list(dict.fromkeys(seg_cols))))
+    points_lf = engine.change_points(seg_lf, grid_lf, native(rates), groups, grid.last)
+    points = points_lf.collect(backend="polars").to_native()
+    table = engine.roll_forward(native(points), native(periods), native(rates), groups, first, grid.last)
+    base = table.collect(backend="polars").to_native()
+    base = base.join(grid.periods().select("idx", "period", "complete"), on="idx", how="left")
+    base = base.sort([*groups, "idx"], nulls_last=True)
+    _check_roll_forward(base)
+    return RevenueBase(base, points, rates, items, segs, grid, groups, rules, currency)
+
+
+def _attach_groups(ds: Dataset, items: pl.DataFrame, by: tuple[str, ...]) -> tuple[pl.DataFrame, list[str]]:
+    groups: list[str] = []
+    for dim in by:
+        if dim in ("plan", "currency"):
+            if dim == "plan" and "plan" not in items.columns:
+                raise UsageError("--by plan: the billing data has no plan column",
+                                 hint='map it: [sources.subscriptions.columns] plan = "<header>"')
+            groups.append(dim)
+            continue
+        customers = ds.load("customers", required=False)
+        if customers is None or dim not in customers.columns:
+            cols = [] if customers is None else [c for c in customers.columns if not c.startswith("_")]
+            msg = f"--by {dim}: not plan, currency or a column of customers"
+            raise UsageError(msg, hint=f"customers columns: {', '.join(cols) or '(no customers source)'}")
+        attrs = customers.select("customer_id", pl.col(dim).cast(pl.String)).unique("customer_id", keep="first")
+        items = items.join(attrs, on="customer_id", how="left")
+        groups.append(dim)
+    return items, groups
+
+
+def _backend(name: str):  # noqa: ANN202 — returns a converter to nw.LazyFrame
+    if name == "duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+
+        def to_duck(df: pl.DataFrame) -> nw.LazyFrame:
+            return nw.from_native(con.from_arrow(df.to_arrow()))
+
+        return to_duck
+    return lambda df: nw.from_native(df.lazy())
+
+
+def _check_roll_forward(base: pl.DataFrame) -> None:
+    """start + new + expansion + reactivation − contraction − churned + fx = end, to the cent."""
+    moved = (pl.col("start_mrr") + pl.col("new") + pl.col("expansion") + pl.col("reactivation")
+             - pl.col("contraction") - pl.col("churned") + pl.col("fx"))
+    bad = base.filter((moved - pl.col("mrr")).abs() > 0.005)
+    if bad.height:
+        row = bad.row(0, named=True)
+        msg = (f"MRR roll-forward does not balance for {row['period']}: start {row['start_mrr']:.2f} + movements "
+               f"≠ end {row['mrr']:.2f}")
+        raise InvariantError(msg, hint="this is a bug in kpi; please report it with --debug output")

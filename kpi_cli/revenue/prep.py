@@ -1,0 +1,212 @@
+"""From billing rows to *segments*: spans of constant monthly value per customer.
+
+A subscription row (SPEC §1.2) is one item at one price and quantity; trials and discounts that
+start or stop inside it split it into up to three segments. Everything after this module works
+on segments alone, so the option rules (``--discounts``, ``--churn-at``, statuses) live here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from kpi_cli.parsing import Parsed, reject
+
+INTERVALS = {
+    "day": "day", "daily": "day", "days": "day",
+    "week": "week", "weekly": "week", "weeks": "week",
+    "month": "month", "monthly": "month", "months": "month", "mo": "month",
+    "quarter": "quarter", "quarterly": "quarter", "quarters": "quarter",
+    "year": "year", "yearly": "year", "annual": "year", "annually": "year", "years": "year",
+}
+# Monthly factor per unit of interval: SPEC §3.1's f(interval, interval_count) × count.
+MONTHS_PER = {"day": 12 / 365, "week": 12 / 52, "month": 1.0, "quarter": 3.0, "year": 12.0}
+ZERO_STATUSES = ("trialing", "paused", "unpaid", "incomplete")
+FAR = 2**62  # an "open" end, later than any real instant
+
+
+@dataclass(frozen=True)
+class RevenueRules:
+    """The revenue options in force (echoed by ``kpi explain``)."""
+
+    discounts: str = "recurring"  # none | recurring | all
+    churn_at: str = "end"  # end | cancel
+    currency: str | None = None
+
+
+def check_subscriptions(parsed: Parsed, status_map: dict[str, str]) -> None:
+    """Row rules beyond parsing (SPEC §1.3): negative amounts, inverted spans, overlaps, …"""
+    cols = parsed.good.columns
+    g = parsed.good
+    g = g.with_columns(
+        pl.col("interval").str.to_lowercase().str.strip_chars().replace_strict(
+            INTERVALS, default="?").fill_null("month").alias("interval") if "interval" in cols
+        else pl.lit("month").alias("interval"),
+        pl.col("status").str.to_lowercase().str.strip_chars().replace(status_map).alias("status")
+        if "status" in cols else pl.lit(None, dtype=pl.String).alias("status"),
+    )
+    parsed.good = g
+    reject(parsed, pl.col("amount") < 0, "amount", "negative amount")
+    if "quantity" in cols:
+        reject(parsed, pl.col("quantity") < 0, "quantity", "negative quantity")
+    if "interval_count" in cols:
+        reject(parsed, pl.col("interval_count") <= 0, "interval_count", "interval_count must be ≥ 1")
+    reject(parsed, pl.col("interval") == "?", "interval", "unknown interval (day/week/month/quarter/year)")
+    if "end_at" in cols:
+        reject(parsed, pl.col("end_at") < pl.col("start_at"), "end_at", "end_at before start_at")
+    if "discount_percent" in cols:
+        reject(parsed, (pl.col("discount_percent") < 0) | (pl.col("discount_percent") > 100),
+               "discount_percent", "discount_percent outside 0–100")
+    if "discount_amount" in cols:
+        reject(parsed, pl.col("discount_amount") < 0, "discount_amount", "negative discount_amount")
+    if "discount_duration" in cols:
+        dur = pl.col("discount_duration").str.to_lowercase()
+        parsed.good = parsed.good.with_columns(dur.alias("discount_duration"))
+        reject(parsed, ~dur.is_in(["once", "repeating", "forever"]), "discount_duration",
+               "discount_duration must be once, repeating or forever")
+    _reject_overlaps(parsed)
+
+
+def _reject_overlaps(parsed: Parsed) -> None:
+    """Rows of one item (subscription_id, item_id) must not overlap; the later one is bad."""
+    item = ["subscription_id", "item_id"] if "item_id" in parsed.good.columns else ["subscription_id"]
+    key = [pl.col(c).fill_null("") for c in item]
+    g = parsed.good.with_columns(pl.int_range(pl.len()).alias("_ord"))
+    ordered = g.sort([*key, "start_at", "_ord"])
+    prev_end = pl.col("end_at").fill_null(FAR).shift(1).over(key) if "end_at" in g.columns else None
+    if prev_end is None:
+        prev_end = pl.when(pl.col("start_at").shift(1).over(key).is_not_null()).then(FAR).otherwise(None)
+    flagged = ordered.with_columns((pl.col("start_at") < prev_end).fill_null(False).alias("_overlap"))
+    bad_ords = flagged.filter(pl.col("_overlap"))["_ord"]
+    parsed.good = g
+    reject(parsed, pl.col("_ord").is_in(bad_ords.implode()), "start_at",
+           "overlaps the previous row of the same subscription item")
+    parsed.good = parsed.good.drop("_ord")
+
+
+def invoices_to_items(inv: pl.DataFrame) -> pl.DataFrame:
+    """Subscription-shaped rows from recurring, non-proration invoice lines.
+
+    A line's service period becomes the row's span; its length decides the interval (whole
+    months when it is at least ~28 days, else weeks or days), so the line amount is
+    normalised like a price. Discounts on a line reduce it; tax is never included.
+    """
+    g = inv
+    if "recurring" in g.columns:
+        g = g.filter(pl.col("recurring").fill_null(True))
+    if "proration" in g.columns:
+        g = g.filter(~pl.col("proration").fill_null(False))
+    days = (pl.col("period_end") - pl.col("period_start")) / 86_400_000_000
+    months = (days / 30.4375).round(0)
+    amount = pl.col("amount") - (pl.col("discount_amount").fill_null(0) if "discount_amount" in g.columns else 0)
+    return g.select(
+        pl.col("customer_id"),
+        pl.coalesce(pl.col("subscription_id"), pl.col("customer_id")).alias("subscription_id")
+        if "subscription_id" in g.columns else pl.col("customer_id").alias("subscription_id"),
+        pl.concat_str([pl.col("_file"), pl.col("_line").cast(pl.String)], separator=":").alias("item_id"),
+        pl.col("period_start").alias("start_at"),
+        pl.col("period_end").alias("end_at"),
+        amount.clip(lower_bound=0).alias("amount"),
+        (pl.col("currency") if "currency" in g.columns else pl.lit(None, dtype=pl.String)).alias("currency"),
+        pl.when(days >= 27.5).then(pl.lit("month")).when(days % 7 == 0).then(pl.lit("week"))
+        .otherwise(pl.lit("day")).alias("interval"),
+        pl.when(days >= 27.5).then(months).when(days % 7 == 0).then(days / 7).otherwise(days)
+        .clip(lower_bound=1).alias("interval_count"),
+        pl.col("_file"), pl.col("_line"),
+    )
+
+
+def segments(items: pl.DataFrame, rules: RevenueRules, keep: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Split items at trial and discount boundaries into spans of constant monthly value.
+
+    Returns columns ``customer_id, currency, plan, *keep, start_us, end_us, value`` (``end_us``
+    is ``FAR`` for an open span); spans worth nothing are dropped.
+
+    Examples
+    --------
+    A $1,200 yearly seat ×2 is worth 200 a month:
+
+    >>> items = pl.DataFrame({"customer_id": ["B"], "subscription_id": ["b1"], "start_at": [0],
+    ...     "end_at": [None], "amount": [1200.0], "interval": ["year"], "quantity": [2.0]})
+    >>> segments(items, RevenueRules())["value"].to_list()
+    [200.0]
+    """
+    cols = items.columns
+
+    def opt(name: str, default: object = None, dtype: pl.DataType | None = None) -> pl.Expr:
+        return pl.col(name) if name in cols else pl.lit(default, dtype=dtype)
+
+    count = opt("interval_count", 1.0, pl.Float64).fill_null(1.0)
+    months = opt("interval", "month", pl.String).fill_null("month").replace_strict(MONTHS_PER, default=1.0)
+    per_month = 1.0 / (months * count)
+    base = pl.col("amount") * opt("quantity", 1.0, pl.Float64).fill_null(1.0) * per_month
+    pct = opt("discount_percent", None, pl.Float64)
+    off = opt("discount_amount", None, pl.Float64)
+    discount = pl.when(pct.fill_null(0) > 0).then(base * pct / 100).otherwise(off.fill_null(0) * per_month)
+    duration = opt("discount_duration", None, pl.String).fill_null("forever")
+    end = opt("end_at", None, pl.Int64)
+    if rules.churn_at == "cancel" and "canceled_at" in cols:
+        end = pl.min_horizontal(end.fill_null(FAR), pl.col("canceled_at").fill_null(FAR))
+    end = end.fill_null(FAR)
+    # Discount window [d_from, d_to): which instants of the row carry the discount.
+    if rules.discounts == "none":
+        d_to = pl.lit(None, dtype=pl.Int64)
+    else:
+        recurring_to = pl.when(duration == "repeating").then(opt("discount_end_at", None, pl.Int64).fill_null(FAR))
+        recurring_to = recurring_to.when(duration == "forever").then(FAR)
+        if rules.discounts == "all":
+            once_to = _plus_one_interval(pl.col("start_at"), opt("interval", "month", pl.String).fill_null("month"),
+                                         count)
+            recurring_to = recurring_to.when(duration == "once").then(once_to)
+        d_to = recurring_to.otherwise(None)
+    zero_status = opt("status", None, pl.String).is_in(ZERO_STATUSES).fill_null(False)
+    metered = opt("is_metered", False, pl.Boolean).fill_null(False)
+    prepared = items.filter(~metered).select(
+        pl.col("customer_id"),
+        pl.col("subscription_id"),
+        opt("currency", None, pl.String).str.to_uppercase().alias("currency"),
+        opt("plan", None, pl.String).alias("plan"),
+        *[pl.col(k) for k in keep if k not in ("currency", "plan")],
+        pl.col("start_at").alias("s"),
+        end.alias("e"),
+        pl.when(zero_status).then(0.0).otherwise(base).alias("base"),
+        pl.when(has_discount(pct, off)).then(discount).otherwise(0.0).alias("disc"),
+        opt("trial_end_at", None, pl.Int64).fill_null(0).alias("t_end"),
+        d_to.fill_null(-1).alias("d_end"),
+    )
+    clip = pl.col("s"), pl.col("e")
+    lo = pl.min_horizontal(pl.col("t_end"), pl.col("d_end")).clip(*clip)
+    hi = pl.max_horizontal(pl.col("t_end"), pl.col("d_end")).clip(*clip)
+    pieces = pl.concat([
+        prepared.with_columns(pl.col("s").alias("p0"), lo.alias("p1")),
+        prepared.with_columns(lo.alias("p0"), hi.alias("p1")),
+        prepared.with_columns(hi.alias("p0"), pl.col("e").alias("p1")),
+    ])
+    value = (
+        pl.when(pl.col("p0") < pl.col("t_end")).then(0.0)
+        .when(pl.col("p0") < pl.col("d_end")).then(pl.col("base") - pl.col("disc"))
+        .otherwise(pl.col("base"))
+        .clip(lower_bound=0.0)
+    )
+    return (
+        pieces.filter(pl.col("p0") < pl.col("p1"))
+        .select("customer_id", "subscription_id", "currency", "plan", *[k for k in keep if k not in ("currency", "plan")],
+                pl.col("p0").alias("start_us"),
+                pl.col("p1").alias("end_us"), value.alias("value"))
+        .filter(pl.col("value") > 0)
+    )
+
+
+def has_discount(pct: pl.Expr, off: pl.Expr) -> pl.Expr:
+    """True where a row carries any discount."""
+    return (pct.fill_null(0) > 0) | (off.fill_null(0) > 0)
+
+
+def _plus_one_interval(start: pl.Expr, interval: pl.Expr, count: pl.Expr) -> pl.Expr:
+    """``start`` plus one billing interval, calendar-aware (a "once" coupon's reach)."""
+    unit = interval.replace_strict({"day": "d", "week": "w", "month": "mo", "quarter": "q", "year": "y"},
+                                   default="mo")
+    offset = count.cast(pl.Int64).cast(pl.String) + unit
+    as_dt = start.cast(pl.Datetime("us"))
+    return as_dt.dt.offset_by(offset).cast(pl.Int64)

@@ -1,0 +1,509 @@
+"""The bundled sample dataset: a fictional B2B SaaS company over 2023-01-01 .. 2024-12-31.
+
+Standard library only, so ``kpi sample`` stays instant. Every value comes from ``random.Random`` seeded
+per file, so a given seed always writes byte-identical files. Run ``python -m kpi_cli.sample DIR``.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import random
+import sys
+from calendar import monthrange
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+START = datetime(2023, 1, 1, tzinfo=UTC)
+END = datetime(2025, 1, 1, tzinfo=UTC)  # exclusive end of the simulated history
+DAY = timedelta(days=1)
+PRICE = {"starter": 29, "team": 15, "business": 40, "enterprise": 35, "analytics_addon": 49}  # USD / unit / month
+SEATS = {"starter": False, "team": True, "business": True, "enterprise": True, "analytics_addon": False}
+UPGRADE = {"starter": "team", "team": "business", "business": "enterprise"}
+DOWNGRADE = {"team": "starter", "business": "team", "enterprise": "business"}
+FX = {"USD": 1.0, "EUR": 0.9, "GBP": 0.8}  # local list price = round(USD price x factor)
+COUNTRIES = {"USD": ("US", "US", "US", "US", "CA", "AU", "SG", "IN"), "EUR": ("DE", "FR", "NL", "ES", "IE"),
+             "GBP": ("GB",)}
+CHURN = {"smb": 0.035, "mid_market": 0.018, "enterprise": 0.008}  # monthly hazard
+PRODUCT = {"Page Viewed": 30, "Dashboard Viewed": 30, "Report Created": 15, "Export Downloaded": 8,
+           "Integration Connected": 2}
+SUB_COLUMNS = ("customer_id", "subscription_id", "item_id", "start_at", "end_at", "amount", "currency", "interval",
+               "interval_count", "quantity", "status", "trial_end_at", "canceled_at", "discount_percent",
+               "discount_amount", "discount_duration", "discount_end_at", "plan", "is_metered")
+
+
+@dataclass
+class _Account:
+    """A signed-up customer and what the other sources need to know about it."""
+
+    id: str
+    created: datetime
+    paying: bool
+    segment: str
+    currency: str
+    country: str
+    channel: str
+    referred_by: str
+    plan: str = "free"
+    first_paid: datetime | None = None
+    trial_start: datetime | None = None
+    windows: list[tuple[datetime, datetime]] = field(default_factory=list)  # product use, end capped at END
+    users: list[tuple[str, datetime]] = field(default_factory=list)  # (user_id, joined)
+
+
+class _Item:
+    """One subscription item's history as consecutive spans of constant state."""
+
+    def __init__(self, start: datetime, **state: object) -> None:
+        self.spans: list[tuple[datetime, datetime | None, dict[str, object]]] = []
+        self.t, self.state = start, state
+
+    def change(self, t: datetime, **new: object) -> bool:
+        """End the current span at ``t`` and start one with ``new`` values (no-op if not strictly later)."""
+        state = {**self.state, **new}
+        if t <= self.t or t >= END or state == self.state:
+            return False
+        self.spans.append((self.t, t, self.state))
+        self.t, self.state = t, state
+        return True
+
+    def close(self, end: datetime | None, **last: object) -> None:
+        """Finish the history; ``end`` None leaves the last span running."""
+        self.spans.append((self.t, end, {**self.state, **last}))
+
+
+def _iso(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else ""
+
+
+def _at(rng: random.Random, lo: datetime, hi: datetime) -> datetime:
+    """A random whole-second instant in [lo, hi)."""
+    return (lo + (hi - lo) * rng.random()).replace(microsecond=0)
+
+
+def _add_months(t: datetime, n: int) -> datetime:
+    y, m = divmod(t.month - 1 + n, 12)
+    return t.replace(year=t.year + y, month=m + 1, day=min(t.day, monthrange(t.year + y, m + 1)[1]))
+
+
+def _months(interval: object, count: object) -> int:
+    return {"month": 1, "quarter": 3, "year": 12}[str(interval)] * int(str(count))
+
+
+def _price(plan: str, interval: str, count: int, currency: str) -> float:
+    monthly = round(PRICE[plan] * FX[currency])
+    return float(monthly * _months(interval, count) * (10 / 12 if interval == "year" else 1))
+
+
+def _growth_instant(rng: random.Random) -> datetime:
+    """An instant in the 24 months, later months more likely (the company grows)."""
+    m = rng.choices(range(24), [1 + i / 8 for i in range(24)])[0]
+    return _at(rng, _add_months(START, m), _add_months(START, m + 1))
+
+
+def _accounts(rng: random.Random, paying: int, free: int) -> list[_Account]:
+    raw = sorted((_growth_instant(rng), i < paying) for i in range(paying + free))
+    width = max(4, len(str(len(raw))))
+    out: list[_Account] = []
+    payers: list[str] = []
+    for n, (created, pays) in enumerate(raw, 1):
+        segment = rng.choices(("smb", "mid_market", "enterprise"), (75, 20, 5) if pays else (92, 7, 1))[0]
+        currency = rng.choices(("USD", "EUR", "GBP"), (85, 10, 5))[0]
+        referred = rng.choice(payers) if payers and rng.random() < 0.05 else ""
+        channel = "referral" if referred else rng.choices(("organic", "paid", "partner"), (50, 35, 15))[0]
+        acc = _Account(f"cus_{n:0{width}d}", created, pays, segment, currency,
+                       rng.choice(COUNTRIES[currency]), channel, referred)
+        out.append(acc)
+        if pays:
+            payers.append(acc.id)
+    return out
+
+
+def _pick_plan(rng: random.Random, segment: str) -> tuple[str, str, int, int]:
+    """(plan, interval, interval_count, seats) for a new subscription."""
+    plan, lo, hi = {"smb": rng.choice((("starter", 1, 1), ("team", 2, 9))),
+                    "mid_market": rng.choice((("team", 8, 40), ("business", 5, 30), ("business", 5, 30))),
+                    "enterprise": rng.choice((("business", 25, 150), ("enterprise", 25, 150)))}[segment]
+    seats = int(lo * (hi / lo) ** rng.random())
+    if segment == "enterprise" or plan == "enterprise":
+        return plan, "year", 1, seats
+    if plan == "starter":
+        return plan, "month", 1, 1
+    interval, count = rng.choices((("month", 1), ("year", 1), ("quarter", 1), ("month", 3)), (75, 20, 3, 2))[0]
+    return plan, interval, count, seats
+
+
+def _discount(rng: random.Random, start: datetime) -> list[str]:
+    """[discount_percent, discount_amount, discount_duration, discount_end_at] for a quarter of subscriptions."""
+    if rng.random() > 0.25:
+        return ["", "", "", ""]
+    kind = rng.choices(("forever", "repeating", "once", "amount"), (35, 40, 15, 10))[0]
+    if kind == "forever":
+        return [str(rng.choices((10, 15, 20, 100), (40, 40, 30, 1))[0]), "", "forever", ""]
+    if kind == "repeating":
+        return [str(rng.choice((20, 25, 50))), "", "repeating", _iso(_add_months(start, rng.choice((3, 6, 12))))]
+    if kind == "once":
+        return [str(rng.choice((50, 100))), "", "once", ""]
+    return ["", f"{rng.choice((5, 10)):.2f}", "forever", ""]
+
+
+def _change_plan(rng: random.Random, item: _Item, t: datetime, currency: str) -> None:
+    st = item.state
+    plan = str(st["plan"])
+    target = (UPGRADE if rng.random() < 0.67 else DOWNGRADE).get(plan)
+    if target is None or (target == "enterprise" and st["interval"] != "year"):
+        return
+    qty = 1 if target == "starter" else rng.randint(2, 5) if plan == "starter" else st["quantity"]
+    amount = _price(target, str(st["interval"]), int(str(st["interval_count"])), currency)
+    item.change(t, plan=target, quantity=qty, amount=amount)
+
+
+def _simulate(rng: random.Random, item: _Item, paid_from: datetime, acc: _Account) -> tuple[datetime | None, ...]:
+    """Run a paying item month by month; return (end_at, canceled_at), both None while it still runs."""
+    anchor, k, churn = paid_from, 0, CHURN[acc.segment]
+    while True:
+        lo, hi = _add_months(anchor, k), _add_months(anchor, k + 1)
+        k += 1
+        if lo >= END:
+            return None, None
+        st, t, r = item.state, _at(rng, lo, hi), rng.random()
+        months = _months(st["interval"], st["interval_count"])
+        if st["status"] == "paused":
+            if r < 0.4:
+                item.change(hi, status="active")
+            continue
+        renewal_churn = 0.75 * (1 - (1 - churn) ** months) * (0.6 if months == 12 else 1)
+        if k % months == 0 and rng.random() < renewal_churn:  # cancel at period end
+            canceled = hi - timedelta(days=rng.uniform(0.5, 20 if months == 1 else 60))
+            if canceled < END:
+                return hi, canceled.replace(microsecond=0)
+        if r < churn * (0.25 if months == 1 else 0.02):  # cancel immediately
+            return t, t
+        r = rng.random()
+        if SEATS[str(st["plan"])] and r < 0.06:
+            qty = int(str(st["quantity"]))
+            step = max(1, round(qty * rng.uniform(0.1, 0.4)))
+            item.change(t, quantity=qty + step if rng.random() < 0.65 else max(1, qty - step))
+        elif r < 0.075:
+            _change_plan(rng, item, t, acc.currency)
+        elif months == 1 and r < 0.08 and st["plan"] != "starter":
+            amount = _price(str(st["plan"]), "year", 1, acc.currency)
+            if item.change(t, interval="year", interval_count=1, amount=amount):
+                anchor, k = t, 0
+        elif months == 1 and r < 0.081:
+            item.change(t, status="paused")
+        elif months == 1 and r < 0.086 and item.change(lo, status="past_due"):
+            item.change(lo + timedelta(days=rng.uniform(2, 12)), status="active")
+
+
+def _rows(acc: _Account, sub: str, item_id: str, item: _Item, extra: list[str]) -> Iterator[list[str]]:
+    """CSV rows of an item; ``extra`` = [trial_end_at, canceled_at, 4 discount fields, is_metered]."""
+    for i, (s, e, st) in enumerate(item.spans):
+        last = i == len(item.spans) - 1
+        qty = "" if extra[6] == "true" else str(st["quantity"])
+        amount = f"{st['amount']:.2f}"
+        yield [acc.id, sub, item_id, _iso(s), _iso(e), amount, acc.currency, str(st["interval"]),
+               str(st["interval_count"]), qty, str(st["status"]), extra[0], extra[1] if last else "",
+               *extra[2:6], str(st["plan"]), extra[6]]
+
+
+def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: datetime, *,
+                  trial: bool, discount: bool) -> tuple[list[list[str]], datetime | None]:
+    """One subscription (main item, maybe a metered item and an add-on subscription); rows and end_at."""
+    plan, interval, count, qty = _pick_plan(rng, acc.segment)
+    acc.plan = acc.plan if acc.plan != "free" else plan
+    sub, item_id = f"sub_{next(ids):06d}", f"si_{next(ids):06d}"
+    item = _Item(start, plan=plan, amount=_price(plan, interval, count, acc.currency), quantity=qty,
+                 interval=interval, interval_count=count, status="trialing" if trial else "active")
+    paid_from = start + 14 * DAY if trial else start
+    acc.trial_start = acc.trial_start or (start if trial else None)
+    disc = _discount(rng, paid_from) if discount else ["", "", "", ""]
+    extra = [_iso(paid_from) if trial else "", "", *disc, "false"]
+    if trial and paid_from < END and rng.random() < 0.25:  # trial never converts
+        end, canceled = paid_from, paid_from
+    elif paid_from >= END:
+        end = canceled = None
+    else:
+        item.change(paid_from, status="active")
+        acc.first_paid = acc.first_paid or paid_from
+        end, canceled = _simulate(rng, item, paid_from, acc)
+    item.close(end, **({"status": "canceled"} if end and item.state["status"] == "active" else {}))
+    extra[1] = _iso(canceled)
+    rows = list(_rows(acc, sub, item_id, item, extra))
+    acc.windows.append((start, min(end or END, END)))
+    paid_until = min(end or END, END)
+    if paid_from < paid_until and plan in ("business", "enterprise") and rng.random() < 0.1:
+        metered = _Item(paid_from, plan="api_calls", amount=rng.choice((0.02, 0.05)) * FX[acc.currency],
+                        quantity="", interval="month", interval_count=1, status="active")
+        metered.close(end, **({"status": "canceled"} if end else {}))
+        rows += _rows(acc, sub, f"si_{next(ids):06d}", metered, ["", extra[1], "", "", "", "", "true"])
+    addon_from = paid_from + timedelta(days=rng.uniform(20, 300))
+    if addon_from < paid_until and rng.random() < 0.06:
+        addon = _Item(addon_from.replace(microsecond=0), plan="analytics_addon", quantity=1, interval="month",
+                      interval_count=1, amount=_price("analytics_addon", "month", 1, acc.currency), status="active")
+        addon_end = min(_add_months(addon.t, rng.randint(2, 8)), end or END)
+        stop = addon_end if addon_end < END else None
+        addon.close(stop, **({"status": "canceled"} if stop else {}))
+        canceled = _iso(max(addon.t, addon_end - timedelta(days=rng.uniform(0, 10))).replace(microsecond=0))
+        rows += _rows(acc, f"sub_{next(ids):06d}", f"si_{next(ids):06d}", addon,
+                      ["", canceled if stop else "", "", "", "", "", "false"])
+    return rows, end
+
+
+def _subscriptions(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    ids = itertools.count(1)
+    for acc in accounts:
+        if not acc.paying:
+            acc.windows.append((acc.created, min(END, acc.created + DAY * rng.expovariate(1 / 30))))
+            continue
+        delay = timedelta(minutes=rng.uniform(1, 90)) if rng.random() < 0.7 else DAY * rng.uniform(1, 10)
+        start = (acc.created + delay if acc.created + delay < END else acc.created + timedelta(seconds=60))
+        trial = acc.segment != "enterprise" and rng.random() < 0.55
+        new, end = _subscription(rng, acc, ids, start.replace(microsecond=0), trial=trial, discount=True)
+        rows += new
+        while end is not None and end < END - 60 * DAY and rng.random() < 0.2:  # reactivation
+            back = _at(rng, _add_months(end, rng.randint(2, 9)), _add_months(end, 10))
+            if back >= END:
+                break
+            new, end = _subscription(rng, acc, ids, back, trial=False, discount=False)
+            rows += new
+    return rows
+
+
+def _fx_rates(rng: random.Random) -> list[list[str]]:
+    rows = []
+    for cur, anchor in (("EUR", 1.08), ("GBP", 1.25)):
+        rate, day = anchor - 0.02, datetime(2022, 12, 1, tzinfo=UTC)
+        while day < END:
+            rows.append([day.strftime("%Y-%m-%d"), cur, f"{rate:.6f}"])
+            rate += 0.03 * (anchor - rate) + rng.gauss(0, 0.004)
+            day += DAY
+    return rows
+
+
+def _emit(out: list[tuple[str, ...]], ts: datetime, event: str, user: str = "", anon: str = "",
+          account: str = "", session: str = "", email: str = "", **props: str) -> None:
+    out.append((_iso(ts), event, user, anon, account, session, email,
+                json.dumps(props, separators=(",", ":")) if props else ""))
+
+
+def _session(rng: random.Random, out: list[tuple[str, ...]], acc: _Account, user: str, ts: datetime,
+             sid: str) -> None:
+    if rng.random() < 0.5:
+        _emit(out, ts, "Signed In", user, account=acc.id, session=sid)
+    for _ in range(1 + min(int(rng.expovariate(0.7)), 7)):
+        ts += timedelta(seconds=rng.randint(5, 300))
+        name = rng.choices(list(PRODUCT), list(PRODUCT.values()))[0]
+        props = {"path": rng.choice(("/home", "/reports", "/dashboards", "/settings"))} \
+            if name == "Page Viewed" else {"plan": acc.plan}
+        _emit(out, ts, name, user, account=acc.id, session=sid, **props)
+
+
+def _usage(rng: random.Random, out: list[tuple[str, ...]], acc: _Account, user: str, span: tuple[datetime, ...],
+           sessions: Iterator[int]) -> None:
+    """Heavy-tailed sessions of one user over one product-use span, fading out before a churn."""
+    lo, hi = span
+    rate, t = math.exp(rng.gauss(-2.6, 1.3)), lo
+    while True:
+        t += DAY * rng.expovariate(rate)
+        if t >= hi:
+            return
+        fading = hi < END and (hi - t) < 60 * DAY and rng.random() > (hi - t) / (60 * DAY)
+        if fading or (t.weekday() >= 5 and rng.random() < 0.75):
+            continue
+        hour = min(22, max(0, int(rng.gauss(14, 3))))
+        ts = t.replace(hour=hour, minute=rng.randrange(60), second=rng.randrange(60), microsecond=0)
+        if lo < ts < hi:
+            _session(rng, out, acc, user, ts, f"s{next(sessions):06d}")
+
+
+def _events(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
+    out: list[tuple[str, ...]] = []
+    users, anons, sessions = itertools.count(1), itertools.count(1), itertools.count(1)
+    for acc in accounts:
+        founder, seats = f"u{next(users):05d}", {"smb": 1, "mid_market": 3, "enterprise": 6}[acc.segment]
+        domain = f"{acc.id.replace('_', '')}.example.com"
+        anon = f"a{next(anons):05d}" if rng.random() < 0.4 else ""
+        for _ in range(rng.randint(1, 3) if anon else 0):
+            seen = acc.created - DAY * rng.uniform(0.01, 5)
+            if seen >= START:
+                _emit(out, seen, "Page Viewed", anon=anon, path=rng.choice(("/", "/pricing", "/features")))
+        _emit(out, acc.created, "Signed Up", founder, anon, acc.id, email=f"{founder}@{domain}", type="organic")
+        _emit(out, acc.created + timedelta(seconds=20), "Account Created", founder, account=acc.id,
+              account_name=f"Company {acc.id[4:]}")
+        if acc.trial_start:
+            _emit(out, acc.trial_start, "Trial Started", founder, account=acc.id, trial_plan_name=acc.plan)
+        acc.users.append((founder, acc.created))
+        for _ in range(rng.randint(0, seats + seats // 2) + (rng.random() < 0.35)):
+            joined = acc.created + DAY * rng.uniform(1, 90)
+            if joined >= acc.windows[0][1]:
+                continue
+            invitee = f"u{next(users):05d}"
+            _emit(out, joined - DAY * rng.uniform(0.02, 3), "Invite Sent", founder, account=acc.id,
+                  invitee_email=f"{invitee}@{domain}", invitee_role="member")
+            if rng.random() < 0.8:
+                _emit(out, joined, "Signed Up", invitee, account=acc.id, email=f"{invitee}@{domain}", type="invited")
+                acc.users.append((invitee, joined))
+        for user, joined in acc.users:
+            for lo, hi in acc.windows:
+                if max(lo, joined) < hi:
+                    _usage(rng, out, acc, user, (max(lo, joined), hi), sessions)
+    for _ in range(len(accounts) // 2):  # visitors who never sign up
+        anon, t = f"a{next(anons):05d}", _growth_instant(rng)
+        for _ in range(rng.randint(1, 3)):
+            _emit(out, t + timedelta(seconds=rng.randint(5, 600)), "Page Viewed", anon=anon, path="/pricing")
+    out.sort()
+    rows: list[list[str]] = []
+    for n, row in enumerate(out, 1):
+        rows.append([f"e{n:07d}", *row])
+        if rng.random() < 0.004:  # re-delivered event: same event_id, same or slightly later timestamp
+            later = datetime.fromisoformat(row[0]) + timedelta(seconds=rng.randint(1, 90))
+            rows.append(rows[-1] if rng.random() < 0.6 else [f"e{n:07d}", _iso(later), *row[1:]])
+    return rows
+
+
+def _support(rng: random.Random, accounts: list[_Account]) -> tuple[list[list[str]], list[list[str]]]:
+    """(tickets, surveys): tickets over paying spans, NPS waves, CSAT/CES after tickets and onboarding."""
+    tickets, surveys = [], []
+    tags = ("bug", "billing", "how-to", "product", "integration", "feature-request")
+    responses = itertools.count(1)
+
+    def respond(t: datetime, survey: str, user: str, acc: _Account, touch: str, score: int) -> None:
+        comment = rng.choice(("Great support, thanks!", "Exports are slow, \"CSV\" breaks", "Love it")) \
+            if rng.random() < 0.08 else ""
+        who = "" if rng.random() < 0.01 else user
+        surveys.append([_iso(t), str(score), survey, who, acc.id, f"r{next(responses):06d}", touch, comment])
+
+    for acc in accounts:
+        users = acc.users or [("", acc.created)]
+        rate = {"smb": 0.004, "mid_market": 0.01, "enterprise": 0.025}[acc.segment]
+        for lo, hi in acc.windows:
+            t = lo
+            while (t := t + DAY * rng.expovariate(rate)) < hi:
+                user = rng.choice([u for u, j in users if j <= t] or [users[0][0]])
+                created = t.replace(microsecond=0)
+                first = created + timedelta(hours=rng.lognormvariate(1.0, 1.0))
+                resolved = first + timedelta(hours=rng.lognormvariate(2.5, 1.2))
+                tag = ";".join(rng.sample(tags, rng.choice((1, 1, 2))))
+                tickets.append([f"T{len(tickets) + 1:06d}", _iso(created), user, acc.id, tag,
+                                _iso(first) if first < END else "", _iso(resolved) if resolved < END else ""])
+                if resolved < END and rng.random() < 0.4:
+                    respond(resolved + timedelta(hours=2), "csat", user, acc, "support",
+                            rng.choices(range(1, 6), (5, 5, 10, 35, 45))[0])
+                if resolved < END and rng.random() < 0.15:
+                    respond(resolved + timedelta(hours=3), "ces", user, acc, "support", rng.randint(2, 7))
+            for m in range(2, 24, 3):  # quarterly NPS wave mid-month
+                wave = START.replace(month=m % 12 + 1, year=2023 + m // 12, day=rng.randint(10, 20))
+                unhappy = hi < END and hi - wave < 180 * DAY
+                for user, joined in users:
+                    if lo <= wave < hi and joined < wave and rng.random() < 0.15:
+                        cat = rng.choices(("p", "n", "d"), (15, 30, 55) if unhappy else (45, 30, 25))[0]
+                        score = {"p": rng.randint(9, 10), "n": rng.randint(7, 8),
+                                 "d": rng.choices(range(7), (1, 1, 1, 2, 2, 4, 5))[0]}[cat]
+                        at = _at(rng, wave, wave + 5 * DAY)
+                        respond(at, "nps", user, acc, "in_app", score)
+                        if rng.random() < 0.03:  # answered twice in one wave
+                            respond(at + DAY, "nps", user, acc, "email", rng.randint(0, 10))
+        if rng.random() < 0.2 and acc.created + 3 * DAY < END:
+            respond(acc.created + DAY * rng.uniform(2, 3), "ces", users[0][0], acc, "onboarding",
+                    rng.choices(range(1, 8), (1, 2, 3, 5, 8, 6, 4))[0])
+    surveys.sort()
+    return tickets, surveys
+
+
+def _spend(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
+    rows = []
+    for m in range(24):
+        month = _add_months(START, m)
+        new = sum(1 for a in accounts if a.first_paid and month <= a.first_paid < _add_months(month, 1))
+        budget = max(new, 5) * 650 * rng.uniform(0.8, 1.2)
+        for channel, share in (("paid_search", 0.45), ("social", 0.25), ("events", 0.15), ("content", 0.15)):
+            rows.append([month.strftime("%Y-%m-%d"), f"{budget * share * rng.uniform(0.7, 1.3):.2f}",
+                         "acquisition", channel])
+        for channel in ("content", "events"):
+            rows.append([month.strftime("%Y-%m-%d"), f"{(1500 + 120 * m) * rng.uniform(0.8, 1.2):.2f}",
+                         "retention", channel])
+    return rows
+
+
+def _traffic(rng: random.Random, accounts: list[_Account], sessions: int) -> list[list[str]]:
+    channels = ("organic", "paid_search", "social", "referral", "direct", "email")
+    visits = [(a.created - timedelta(minutes=rng.uniform(1, 30)), True) for a in accounts]
+    visits += [(_growth_instant(rng), False) for _ in range(max(0, sessions - len(accounts)))]
+    visits.sort()
+    visitors: list[str] = []
+    rows = []
+    for n, (t, signed_up) in enumerate(visits, 1):
+        if not visitors or rng.random() < 0.65:
+            visitors.append(f"v{len(visitors) + 1:06d}")
+            visitor = visitors[-1]
+        else:
+            visitor = rng.choice(visitors)
+        pages = 1 if rng.random() < 0.45 and not signed_up else 2 + int(rng.expovariate(0.35))
+        rows.append([f"w{n:06d}", visitor, _iso(t.replace(microsecond=0)), str(pages),
+                     rng.choices(channels, (40, 20, 12, 8, 15, 5))[0], "true" if signed_up else "false"])
+    return rows
+
+
+def _write(path: Path, header: Iterable[str], rows: Iterable[Iterable[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def write_sample(dest: Path, *, seed: int = 7, customers: int = 1500) -> list[Path]:
+    """Write the sample dataset (one CSV per canonical source) into ``dest``.
+
+    Parameters
+    ----------
+    dest : Path
+        Folder to write into; created if missing, files in it overwritten.
+    seed : int, default 7
+        Seed of the generator: a given seed always gives byte-identical files.
+    customers : int, default 1500
+        Customers with a subscription. About ``customers * 8 / 15`` more sign up and never pay.
+
+    Returns
+    -------
+    list[Path]
+        The files written, in a fixed order.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+
+    def rng(part: str) -> random.Random:
+        return random.Random(f"{seed}:{part}")
+
+    accounts = _accounts(rng("customers"), customers, customers * 8 // 15)
+    subscriptions = _subscriptions(rng("subscriptions"), accounts)
+    events = _events(rng("events"), accounts)
+    tickets, surveys = _support(rng("support"), accounts)
+    customer_rows = [[a.id, _iso(a.created), a.segment, a.plan, a.country, a.channel, a.referred_by]
+                     for a in accounts]
+    return [
+        _write(dest / "customers.csv", ("customer_id", "created_at", "segment", "plan_tier", "country", "channel",
+                                        "referred_by"), customer_rows),
+        _write(dest / "subscriptions.csv", SUB_COLUMNS, subscriptions),
+        _write(dest / "fx_rates.csv", ("date", "currency", "rate"), _fx_rates(rng("fx"))),
+        _write(dest / "events.csv", ("event_id", "timestamp", "event", "user_id", "anonymous_id", "account_id",
+                                     "session_id", "email", "properties"), events),
+        _write(dest / "surveys.csv", ("responded_at", "score", "survey", "respondent_id", "account_id",
+                                      "response_id", "touchpoint", "comment"), surveys),
+        _write(dest / "spend.csv", ("date", "amount", "category", "channel"), _spend(rng("spend"), accounts)),
+        _write(dest / "tickets.csv", ("ticket_id", "created_at", "user_id", "account_id", "tags",
+                                      "first_response_at", "resolved_at"), tickets),
+        _write(dest / "traffic.csv", ("session_id", "visitor_id", "started_at", "pageviews", "channel",
+                                      "signed_up"), _traffic(rng("traffic"), accounts, len(accounts) * 13)),
+    ]
+
+
+if __name__ == "__main__":
+    for written in write_sample(Path(sys.argv[1] if len(sys.argv) > 1 else "sample_data")):
+        print(f"{written}  {written.stat().st_size:,} bytes")
