@@ -21,19 +21,29 @@ from pathlib import Path
 START = datetime(2023, 1, 1, tzinfo=UTC)
 END = datetime(2025, 1, 1, tzinfo=UTC)  # exclusive end of the simulated history
 DAY = timedelta(days=1)
-PRICE = {"starter": 29, "team": 15, "business": 40, "enterprise": 35, "analytics_addon": 49}  # USD / unit / month
+PRICE = {"starter": 29, "team": 15, "business": 40, "enterprise": 35, "analytics_addon": 49}  # USD/unit/month
 SEATS = {"starter": False, "team": True, "business": True, "enterprise": True, "analytics_addon": False}
 UPGRADE = {"starter": "team", "team": "business", "business": "enterprise"}
 DOWNGRADE = {"team": "starter", "business": "team", "enterprise": "business"}
 FX = {"USD": 1.0, "EUR": 0.9, "GBP": 0.8}  # local list price = round(USD price x factor)
 COUNTRIES = {"USD": ("US", "US", "US", "US", "CA", "AU", "SG", "IN"), "EUR": ("DE", "FR", "NL", "ES", "IE"),
              "GBP": ("GB",)}
-CHURN = {"smb": 0.035, "mid_market": 0.018, "enterprise": 0.008}  # monthly hazard
+RATE_MU = -6.0  # log of the median user's sessions per day (keeps events.csv under 4 MB)
+CHURN = {"smb": 0.045, "mid_market": 0.025, "enterprise": 0.012}  # monthly hazard
 PRODUCT = {"Page Viewed": 30, "Dashboard Viewed": 30, "Report Created": 15, "Export Downloaded": 8,
            "Integration Connected": 2}
-SUB_COLUMNS = ("customer_id", "subscription_id", "item_id", "start_at", "end_at", "amount", "currency", "interval",
-               "interval_count", "quantity", "status", "trial_end_at", "canceled_at", "discount_percent",
-               "discount_amount", "discount_duration", "discount_end_at", "plan", "is_metered")
+COLUMNS = {  # file -> header (canonical names of SPEC §1.2)
+    "customers": "customer_id created_at segment plan_tier country channel referred_by",
+    "subscriptions": "customer_id subscription_id item_id start_at end_at amount currency interval "
+    "interval_count quantity status trial_end_at canceled_at discount_percent discount_amount "
+    "discount_duration discount_end_at plan is_metered",
+    "fx_rates": "date currency rate",
+    "events": "event_id timestamp event user_id anonymous_id account_id session_id email properties",
+    "surveys": "responded_at score survey respondent_id account_id response_id touchpoint comment",
+    "spend": "date amount category channel",
+    "tickets": "ticket_id created_at user_id account_id tags first_response_at resolved_at",
+    "traffic": "session_id visitor_id started_at pageviews channel signed_up",
+}
 
 
 @dataclass
@@ -99,10 +109,14 @@ def _price(plan: str, interval: str, count: int, currency: str) -> float:
     return float(monthly * _months(interval, count) * (10 / 12 if interval == "year" else 1))
 
 
+MONTHS = [_add_months(START, m) for m in range(25)]
+GROWTH = list(itertools.accumulate(1 + m / 8 for m in range(24)))  # later months weigh more
+
+
 def _growth_instant(rng: random.Random) -> datetime:
     """An instant in the 24 months, later months more likely (the company grows)."""
-    m = rng.choices(range(24), [1 + i / 8 for i in range(24)])[0]
-    return _at(rng, _add_months(START, m), _add_months(START, m + 1))
+    m = rng.choices(range(24), cum_weights=GROWTH)[0]
+    return _at(rng, MONTHS[m], MONTHS[m + 1])
 
 
 def _accounts(rng: random.Random, paying: int, free: int) -> list[_Account]:
@@ -111,7 +125,7 @@ def _accounts(rng: random.Random, paying: int, free: int) -> list[_Account]:
     out: list[_Account] = []
     payers: list[str] = []
     for n, (created, pays) in enumerate(raw, 1):
-        segment = rng.choices(("smb", "mid_market", "enterprise"), (75, 20, 5) if pays else (92, 7, 1))[0]
+        segment = rng.choices(("smb", "mid_market", "enterprise"), (80, 16, 4) if pays else (92, 7, 1))[0]
         currency = rng.choices(("USD", "EUR", "GBP"), (85, 10, 5))[0]
         referred = rng.choice(payers) if payers and rng.random() < 0.05 else ""
         channel = "referral" if referred else rng.choices(("organic", "paid", "partner"), (50, 35, 15))[0]
@@ -126,26 +140,28 @@ def _accounts(rng: random.Random, paying: int, free: int) -> list[_Account]:
 def _pick_plan(rng: random.Random, segment: str) -> tuple[str, str, int, int]:
     """(plan, interval, interval_count, seats) for a new subscription."""
     plan, lo, hi = {"smb": rng.choice((("starter", 1, 1), ("team", 2, 9))),
-                    "mid_market": rng.choice((("team", 8, 40), ("business", 5, 30), ("business", 5, 30))),
-                    "enterprise": rng.choice((("business", 25, 150), ("enterprise", 25, 150)))}[segment]
+                    "mid_market": rng.choice((("team", 5, 25), ("business", 3, 15), ("business", 3, 15))),
+                    "enterprise": rng.choice((("business", 15, 60), ("enterprise", 15, 80)))}[segment]
     seats = int(lo * (hi / lo) ** rng.random())
     if segment == "enterprise" or plan == "enterprise":
         return plan, "year", 1, seats
     if plan == "starter":
         return plan, "month", 1, 1
-    interval, count = rng.choices((("month", 1), ("year", 1), ("quarter", 1), ("month", 3)), (75, 20, 3, 2))[0]
+    choices = (("month", 1), ("year", 1), ("quarter", 1), ("month", 3))  # two spellings of quarterly
+    interval, count = rng.choices(choices, (75, 20, 3, 2))[0]
     return plan, interval, count, seats
 
 
 def _discount(rng: random.Random, start: datetime) -> list[str]:
-    """[discount_percent, discount_amount, discount_duration, discount_end_at] for a quarter of subscriptions."""
+    """[discount_percent, discount_amount, discount_duration, discount_end_at]; a quarter get one."""
     if rng.random() > 0.25:
         return ["", "", "", ""]
     kind = rng.choices(("forever", "repeating", "once", "amount"), (35, 40, 15, 10))[0]
     if kind == "forever":
         return [str(rng.choices((10, 15, 20, 100), (40, 40, 30, 1))[0]), "", "forever", ""]
     if kind == "repeating":
-        return [str(rng.choice((20, 25, 50))), "", "repeating", _iso(_add_months(start, rng.choice((3, 6, 12))))]
+        until = _iso(_add_months(start, rng.choice((3, 6, 12))))
+        return [str(rng.choice((20, 25, 50))), "", "repeating", until]
     if kind == "once":
         return [str(rng.choice((50, 100))), "", "once", ""]
     return ["", f"{rng.choice((5, 10)):.2f}", "forever", ""]
@@ -162,14 +178,14 @@ def _change_plan(rng: random.Random, item: _Item, t: datetime, currency: str) ->
     item.change(t, plan=target, quantity=qty, amount=amount)
 
 
-def _simulate(rng: random.Random, item: _Item, paid_from: datetime, acc: _Account) -> tuple[datetime | None, ...]:
+def _simulate(rng: random.Random, item: _Item, paid_from: datetime, acc: _Account) -> tuple[datetime, ...]:
     """Run a paying item month by month; return (end_at, canceled_at), both None while it still runs."""
     anchor, k, churn = paid_from, 0, CHURN[acc.segment]
     while True:
         lo, hi = _add_months(anchor, k), _add_months(anchor, k + 1)
         k += 1
         if lo >= END:
-            return None, None
+            return ()
         st, t, r = item.state, _at(rng, lo, hi), rng.random()
         months = _months(st["interval"], st["interval_count"])
         if st["status"] == "paused":
@@ -216,7 +232,8 @@ def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: 
     """One subscription (main item, maybe a metered item and an add-on subscription); rows and end_at."""
     plan, interval, count, qty = _pick_plan(rng, acc.segment)
     acc.plan = acc.plan if acc.plan != "free" else plan
-    sub, item_id = f"sub_{next(ids):06d}", f"si_{next(ids):06d}"
+    n = next(ids)
+    sub, item_id = f"sub_{n:06d}", f"si_{n:06d}"
     item = _Item(start, plan=plan, amount=_price(plan, interval, count, acc.currency), quantity=qty,
                  interval=interval, interval_count=count, status="trialing" if trial else "active")
     paid_from = start + 14 * DAY if trial else start
@@ -230,7 +247,7 @@ def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: 
     else:
         item.change(paid_from, status="active")
         acc.first_paid = acc.first_paid or paid_from
-        end, canceled = _simulate(rng, item, paid_from, acc)
+        end, canceled = _simulate(rng, item, paid_from, acc) or (None, None)
     item.close(end, **({"status": "canceled"} if end and item.state["status"] == "active" else {}))
     extra[1] = _iso(canceled)
     rows = list(_rows(acc, sub, item_id, item, extra))
@@ -240,16 +257,17 @@ def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: 
         metered = _Item(paid_from, plan="api_calls", amount=rng.choice((0.02, 0.05)) * FX[acc.currency],
                         quantity="", interval="month", interval_count=1, status="active")
         metered.close(end, **({"status": "canceled"} if end else {}))
-        rows += _rows(acc, sub, f"si_{next(ids):06d}", metered, ["", extra[1], "", "", "", "", "true"])
+        rows += _rows(acc, sub, f"si_{n:06d}_m", metered, ["", extra[1], "", "", "", "", "true"])
     addon_from = paid_from + timedelta(days=rng.uniform(20, 300))
     if addon_from < paid_until and rng.random() < 0.06:
         addon = _Item(addon_from.replace(microsecond=0), plan="analytics_addon", quantity=1, interval="month",
-                      interval_count=1, amount=_price("analytics_addon", "month", 1, acc.currency), status="active")
+                      interval_count=1, amount=PRICE["analytics_addon"] * FX[acc.currency], status="active")
         addon_end = min(_add_months(addon.t, rng.randint(2, 8)), end or END)
         stop = addon_end if addon_end < END else None
         addon.close(stop, **({"status": "canceled"} if stop else {}))
         canceled = _iso(max(addon.t, addon_end - timedelta(days=rng.uniform(0, 10))).replace(microsecond=0))
-        rows += _rows(acc, f"sub_{next(ids):06d}", f"si_{next(ids):06d}", addon,
+        n = next(ids)
+        rows += _rows(acc, f"sub_{n:06d}", f"si_{n:06d}", addon,
                       ["", canceled if stop else "", "", "", "", "", "false"])
     return rows, end
 
@@ -287,7 +305,7 @@ def _fx_rates(rng: random.Random) -> list[list[str]]:
 
 
 def _emit(out: list[tuple[str, ...]], ts: datetime, event: str, user: str = "", anon: str = "",
-          account: str = "", session: str = "", email: str = "", **props: str) -> None:
+          account: str = "", email: str = "", session: str = "", **props: str) -> None:
     out.append((_iso(ts), event, user, anon, account, session, email,
                 json.dumps(props, separators=(",", ":")) if props else ""))
 
@@ -299,16 +317,18 @@ def _session(rng: random.Random, out: list[tuple[str, ...]], acc: _Account, user
     for _ in range(1 + min(int(rng.expovariate(0.7)), 7)):
         ts += timedelta(seconds=rng.randint(5, 300))
         name = rng.choices(list(PRODUCT), list(PRODUCT.values()))[0]
-        props = {"path": rng.choice(("/home", "/reports", "/dashboards", "/settings"))} \
-            if name == "Page Viewed" else {"plan": acc.plan}
-        _emit(out, ts, name, user, account=acc.id, session=sid, **props)
+        props = {"Page Viewed": {"path": rng.choice(("/home", "/reports", "/dashboards", "/settings"))},
+                 "Report Created": {"plan": acc.plan}, "Dashboard Viewed": {},
+                 "Export Downloaded": {"format": rng.choice(("csv", "xlsx"))},
+                 "Integration Connected": {"integration": rng.choice(("slack", "hubspot", "salesforce"))}}
+        _emit(out, ts, name, user, account=acc.id, session=sid, **props[name])
 
 
-def _usage(rng: random.Random, out: list[tuple[str, ...]], acc: _Account, user: str, span: tuple[datetime, ...],
-           sessions: Iterator[int]) -> None:
+def _usage(rng: random.Random, out: list[tuple[str, ...]], acc: _Account, user: str,
+           span: tuple[datetime, datetime], sessions: Iterator[int]) -> None:
     """Heavy-tailed sessions of one user over one product-use span, fading out before a churn."""
     lo, hi = span
-    rate, t = math.exp(rng.gauss(-2.6, 1.3)), lo
+    rate, t = min(1.0, math.exp(rng.gauss(RATE_MU, 2.2))), lo
     while True:
         t += DAY * rng.expovariate(rate)
         if t >= hi:
@@ -333,7 +353,7 @@ def _events(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
             seen = acc.created - DAY * rng.uniform(0.01, 5)
             if seen >= START:
                 _emit(out, seen, "Page Viewed", anon=anon, path=rng.choice(("/", "/pricing", "/features")))
-        _emit(out, acc.created, "Signed Up", founder, anon, acc.id, email=f"{founder}@{domain}", type="organic")
+        _emit(out, acc.created, "Signed Up", founder, anon, acc.id, f"{founder}@{domain}", type="organic")
         _emit(out, acc.created + timedelta(seconds=20), "Account Created", founder, account=acc.id,
               account_name=f"Company {acc.id[4:]}")
         if acc.trial_start:
@@ -347,7 +367,7 @@ def _events(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
             _emit(out, joined - DAY * rng.uniform(0.02, 3), "Invite Sent", founder, account=acc.id,
                   invitee_email=f"{invitee}@{domain}", invitee_role="member")
             if rng.random() < 0.8:
-                _emit(out, joined, "Signed Up", invitee, account=acc.id, email=f"{invitee}@{domain}", type="invited")
+                _emit(out, joined, "Signed Up", invitee, "", acc.id, f"{invitee}@{domain}", type="invited")
                 acc.users.append((invitee, joined))
         for user, joined in acc.users:
             for lo, hi in acc.windows:
@@ -419,8 +439,8 @@ def _support(rng: random.Random, accounts: list[_Account]) -> tuple[list[list[st
 def _spend(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
     rows = []
     for m in range(24):
-        month = _add_months(START, m)
-        new = sum(1 for a in accounts if a.first_paid and month <= a.first_paid < _add_months(month, 1))
+        month = MONTHS[m]
+        new = sum(1 for a in accounts if a.first_paid and month <= a.first_paid < MONTHS[m + 1])
         budget = max(new, 5) * 650 * rng.uniform(0.8, 1.2)
         for channel, share in (("paid_search", 0.45), ("social", 0.25), ("events", 0.15), ("content", 0.15)):
             rows.append([month.strftime("%Y-%m-%d"), f"{budget * share * rng.uniform(0.7, 1.3):.2f}",
@@ -485,23 +505,18 @@ def write_sample(dest: Path, *, seed: int = 7, customers: int = 1500) -> list[Pa
     subscriptions = _subscriptions(rng("subscriptions"), accounts)
     events = _events(rng("events"), accounts)
     tickets, surveys = _support(rng("support"), accounts)
-    customer_rows = [[a.id, _iso(a.created), a.segment, a.plan, a.country, a.channel, a.referred_by]
-                     for a in accounts]
-    return [
-        _write(dest / "customers.csv", ("customer_id", "created_at", "segment", "plan_tier", "country", "channel",
-                                        "referred_by"), customer_rows),
-        _write(dest / "subscriptions.csv", SUB_COLUMNS, subscriptions),
-        _write(dest / "fx_rates.csv", ("date", "currency", "rate"), _fx_rates(rng("fx"))),
-        _write(dest / "events.csv", ("event_id", "timestamp", "event", "user_id", "anonymous_id", "account_id",
-                                     "session_id", "email", "properties"), events),
-        _write(dest / "surveys.csv", ("responded_at", "score", "survey", "respondent_id", "account_id",
-                                      "response_id", "touchpoint", "comment"), surveys),
-        _write(dest / "spend.csv", ("date", "amount", "category", "channel"), _spend(rng("spend"), accounts)),
-        _write(dest / "tickets.csv", ("ticket_id", "created_at", "user_id", "account_id", "tags",
-                                      "first_response_at", "resolved_at"), tickets),
-        _write(dest / "traffic.csv", ("session_id", "visitor_id", "started_at", "pageviews", "channel",
-                                      "signed_up"), _traffic(rng("traffic"), accounts, len(accounts) * 13)),
-    ]
+    tables = {
+        "customers": [[a.id, _iso(a.created), a.segment, a.plan, a.country, a.channel, a.referred_by]
+                      for a in accounts],
+        "subscriptions": subscriptions,
+        "fx_rates": _fx_rates(rng("fx")),
+        "events": events,
+        "surveys": surveys,
+        "spend": _spend(rng("spend"), accounts),
+        "tickets": tickets,
+        "traffic": _traffic(rng("traffic"), accounts, len(accounts) * 13),
+    }
+    return [_write(dest / f"{name}.csv", COLUMNS[name].split(), rows) for name, rows in tables.items()]
 
 
 if __name__ == "__main__":

@@ -216,10 +216,9 @@ def _backend(name: str):  # noqa: ANN202 — returns a converter to nw.LazyFrame
     if name == "duckdb":
         import duckdb
 
-        con = duckdb.connect()
-
+        # Narwhals' DuckDB as-of join runs on the default connection, so relations live there.
         def to_duck(df: pl.DataFrame) -> nw.LazyFrame:
-            return nw.from_native(con.from_arrow(df.to_arrow()))
+            return nw.from_native(duckdb.from_arrow(df.to_arrow()))
 
         return to_duck
     return lambda df: nw.from_native(df.lazy())

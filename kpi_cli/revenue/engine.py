@@ -27,7 +27,7 @@ def _period_of(frame: nw.LazyFrame, col: str, grid: nw.LazyFrame, out: str) -> n
     return (
         frame.sort(col)
         .join_asof(bounds, left_on=col, right_on=f"_{out}_b", strategy="backward")
-        .drop(f"_{out}_b")
+        .drop(f"_{out}_b", strict=False)
     )
 
 

@@ -1,0 +1,48 @@
+# Two commands do everything on a machine with only Python: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck unit contract bench clean sample
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEVSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/kpi compute mrr,arr,new_mrr,expansion_mrr,contraction_mrr,churned_mrr,reactivation_mrr,customers,arpa,customer_churn_rate,nrr \
+		--data sample_data --from 2024-07 --to 2024-12 --currency USD -f table
+	$(BIN)/kpi movements --data sample_data --last 6 --as-of 2025-01-01 --currency USD -f table
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check kpi_cli tests bench
+
+typecheck: $(DEVSTAMP)
+	$(BIN)/mypy
+
+unit: $(DEVSTAMP)
+	$(BIN)/pytest
+
+contract: $(DEVSTAMP)
+	$(BIN)/python ../shared/contract/check.py $(BIN)/kpi
+
+test: lint typecheck unit
+
+bench: $(DEVSTAMP)
+	$(BIN)/python bench/run.py
+
+sample: $(STAMP)
+	$(BIN)/python -m kpi_cli.sample sample_data
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,89 @@
+"""Rich tables for people: periods as rows, metrics as columns, units formatted."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from kpi_cli.registry import METRICS
+
+if TYPE_CHECKING:
+    import polars as pl
+
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def fmt_value(v: float | None, unit: str, currency: str = "USD") -> str:
+    """A value as a person reads it.
+
+    Examples
+    --------
+    >>> fmt_value(0.2, "ratio"), fmt_value(1234.5, "currency"), fmt_value(None, "ratio")
+    ('20.0%', '$1,234.50', '—')
+    """
+    if v is None:
+        return "—"
+    if unit == "ratio":
+        return f"{v * 100:.1f}%"
+    if unit == "currency":
+        sym = SYMBOLS.get(currency, "")
+        text = f"{abs(v):,.2f}"
+        sign = "-" if v < 0 else ""
+        return f"{sign}{sym}{text}" if sym else f"{sign}{text} {currency}"
+    if unit == "count":
+        return f"{v:,.0f}"
+    return f"{v:,.2f}"
+
+
+def metrics_table(df: pl.DataFrame, dims: list[str], currency: str, title: str | None = None) -> Table:
+    """Long metric rows as a grid: one row per period (+ dims), one column per metric."""
+    order = list(dict.fromkeys(df["metric"].to_list()))
+    table = Table(title=title, header_style="bold", row_styles=["", "dim"] if len(df) > 6 else None)
+    table.add_column("period", no_wrap=True)
+    for d in dims:
+        table.add_column(d)
+    for m in order:
+        table.add_column(METRICS[m].label if m in METRICS else m, justify="right")
+    keyed: dict[tuple, dict[str, float | None]] = {}
+    complete: dict[tuple, bool] = {}
+    for row in df.iter_rows(named=True):
+        key = (row["period"], *(row[d] for d in dims))
+        keyed.setdefault(key, {})[row["metric"]] = row["value"]
+        complete[key] = complete.get(key, True) and bool(row["complete"])
+    incomplete = False
+    for key, values in keyed.items():
+        label = key[0].isoformat()[:7] if key[0] is not None else "—"
+        if not complete[key]:
+            label += " *"
+            incomplete = True
+        cells = [fmt_value(values.get(m), METRICS[m].unit if m in METRICS else "", currency) for m in order]
+        table.add_row(label, *[str(k) if k is not None else "—" for k in key[1:]], *cells)
+    if incomplete:
+        table.caption = "* incomplete period: ends after --as-of or after the last timestamp in the data"
+    return table
+
+
+def frame_table(df: pl.DataFrame, money: tuple[str, ...] = (), ratios: tuple[str, ...] = (),
+                currency: str = "USD", title: str | None = None) -> Table:
+    """Any frame as a table, formatting the named money and ratio columns."""
+    table = Table(title=title, header_style="bold")
+    for c in df.columns:
+        table.add_column(c, justify="right" if df[c].dtype.is_numeric() else "left", no_wrap=True)
+    for row in df.iter_rows():
+        cells = []
+        for c, v in zip(df.columns, row, strict=True):
+            if c in money:
+                cells.append(fmt_value(v, "currency", currency))
+            elif c in ratios:
+                cells.append(fmt_value(v, "ratio"))
+            elif isinstance(v, float):
+                cells.append(f"{v:,.2f}")
+            elif v is None:
+                cells.append("—")
+            elif hasattr(v, "isoformat"):
+                cells.append(v.isoformat())
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    return table
