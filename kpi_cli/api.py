@@ -49,9 +49,11 @@ class Run:
         try:
             settings.values["gross_margin"] = float(settings.values["gross_margin"])
         except ValueError:
-            raise UsageError(f"--gross-margin {settings.values['gross_margin']!r} is not a number") from None
+            msg = f"--gross-margin {settings.values['gross_margin']!r} is not a number"
+            raise UsageError(msg) from None
         if not 0 < settings.values["gross_margin"] <= 1:
-            raise UsageError("--gross-margin must be in (0, 1]", hint="e.g. --gross-margin 0.8 for 80%")
+            msg = "--gross-margin must be in (0, 1]"
+            raise UsageError(msg, hint="e.g. --gross-margin 0.8 for 80%")
         return cls(options, settings, Dataset(settings, options.on_bad_rows))
 
     @property
@@ -84,7 +86,8 @@ def _options(data: str | Path | None, kwargs: dict[str, Any]) -> RunOptions:
     known = set(RunOptions.__dataclass_fields__)
     unknown = set(kwargs) - known
     if unknown:
-        raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        msg = f"unknown option(s): {', '.join(sorted(unknown))}"
+        raise TypeError(msg)
     return RunOptions(range=rng, by=by, data=str(data) if data is not None else None, **kwargs)
 
 

@@ -119,7 +119,7 @@ def data_command(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class handled:  # noqa: N801 — used as a context manager like contextlib's
+class handled:
     """The one place errors become a line on stderr and an exit code."""
 
     def __init__(self, debug: bool) -> None:
@@ -128,9 +128,9 @@ class handled:  # noqa: N801 — used as a context manager like contextlib's
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
         if exc is None or isinstance(exc, typer.Exit | typer.Abort | SystemExit):
-            return False
+            return
         if isinstance(exc, BrokenPipeError):
             # The reader went away (`kpi … | head`): stop quietly, without a traceback.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -140,7 +140,7 @@ class handled:  # noqa: N801 — used as a context manager like contextlib's
             err("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED))
         if self.debug:
-            return False
+            return
         if isinstance(exc, KpiError):
             err(exc.message)
             if isinstance(exc, BadRowsError):
@@ -161,7 +161,7 @@ def err(message: str) -> None:
     typer.echo(f"kpi: error: {message}", err=True)
 
 
-def _console(no_color: bool, stderr: bool = False):  # noqa: ANN202
+def _console(no_color: bool, stderr: bool = False):
     from rich.console import Console
 
     return Console(stderr=stderr, no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
@@ -184,7 +184,8 @@ def _run(common: dict[str, Any]) -> Run:
     if common["rejects"] and common["on_bad_rows"] != "skip":
         from kpi_cli.errors import UsageError
 
-        raise UsageError("--rejects only makes sense with --on-bad-rows skip")
+        msg = "--rejects only makes sense with --on-bad-rows skip"
+        raise UsageError(msg)
     return Run.start(opts)
 
 

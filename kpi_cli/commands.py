@@ -105,7 +105,8 @@ def init(
 
     with handled(False):
         if output.exists() and not force:
-            raise DataError(f"{output} exists", hint="pass --force to overwrite it")
+            msg = f"{output} exists"
+            raise DataError(msg, hint="pass --force to overwrite it")
         settings = load_settings({"data_dir": data})
         lines = ["# kpi configuration — written by `kpi init`; every setting can also be a flag.",
                  f'data_dir = "{data}"', '# tz = "UTC"', '# currency = "USD"', '# week_start = "mon"', ""]

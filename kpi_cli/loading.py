@@ -96,7 +96,7 @@ def _scan_one(path: str) -> pl.LazyFrame:
                 return pl.read_ndjson(io.BytesIO(f.read())).lazy()
         if lower.endswith(".gz"):
             with gzip.open(path, "rb") as f:
-                return pl.read_csv(f.read(), infer_schema=False, missing_utf8_is_empty_string=False).lazy()
+                return pl.read_csv(f.read(), infer_schema=False).lazy()
         return pl.scan_csv(path, infer_schema=False)
     except (OSError, pl.exceptions.ComputeError) as e:
         msg = f"cannot read {path}: {str(e).splitlines()[0]}"
@@ -113,7 +113,9 @@ def _headers(frame: pl.LazyFrame, path: str) -> list[str]:
         raise DataError(msg, hint="check the file is CSV, Parquet or JSONL and not truncated") from None
 
 
-def resolve_columns(name: str, headers: list[str], settings: Settings, path: str) -> tuple[dict[str, str], Preset | None]:
+def resolve_columns(
+    name: str, headers: list[str], settings: Settings, path: str
+) -> tuple[dict[str, str], Preset | None]:
     """Map canonical columns to headers: config columns > preset > case/punctuation-insensitive match."""
     table = settings.source_table(name)
     preset = None
@@ -145,10 +147,10 @@ def resolve_columns(name: str, headers: list[str], settings: Settings, path: str
                 break
     missing = [c.name for c in SOURCES[name] if c.required and c.name not in mapping]
     if missing:
-        col = missing[0]
-        msg = (f"source {name} ({path}): required column {col} not found; "
+        first = missing[0]
+        msg = (f"source {name} ({path}): required column {first} not found; "
                f"found: {', '.join(headers[:12])}{' …' if len(headers) > 12 else ''}")
-        hint = f'map it in kpi.toml: [sources.{name}.columns] {col} = "<your header>"'
+        hint = f'map it in kpi.toml: [sources.{name}.columns] {first} = "<your header>"'
         if not preset:
             hint += " (or set a preset: stripe, chargebee, recurly, baremetrics)"
         raise DataError(msg, hint=hint)

@@ -154,7 +154,8 @@ def resolve_range(req: RangeRequest, cal: Calendar, as_of: int, data_end: int | 
     today = cal.local_date(as_of)
     if req.last is not None:
         if req.last < 1:
-            raise UsageError("--last must be at least 1", hint="e.g. --last 12")
+            msg = "--last must be at least 1"
+            raise UsageError(msg, hint="e.g. --last 12")
         newest = cal.step(cal.floor(cal.local_date(reference)), -1)
         return cal.step(newest, -(req.last - 1)), newest
     if req.month or req.quarter or req.year:

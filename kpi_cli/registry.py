@@ -164,5 +164,6 @@ def resolve(requested: list[str] | str, available: Callable[[Metric], bool] | No
                 msg = f"unknown metric {token!r}"
                 raise UsageError(msg, hint=f"{hint}`kpi list` shows every metric id")
     if not out:
-        raise UsageError("no metric given", hint="e.g. kpi compute mrr --month 2023-03")
+        msg_0 = "no metric given"
+        raise UsageError(msg_0, hint="e.g. kpi compute mrr --month 2023-03")
     return out

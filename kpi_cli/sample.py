@@ -28,7 +28,7 @@ DOWNGRADE = {"team": "starter", "business": "team", "enterprise": "business"}
 FX = {"USD": 1.0, "EUR": 0.9, "GBP": 0.8}  # local list price = round(USD price x factor)
 COUNTRIES = {"USD": ("US", "US", "US", "US", "CA", "AU", "SG", "IN"), "EUR": ("DE", "FR", "NL", "ES", "IE"),
              "GBP": ("GB",)}
-RATE_MU = -6.0  # log of the median user's sessions per day (keeps events.csv under 4 MB)
+RATE_MU = -6.1  # log of the median user's sessions per day (keeps events.csv under 4 MB)
 CHURN = {"smb": 0.045, "mid_market": 0.025, "enterprise": 0.012}  # monthly hazard
 PRODUCT = {"Page Viewed": 30, "Dashboard Viewed": 30, "Report Created": 15, "Export Downloaded": 8,
            "Integration Connected": 2}
@@ -140,8 +140,8 @@ def _accounts(rng: random.Random, paying: int, free: int) -> list[_Account]:
 def _pick_plan(rng: random.Random, segment: str) -> tuple[str, str, int, int]:
     """(plan, interval, interval_count, seats) for a new subscription."""
     plan, lo, hi = {"smb": rng.choice((("starter", 1, 1), ("team", 2, 9))),
-                    "mid_market": rng.choice((("team", 5, 25), ("business", 3, 15), ("business", 3, 15))),
-                    "enterprise": rng.choice((("business", 15, 60), ("enterprise", 15, 80)))}[segment]
+                    "mid_market": rng.choice((("team", 3, 15), ("business", 2, 10), ("business", 2, 10))),
+                    "enterprise": rng.choice((("business", 8, 30), ("enterprise", 8, 40)))}[segment]
     seats = int(lo * (hi / lo) ** rng.random())
     if segment == "enterprise" or plan == "enterprise":
         return plan, "year", 1, seats
@@ -179,7 +179,11 @@ def _change_plan(rng: random.Random, item: _Item, t: datetime, currency: str) ->
 
 
 def _simulate(rng: random.Random, item: _Item, paid_from: datetime, acc: _Account) -> tuple[datetime, ...]:
-    """Run a paying item month by month; return (end_at, canceled_at), both None while it still runs."""
+    """Run a paying item month by month; return (end_at, canceled_at), or () if it outlives the data.
+
+    One thing may happen per month: a seat or plan change, a switch to annual billing, a pause, a failed
+    renewal (``past_due`` for a few days), or a cancellation (at period end, or immediately).
+    """
     anchor, k, churn = paid_from, 0, CHURN[acc.segment]
     while True:
         lo, hi = _add_months(anchor, k), _add_months(anchor, k + 1)
@@ -218,13 +222,10 @@ def _simulate(rng: random.Random, item: _Item, paid_from: datetime, acc: _Accoun
 
 def _rows(acc: _Account, sub: str, item_id: str, item: _Item, extra: list[str]) -> Iterator[list[str]]:
     """CSV rows of an item; ``extra`` = [trial_end_at, canceled_at, 4 discount fields, is_metered]."""
-    for i, (s, e, st) in enumerate(item.spans):
-        last = i == len(item.spans) - 1
-        qty = "" if extra[6] == "true" else str(st["quantity"])
-        amount = f"{st['amount']:.2f}"
-        yield [acc.id, sub, item_id, _iso(s), _iso(e), amount, acc.currency, str(st["interval"]),
-               str(st["interval_count"]), qty, str(st["status"]), extra[0], extra[1] if last else "",
-               *extra[2:6], str(st["plan"]), extra[6]]
+    for i, (s, e, st) in enumerate(item.spans, 1):
+        yield [acc.id, sub, item_id, _iso(s), _iso(e), f"{st['amount']:.2f}", acc.currency, str(st["interval"]),
+               str(st["interval_count"]), str(st["quantity"]), str(st["status"]), extra[0],
+               extra[1] if i == len(item.spans) else "", *extra[2:6], str(st["plan"]), extra[6]]
 
 
 def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: datetime, *,
@@ -248,7 +249,8 @@ def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: 
         item.change(paid_from, status="active")
         acc.first_paid = acc.first_paid or paid_from
         end, canceled = _simulate(rng, item, paid_from, acc) or (None, None)
-    item.close(end, **({"status": "canceled"} if end and item.state["status"] == "active" else {}))
+    ended = end is not None and end < END  # a cancellation scheduled past the data keeps status active
+    item.close(end, **({"status": "canceled"} if ended and item.state["status"] == "active" else {}))
     extra[1] = _iso(canceled)
     rows = list(_rows(acc, sub, item_id, item, extra))
     acc.windows.append((start, min(end or END, END)))
@@ -256,7 +258,7 @@ def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: 
     if paid_from < paid_until and plan in ("business", "enterprise") and rng.random() < 0.1:
         metered = _Item(paid_from, plan="api_calls", amount=rng.choice((0.02, 0.05)) * FX[acc.currency],
                         quantity="", interval="month", interval_count=1, status="active")
-        metered.close(end, **({"status": "canceled"} if end else {}))
+        metered.close(end, **({"status": "canceled"} if ended else {}))
         rows += _rows(acc, sub, f"si_{n:06d}_m", metered, ["", extra[1], "", "", "", "", "true"])
     addon_from = paid_from + timedelta(days=rng.uniform(20, 300))
     if addon_from < paid_until and rng.random() < 0.06:
@@ -459,11 +461,10 @@ def _traffic(rng: random.Random, accounts: list[_Account], sessions: int) -> lis
     visitors: list[str] = []
     rows = []
     for n, (t, signed_up) in enumerate(visits, 1):
-        if not visitors or rng.random() < 0.65:
+        new = not visitors or rng.random() < 0.65  # else a returning visitor
+        if new:
             visitors.append(f"v{len(visitors) + 1:06d}")
-            visitor = visitors[-1]
-        else:
-            visitor = rng.choice(visitors)
+        visitor = visitors[-1] if new else rng.choice(visitors)
         pages = 1 if rng.random() < 0.45 and not signed_up else 2 + int(rng.expovariate(0.35))
         rows.append([f"w{n:06d}", visitor, _iso(t.replace(microsecond=0)), str(pages),
                      rng.choices(channels, (40, 20, 12, 8, 15, 5))[0], "true" if signed_up else "false"])

@@ -172,7 +172,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
     currency = reporting_currency(items, rules.currency)
     rates, items = rates_frame(ds, items, currency, grid)
     if items.height == 0:
-        raise DataError("no billing rows left after removing currencies without rates",
+        msg = "no billing rows left after removing currencies without rates"
+        raise DataError(msg,
                         hint="add fx_rates for those currencies")
     items, groups = _attach_groups(ds, items, by)
     segs = segments(items, rules, tuple(groups)).with_columns(pl.col("currency").fill_null(currency))
@@ -197,7 +198,8 @@ def _attach_groups(ds: Dataset, items: pl.DataFrame, by: tuple[str, ...]) -> tup
     for dim in by:
         if dim in ("plan", "currency"):
             if dim == "plan" and "plan" not in items.columns:
-                raise UsageError("--by plan: the billing data has no plan column",
+                msg = "--by plan: the billing data has no plan column"
+                raise UsageError(msg,
                                  hint='map it: [sources.subscriptions.columns] plan = "<header>"')
             groups.append(dim)
             continue
@@ -212,7 +214,7 @@ def _attach_groups(ds: Dataset, items: pl.DataFrame, by: tuple[str, ...]) -> tup
     return items, groups
 
 
-def _backend(name: str):  # noqa: ANN202 — returns a converter to nw.LazyFrame
+def _backend(name: str):
     if name == "duckdb":
         import duckdb
 

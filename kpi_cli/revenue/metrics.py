@@ -57,6 +57,7 @@ def evaluate(base: RevenueBase, metric_id: str, options: dict[str, object]) -> p
     elif m.ratio:
         out = table.select(*keys, *ratio(pl.col(m.ratio[0]), pl.col(m.ratio[1])))
     else:
+        assert m.value is not None
         out = table.select(*keys, pl.col(m.value).cast(pl.Float64).alias("value"),
                            pl.lit(None, dtype=pl.Float64).alias("numerator"),
                            pl.lit(None, dtype=pl.Float64).alias("denominator"))
@@ -177,7 +178,8 @@ def _freemium_conversion(base: RevenueBase, _t: pl.DataFrame, _id: str, options:
 
     customers = base.customers
     if customers is None or "created_at" not in customers.columns:
-        raise DataError("freemium_conversion_rate needs customers with created_at",
+        msg = "freemium_conversion_rate needs customers with created_at"
+        raise DataError(msg,
                         hint="add customers.csv with customer_id and created_at")
     window = _within_us(options, 90)
     signups = customers.select("customer_id", pl.col("created_at").alias("t0")).drop_nulls("t0")

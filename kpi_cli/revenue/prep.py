@@ -8,6 +8,7 @@ on segments alone, so the option rules (``--discounts``, ``--churn-at``, statuse
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -134,7 +135,7 @@ def segments(items: pl.DataFrame, rules: RevenueRules, keep: tuple[str, ...] = (
     """
     cols = items.columns
 
-    def opt(name: str, default: object = None, dtype: pl.DataType | None = None) -> pl.Expr:
+    def opt(name: str, default: object = None, dtype: Any = None) -> pl.Expr:
         return pl.col(name) if name in cols else pl.lit(default, dtype=dtype)
 
     count = opt("interval_count", 1.0, pl.Float64).fill_null(1.0)
@@ -153,7 +154,7 @@ def segments(items: pl.DataFrame, rules: RevenueRules, keep: tuple[str, ...] = (
     if rules.discounts == "none":
         d_to = pl.lit(None, dtype=pl.Int64)
     else:
-        recurring_to = pl.when(duration == "repeating").then(opt("discount_end_at", None, pl.Int64).fill_null(FAR))
+        recurring_to: Any = pl.when(duration == "repeating").then(opt("discount_end_at", None, pl.Int64).fill_null(FAR))
         recurring_to = recurring_to.when(duration == "forever").then(FAR)
         if rules.discounts == "all":
             once_to = _plus_one_interval(pl.col("start_at"), opt("interval", "month", pl.String).fill_null("month"),
@@ -191,8 +192,8 @@ def segments(items: pl.DataFrame, rules: RevenueRules, keep: tuple[str, ...] = (
     )
     return (
         pieces.filter(pl.col("p0") < pl.col("p1"))
-        .select("customer_id", "subscription_id", "currency", "plan", *[k for k in keep if k not in ("currency", "plan")],
-                pl.col("p0").alias("start_us"),
+        .select("customer_id", "subscription_id", "currency", "plan",
+                *[k for k in keep if k not in ("currency", "plan")], pl.col("p0").alias("start_us"),
                 pl.col("p1").alias("end_us"), value.alias("value"))
         .filter(pl.col("value") > 0)
     )
