@@ -48,9 +48,8 @@ def compute(path: str, from_month: str, to_month: str, threads: int | None = Non
     con.execute("SET TimeZone = 'UTC'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    rows = con.execute(
-        SQL_PATH.read_text(), {"path": path, "from_month": from_month, "to_month": to_month}
-    ).fetchall()
+    params = {"path": path, "from_month": from_month, "to_month": to_month}
+    rows = con.execute(SQL_PATH.read_text(), params).fetchall()
     con.close()
     return {(str(metric), str(period)): float(value) for metric, period, value in rows}
 

@@ -26,6 +26,7 @@ ROOT = BENCH.parent
 VENV_PY = ROOT / ".venv" / "bin" / "python"
 PY = str(VENV_PY) if VENV_PY.exists() else sys.executable
 METRICS = ["mrr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr"]
+DEFAULT_CUSTOMERS = 100_000
 REL_TOL = 1e-6
 ABS_TOL = 1e-6
 TIME_BIN = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
@@ -166,7 +167,7 @@ def _fail(label: str, best: Best) -> None:
 def main() -> int:
     """Run the benchmark; returns the process exit code."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--customers", type=int, default=100_000)
+    p.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS)
     p.add_argument("--years", type=int, default=5)
     p.add_argument("--first-year", type=int, default=2020)
     p.add_argument("--runs", type=int, default=3, help="best of N for compute runs (default 3)")
@@ -179,7 +180,9 @@ def main() -> int:
     frm = f"{a.first_year}-01"
     to = f"{a.first_year + a.years - 1}-12"
     data_dir = BENCH / "data"
-    sizes = [("full", a.customers, data_dir, Path(tempfile.gettempdir()) / "kpi_out.csv")]
+    # the default scale lives in bench/data itself; any other customer count in bench/data/n<N>/
+    full_dir = data_dir if a.customers == DEFAULT_CUSTOMERS else data_dir / f"n{a.customers}"
+    sizes = [("full", a.customers, full_dir, Path(tempfile.gettempdir()) / "kpi_out.csv")]
     if not a.no_linearity:
         q = max(1, a.customers // 4)
         sizes.append(("quarter", q, data_dir / f"n{q}", Path(tempfile.gettempdir()) / "kpi_out_quarter.csv"))

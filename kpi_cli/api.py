@@ -165,7 +165,7 @@ def movements_run(run: Run, customers: bool = False) -> pl.DataFrame:
     t = base.table.filter(pl.col("idx") >= base.grid.first)
     return t.sort(["period", *by]).select(
         "period", *by, "start_mrr", "new", "expansion", "reactivation", "contraction", "churned", "fx",
-        pl.col("mrr").alias("end_mrr"), "complete")
+        pl.col("mrr").alias("end_mrr"))
 
 
 def cohort(of: str = "customers", data: str | Path | None = None, periods: int | None = None,

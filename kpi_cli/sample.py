@@ -241,6 +241,8 @@ def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: 
     acc.trial_start = acc.trial_start or (start if trial else None)
     disc = _discount(rng, paid_from) if discount else ["", "", "", ""]
     extra = [_iso(paid_from) if trial else "", "", *disc, "false"]
+    end: datetime | None
+    canceled: datetime | None
     if trial and paid_from < END and rng.random() < 0.25:  # trial never converts
         end, canceled = paid_from, paid_from
     elif paid_from >= END:
@@ -267,10 +269,10 @@ def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: 
         addon_end = min(_add_months(addon.t, rng.randint(2, 8)), end or END)
         stop = addon_end if addon_end < END else None
         addon.close(stop, **({"status": "canceled"} if stop else {}))
-        canceled = _iso(max(addon.t, addon_end - timedelta(days=rng.uniform(0, 10))).replace(microsecond=0))
+        notice = max(addon.t, addon_end - timedelta(days=rng.uniform(0, 10))).replace(microsecond=0)
         n = next(ids)
         rows += _rows(acc, f"sub_{n:06d}", f"si_{n:06d}", addon,
-                      ["", canceled if stop else "", "", "", "", "", "false"])
+                      ["", _iso(notice) if stop else "", "", "", "", "", "false"])
     return rows, end
 
 
@@ -332,7 +334,7 @@ def _usage(rng: random.Random, out: list[tuple[str, ...]], acc: _Account, user: 
     lo, hi = span
     rate, t = min(1.0, math.exp(rng.gauss(RATE_MU, 2.2))), lo
     while True:
-        t += DAY * rng.expovariate(rate)
+        t += DAY * min(rng.expovariate(rate), 3650.0)  # (a dormant user may draw centuries)
         if t >= hi:
             return
         fading = hi < END and (hi - t) < 60 * DAY and rng.random() > (hi - t) / (60 * DAY)
@@ -391,7 +393,8 @@ def _events(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
 
 def _support(rng: random.Random, accounts: list[_Account]) -> tuple[list[list[str]], list[list[str]]]:
     """(tickets, surveys): tickets over paying spans, NPS waves, CSAT/CES after tickets and onboarding."""
-    tickets, surveys = [], []
+    tickets: list[list[str]] = []
+    surveys: list[list[str]] = []
     tags = ("bug", "billing", "how-to", "product", "integration", "feature-request")
     responses = itertools.count(1)
 

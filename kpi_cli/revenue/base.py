@@ -184,9 +184,11 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
     grid_lf = native(grid.frame().select("idx", "b_us"))
     seg_lf = native(segs.select(list(dict.fromkeys(seg_cols))))
     points_lf = engine.change_points(seg_lf, grid_lf, native(rates), groups, grid.last)
-    points = points_lf.collect(backend="polars").to_native()
+    points = points_lf.collect(backend="polars").to_native().with_columns(pl.col("idx").cast(pl.Int64))
     table = engine.roll_forward(native(points), native(periods), native(rates), groups, first, grid.last)
     base = table.collect(backend="polars").to_native()
+    # Engines differ in integer sum types (DuckDB gives 128-bit): one numeric type from here on.
+    base = base.with_columns(pl.exclude("idx", *groups).cast(pl.Float64), pl.col("idx").cast(pl.Int64))
     base = base.join(grid.periods().select("idx", "period", "complete"), on="idx", how="left")
     base = base.sort([*groups, "idx"], nulls_last=True)
     _check_roll_forward(base)
