@@ -334,7 +334,7 @@ def _usage(rng: random.Random, out: list[tuple[str, ...]], acc: _Account, user: 
     lo, hi = span
     rate, t = min(1.0, math.exp(rng.gauss(RATE_MU, 2.2))), lo
     while True:
-        t += DAY * min(rng.expovariate(rate), 3650.0)  # (a dormant user may draw centuries)
+        t += DAY * min(rng.expovariate(rate), 3650.0)  # dormant users draw huge gaps
         if t >= hi:
             return
         fading = hi < END and (hi - t) < 60 * DAY and rng.random() > (hi - t) / (60 * DAY)

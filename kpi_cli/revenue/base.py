@@ -189,6 +189,10 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
     base = table.collect(backend="polars").to_native()
     # Engines differ in integer sum types (DuckDB gives 128-bit): one numeric type from here on.
     base = base.with_columns(pl.exclude("idx", *groups).cast(pl.Float64), pl.col("idx").cast(pl.Int64))
+    if not groups:
+        # Periods in which nobody paid still get a row (of zeros).
+        wanted = periods.filter(pl.col("idx") >= first)
+        base = wanted.join(base, on="idx", how="left").with_columns(pl.exclude("idx").fill_null(0.0))
     base = base.join(grid.periods().select("idx", "period", "complete"), on="idx", how="left")
     base = base.sort([*groups, "idx"], nulls_last=True)
     _check_roll_forward(base)
