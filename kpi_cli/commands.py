@@ -80,7 +80,7 @@ def _date_span(ds: object, name: str) -> str | None:
     if not ts:
         return None
     col = ts[0]
-    lo, hi = frame.select(pl.col(col).min(), pl.col(col).max()).row(0)
+    lo, hi = frame.select(pl.col(col).min().alias("lo"), pl.col(col).max().alias("hi")).row(0)
     if lo is None:
         return None
     as_dt = pl.Series([lo, hi]).cast(pl.Datetime("us")).dt.strftime("%Y-%m-%d %H:%M").to_list()
