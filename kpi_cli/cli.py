@@ -164,8 +164,11 @@ def err(message: str) -> None:
 def _console(no_color: bool, stderr: bool = False):
     from rich.console import Console
 
+    stream = sys.stderr if stderr else sys.stdout
+    # A table written to a pipe or file has no terminal width to fit: give it room instead of eliding.
+    width = None if stream.isatty() else 240
     return Console(stderr=stderr, no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
-                   soft_wrap=False)
+                   soft_wrap=False, width=width)
 
 
 def _run(common: dict[str, Any]) -> Run:

@@ -21,6 +21,8 @@ def fmt_value(v: float | None, unit: str, currency: str = "USD") -> str:
     --------
     >>> fmt_value(0.2, "ratio"), fmt_value(1234.5, "currency"), fmt_value(None, "ratio")
     ('20.0%', '$1,234.50', '—')
+    >>> fmt_value(70314.35, "currency")
+    '$70,314'
     """
     if v is None:
         return "—"
@@ -28,7 +30,7 @@ def fmt_value(v: float | None, unit: str, currency: str = "USD") -> str:
         return f"{v * 100:.1f}%"
     if unit == "currency":
         sym = SYMBOLS.get(currency, "")
-        text = f"{abs(v):,.2f}"
+        text = f"{abs(v):,.0f}" if abs(v) >= 10_000 else f"{abs(v):,.2f}"
         sign = "-" if v < 0 else ""
         return f"{sign}{sym}{text}" if sym else f"{sign}{text} {currency}"
     if unit == "count":
@@ -42,9 +44,9 @@ def metrics_table(df: pl.DataFrame, dims: list[str], currency: str, title: str |
     table = Table(title=title, header_style="bold", row_styles=["", "dim"] if len(df) > 6 else None)
     table.add_column("period", no_wrap=True)
     for d in dims:
-        table.add_column(d)
+        table.add_column(d, no_wrap=True)
     for m in order:
-        table.add_column(METRICS[m].label if m in METRICS else m, justify="right")
+        table.add_column(METRICS[m].label if m in METRICS else m, justify="right", no_wrap=True)
     keyed: dict[tuple, dict[str, float | None]] = {}
     complete: dict[tuple, bool] = {}
     for row in df.iter_rows(named=True):
