@@ -123,11 +123,11 @@ def resolve_columns(
         key = str(table["preset"]).lower()
         if key not in ALL_PRESET_NAMES:
             msg = f"source {name}: unknown preset {table['preset']!r}"
-            raise UsageError(msg, hint=f"use one of: {', '.join(ALL_PRESET_NAMES)}")
+            raise DataError(msg, hint=f"use one of: {', '.join(ALL_PRESET_NAMES)}")
         preset = PRESETS.get(key)
         if preset is not None and preset.source != name:
             msg = f"source {name}: preset {key!r} is for {preset.source}, not {name}"
-            raise UsageError(msg, hint=f"remove preset from [sources.{name}] or move it to [sources.{preset.source}]")
+            raise DataError(msg, hint=f"remove preset from [sources.{name}] or move it to [sources.{preset.source}]")
     by_key = {normalise(h): h for h in reversed(headers)}
     explicit = {str(k): str(v) for k, v in (table.get("columns") or {}).items()}
     mapping: dict[str, str] = {}

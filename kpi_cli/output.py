@@ -83,6 +83,20 @@ def to_bytes(df: pl.DataFrame, fmt: str) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
 
 
+def xlsx_bytes(df: pl.DataFrame) -> bytes:
+    """An XLSX workbook with a fixed creation time, so reruns are byte-identical."""
+    import io
+    from datetime import datetime
+
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    with xlsxwriter.Workbook(buf, {"in_memory": True}) as wb:
+        wb.set_properties({"created": datetime(2000, 1, 1)})
+        df.write_excel(wb, worksheet="kpi", autofit=True)
+    return buf.getvalue()
+
+
 def write_file(df: pl.DataFrame, fmt: str, dest: Path) -> None:
     """Write to ``dest`` through a temporary file in its folder and a rename: never a partial file."""
     folder = dest.parent if str(dest.parent) else Path()
@@ -95,7 +109,7 @@ def write_file(df: pl.DataFrame, fmt: str, dest: Path) -> None:
             if fmt == "parquet":
                 df.write_parquet(f, statistics=False)
             elif fmt == "xlsx":
-                df.write_excel(f, autofit=True)
+                f.write(xlsx_bytes(df))
             else:
                 f.write(to_bytes(df, fmt))
         os.replace(tmp, dest)
@@ -111,11 +125,7 @@ def write_stdout(df: pl.DataFrame, fmt: str, stream: IO[bytes] | None = None) ->
     if fmt == "parquet":
         df.write_parquet(out, statistics=False)
     elif fmt == "xlsx":
-        import io
-
-        buf = io.BytesIO()
-        df.write_excel(buf, autofit=True)
-        out.write(buf.getvalue())
+        out.write(xlsx_bytes(df))
     else:
         out.write(to_bytes(df, fmt))
     out.flush()

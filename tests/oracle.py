@@ -129,7 +129,7 @@ def evaluate(rows: Sequence[Row], first: date, last: date) -> list[Period]:
     if not rows:
         msg = "no rows"
         raise ValueError(msg)
-    origin = prev_month(min(r.start for r in rows).replace(day=1))
+    origin = prev_month(min(first.replace(day=1), min(r.start for r in rows).replace(day=1)))
     history = month_range(origin, last)
     snapshots = {m: customer_mrr(rows, m) for m in history}
     customers = sorted({r.customer for r in rows})

@@ -93,7 +93,9 @@ def roll_forward(points: nw.LazyFrame, periods: nw.LazyFrame, rates: nw.LazyFram
     combos = native.select(*per_currency).unique()
     dense = combos.join(periods, how="cross").join(native, on=[*per_currency, "idx"], how="left")
     dense = dense.with_columns(nw.col("d_native").fill_null(0.0))
-    dense = dense.with_columns(nw.col("d_native").cum_sum().over(*per_currency, order_by="idx").alias("n_e"))
+    level = nw.col("d_native").cum_sum().over(*per_currency, order_by="idx")
+    # Sums of +v/−v deltas leave float dust where the stock is really 0; snap it like change points.
+    dense = dense.with_columns(nw.when(level.abs() < EPS).then(0.0).otherwise(level).alias("n_e"))
     dense = dense.join(rates, on=["currency", "idx"], how="left").with_columns(
         nw.col("n_e").shift(1).over(*per_currency, order_by="idx").fill_null(0.0).alias("n_s"),
         nw.col("rate").shift(1).over(*per_currency, order_by="idx").alias("rate_s"),
