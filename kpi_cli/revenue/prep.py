@@ -162,8 +162,10 @@ def segments(items: pl.DataFrame, rules: RevenueRules, keep: tuple[str, ...] = (
             recurring_to = recurring_to.when(duration == "once").then(once_to)
         d_to = recurring_to.otherwise(None)
     zero_status = opt("status", None, pl.String).is_in(ZERO_STATUSES).fill_null(False)
-    metered = opt("is_metered", False, pl.Boolean).fill_null(False)
-    prepared = items.filter(~metered).select(
+    # Filter only on a real column: Polars 2.1 rejects a broadcast constant predicate on ≥ 16k rows.
+    if "is_metered" in cols:
+        items = items.filter(~pl.col("is_metered").fill_null(False))
+    prepared = items.select(
         pl.col("customer_id"),
         pl.col("subscription_id"),
         opt("currency", None, pl.String).str.to_uppercase().alias("currency"),
