@@ -106,12 +106,7 @@ def write_file(df: pl.DataFrame, fmt: str, dest: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            if fmt == "parquet":
-                df.write_parquet(f, statistics=False)
-            elif fmt == "xlsx":
-                f.write(xlsx_bytes(df))
-            else:
-                f.write(to_bytes(df, fmt))
+            write_to(df, fmt, f)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -122,10 +117,15 @@ def write_file(df: pl.DataFrame, fmt: str, dest: Path) -> None:
 def write_stdout(df: pl.DataFrame, fmt: str, stream: IO[bytes] | None = None) -> None:
     """Write a machine format to stdout (binary formats only when it is not a terminal)."""
     out = stream or sys.stdout.buffer
+    write_to(df, fmt, out)
+    out.flush()
+
+
+def write_to(df: pl.DataFrame, fmt: str, out: IO[bytes]) -> None:
+    """Serialise ``df`` in any machine format onto a binary stream."""
     if fmt == "parquet":
         df.write_parquet(out, statistics=False)
     elif fmt == "xlsx":
         out.write(xlsx_bytes(df))
     else:
         out.write(to_bytes(df, fmt))
-    out.flush()
