@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING
 
 from kpi_cli.errors import BadRowsError
 from kpi_cli.loading import Source, load_source
-from kpi_cli.parsing import Parsed, bad_row_lines, finish, parse_source, rejects_frame
+from kpi_cli.parsing import Check, bad_row_lines, parse_source, rejects_frame
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import polars as pl
+
+    # Given the located source and its mapped canonical columns: (transforms, checks).
+    Rules = Callable[[Source, list[str]], tuple[list[pl.Expr], list[Check]]]
 
     from kpi_cli.config import Settings
 
@@ -49,9 +52,9 @@ class Dataset:
 
         return bool(find_files(name, self.settings))
 
-    def load(self, name: str, *, required: bool = True,
-             checks: Callable[[Parsed, Source], None] | None = None) -> pl.DataFrame | None:
-        """Parsed good rows of ``name`` (``_file``/``_line`` kept), after ``checks`` moved bad rows."""
+    def load(self, name: str, *, required: bool = True, rules: Rules | None = None,
+             frame_step: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> pl.DataFrame | None:
+        """Parsed good rows of ``name`` (``_file``/``_line`` kept); ``rules`` add transforms and checks."""
         if name in self._cache:
             return self._cache[name]
         src = load_source(name, self.settings, required=required)
@@ -59,9 +62,8 @@ class Dataset:
             self._cache[name] = None
             return None
         self.warnings += src.warnings
-        parsed = parse_source(src)
-        if checks is not None:
-            checks(parsed, src)
+        transforms, checks = rules(src, list(src.mapping)) if rules else ([], [])
+        parsed = parse_source(src, transforms, checks, frame_step)
         report = SourceReport(name, src.files, src.mapping, parsed.rows_read, parsed.duplicates)
         report.rejected = parsed.bad.height
         if parsed.bad.height:
@@ -75,7 +77,7 @@ class Dataset:
             import polars as pl
 
             self.rejected.append(rejects_frame(parsed.bad).with_columns(pl.lit(name).alias("source")))
-        good = finish(parsed)
+        good = parsed.good
         report.used = good.height
         self.reports[name] = report
         self._cache[name] = good

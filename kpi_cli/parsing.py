@@ -6,12 +6,14 @@ engine handles alike. Naive timestamps are UTC; epochs of 1e11 or more are milli
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kpi_cli.schemas import MONEY, SOURCES
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import polars as pl
 
     from kpi_cli.loading import Source
@@ -30,7 +32,6 @@ class Parsed:
     bad: pl.DataFrame  # raw columns + _file, _line, column, value, reason
     rows_read: int
     duplicates: int
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 def instant(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -89,11 +90,50 @@ def typed(name: str, kind: str, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.String).alias(name)
 
 
-def parse_source(src: Source, extra_checks: list[tuple[str, pl.Expr, str]] | None = None) -> Parsed:
-    """Collect the source once, parse every canonical column and split good from bad rows.
+Check = tuple[str, "pl.Expr", str]  # (column, failing condition on typed values, reason)
 
-    ``extra_checks`` are ``(column, failing_condition, reason)`` evaluated on the typed values,
-    in order; the first failing check of a row names its reason.
+
+def _parse_checks(name: str, kinds: dict[str, str], present: list[str], schema: pl.Schema) -> list[Check]:
+    """Checks that a raw value parsed: evaluated on raw ``c`` beside typed ``__t_c``."""
+    import polars as pl
+
+    labels = {"ts": "not a date", "num": "not a number", "int": "not a whole number", "bool": "not true/false"}
+    checks: list[Check] = []
+    for c in present:
+        kind, typed_col = kinds[c], pl.col(f"__t_{c}")
+        blank = pl.col(c).is_null()
+        if schema[c] == pl.String:  # typed inputs (Parquet) have no blank strings to look for
+            blank = blank | (pl.col(c).str.strip_chars() == "")
+        if kind in labels:
+            checks.append((c, ~blank & typed_col.is_null(), labels[kind]))
+        if kind == "int":
+            checks.append((c, typed_col.is_not_null() & (typed_col != typed_col.round(0)), labels["int"]))
+    required = [col.name for col in SOURCES[name] if col.required and col.name in present]
+    checks += [(c, pl.col(f"__t_{c}").is_null(), "missing value") for c in required]
+    return checks
+
+
+def _first_failing(checks: list[Check]) -> tuple[pl.Expr, pl.Expr]:
+    """``reason`` and ``column`` of the first failing check, null when all pass."""
+    import polars as pl
+
+    reason = pl.lit(None, dtype=pl.String)
+    column = pl.lit(None, dtype=pl.String)
+    for col_name, cond, why in reversed(checks):
+        failing = cond.fill_null(False)
+        reason = pl.when(failing).then(pl.lit(why)).otherwise(reason)
+        column = pl.when(failing).then(pl.lit(col_name)).otherwise(column)
+    return reason, column
+
+
+def parse_source(src: Source, transforms: list[pl.Expr] | None = None, checks: list[Check] | None = None,
+                 frame_step: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> Parsed:
+    """Scan the source once: parse every canonical column, drop exact duplicates, flag bad rows.
+
+    ``transforms`` rewrite typed columns (e.g. normalise an enum) and ``frame_step`` may add
+    columns needing the whole frame (e.g. an order) before ``checks`` run; the
+    first failing check of a row, parsing first, names its reason. Raw text is not kept for the
+    good rows: the few bad ones are read again to show their values as given.
     """
     import polars as pl
 
@@ -101,70 +141,57 @@ def parse_source(src: Source, extra_checks: list[tuple[str, pl.Expr, str]] | Non
     schema = raw.collect_schema()
     kinds = {c.name: c.kind for c in SOURCES[src.name]}
     present = [c for c in kinds if c in schema]
-    parsed = [typed(c, kinds[c], schema[c]) for c in present]
     scale = 100.0 if src.amount_unit == "minor" else 1.0
-    if scale != 1.0:
-        parsed = [e / scale if e.meta.output_name() in MONEY else e for e in parsed]
-    raw_df = raw.collect()
-    rows_read = raw_df.height
-    keys = [c for c in raw_df.columns if c not in ("_file", "_line")]
-    deduped = raw_df.unique(subset=keys, keep="first", maintain_order=True) if keys else raw_df
-    duplicates = rows_read - deduped.height
-    typed_df = deduped.with_columns(parsed)
-    checks: list[tuple[str, pl.Expr, str]] = []
+    parsed = []
     for c in present:
-        kind = kinds[c]
-        raw_col = pl.col(f"_raw_{c}")
-        blank = raw_col.is_null() | (raw_col.cast(pl.String).str.strip_chars() == "")
-        if kind in ("ts", "num", "int", "bool"):
-            label = {"ts": "not a date", "num": "not a number", "int": "not a whole number",
-                     "bool": "not true/false"}[kind]
-            checks.append((c, ~blank & pl.col(c).is_null(), label))
-        if kind == "int":
-            checks.append((c, pl.col(c).is_not_null() & (pl.col(c) != pl.col(c).round(0)), "not a whole number"))
-    required = [col.name for col in SOURCES[src.name] if col.required]
-    checks += [(c, pl.col(c).is_null(), "missing value") for c in required if c in present]
-    checks += extra_checks or []
-    # Keep the raw text beside the typed value so a rejected row can be shown as it was given.
-    with_raw = typed_df.with_columns([deduped[c].cast(pl.String).alias(f"_raw_{c}") for c in present])
-    reason = pl.lit(None, dtype=pl.String)
-    column = pl.lit(None, dtype=pl.String)
-    for col_name, cond, why in reversed(checks):
-        reason = pl.when(cond).then(pl.lit(why)).otherwise(reason)
-        column = pl.when(cond).then(pl.lit(col_name)).otherwise(column)
-    flagged = with_raw.with_columns(reason.alias("reason"), column.alias("column"))
-    bad_mask = pl.col("reason").is_not_null()
-    bad = flagged.filter(bad_mask)
+        expr = typed(c, kinds[c], schema[c])
+        parsed.append((expr / scale if scale != 1.0 and c in MONEY else expr).alias(f"__t_{c}"))
+    keys = [c for c in schema.names() if c not in ("_file", "_line")]
+    reason, column = _first_failing(_parse_checks(src.name, kinds, present, schema))
+    extra = [c for c in keys if c not in kinds]
+    frame = (
+        raw.with_columns(parsed)
+        .with_columns(reason.alias("reason"), column.alias("column"),
+                      pl.struct(keys).is_first_distinct().alias("_first") if keys else pl.lit(True).alias("_first"))
+        .select("_file", "_line", *[pl.col(f"__t_{c}").alias(c) for c in present], *extra, "reason", "column",
+                "_first")
+        .collect()
+    )
+    rows_read = frame.height
+    frame = frame.filter(pl.col("_first")).drop("_first")
+    duplicates = rows_read - frame.height
+    if transforms:
+        frame = frame.with_columns(transforms)
+    if frame_step is not None:
+        frame = frame_step(frame)
+    if checks:
+        more_reason, more_column = _first_failing(checks)
+        frame = frame.with_columns(pl.coalesce("reason", more_reason).alias("reason"),
+                                   pl.coalesce("column", more_column).alias("column"))
+    is_bad = pl.col("reason").is_not_null()
+    bad = frame.filter(is_bad).select("_file", "_line", "reason", "column")
     if bad.height:
-        value = pl.lit(None, dtype=pl.String)
-        for c in present:
-            value = pl.when(pl.col("column") == c).then(pl.col(f"_raw_{c}")).otherwise(value)
-        bad = bad.with_columns(value.alias("value"))
+        bad = _with_raw_values(src, bad, present)
     else:
         bad = bad.with_columns(pl.lit(None, dtype=pl.String).alias("value"))
-    good = flagged.filter(~bad_mask).drop("reason", "column")
+    helpers = [c for c in frame.columns if c.startswith("_") and c not in ("_file", "_line")]
+    good = frame.filter(~is_bad).drop("reason", "column", *helpers)
     return Parsed(src.name, good, bad, rows_read, duplicates)
 
 
-def reject(parsed: Parsed, condition: pl.Expr, column: str, reason: str) -> None:
-    """Move the good rows meeting ``condition`` (typed values) to the bad rows, in place."""
+def _with_raw_values(src: Source, bad: pl.DataFrame, present: list[str]) -> pl.DataFrame:
+    """Join the raw text of the bad rows (read again, few rows) and the offending ``value``."""
     import polars as pl
 
-    mask = parsed.good.select(condition.fill_null(False)).to_series()
-    if not mask.any():
-        return
-    moved = parsed.good.filter(mask).with_columns(
-        pl.lit(reason).alias("reason"), pl.lit(column).alias("column"),
-        pl.col(f"_raw_{column}").alias("value") if f"_raw_{column}" in parsed.good.columns
-        else pl.lit(None, dtype=pl.String).alias("value"),
-    )
-    parsed.bad = pl.concat([parsed.bad, moved.select(parsed.bad.columns)], how="vertical_relaxed")
-    parsed.good = parsed.good.filter(~mask)
-
-
-def finish(parsed: Parsed) -> pl.DataFrame:
-    """Good rows without the raw-text helper columns."""
-    return parsed.good.drop([c for c in parsed.good.columns if c.startswith("_raw_")])
+    where = bad.select("_file", "_line")
+    raw = (src.frame.select("_file", "_line", *[pl.col(c).cast(pl.String) for c in present])
+           .join(where.lazy(), on=["_file", "_line"], how="semi").collect())
+    raw = raw.unique(["_file", "_line"], keep="first")
+    out = bad.join(raw, on=["_file", "_line"], how="left")
+    value = pl.lit(None, dtype=pl.String)
+    for c in present:
+        value = pl.when(pl.col("column") == c).then(pl.col(c)).otherwise(value)
+    return out.with_columns(value.alias("value")).sort("_file", "_line")
 
 
 def bad_row_lines(bad: pl.DataFrame, limit: int = 10) -> list[str]:
@@ -179,9 +206,5 @@ def rejects_frame(bad: pl.DataFrame) -> pl.DataFrame:
     """Bad rows as the user gave them, with where they came from and why they were rejected."""
     import polars as pl
 
-    raw_cols = [c for c in bad.columns if c.startswith("_raw_")]
-    return bad.select(
-        pl.col("_file").alias("file"), pl.col("_line").alias("line"),
-        *[pl.col(c).alias(c.removeprefix("_raw_")) for c in raw_cols],
-        pl.col("column"), pl.col("reason"),
-    )
+    raw_cols = [c for c in bad.columns if c not in ("_file", "_line", "reason", "column", "value")]
+    return bad.select(pl.col("_file").alias("file"), pl.col("_line").alias("line"), *raw_cols, "column", "reason")

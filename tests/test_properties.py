@@ -17,6 +17,7 @@ trialing / paused spans, some free items) are written as ``subscriptions.csv`` a
 from __future__ import annotations
 
 import csv
+import math
 import random
 import tempfile
 from collections.abc import Iterator
@@ -201,7 +202,9 @@ def values(df: pl.DataFrame) -> dict[tuple[str, date], float | None]:
 def close(got: float | None, want: float | None) -> bool:
     if want is None or got is None:
         return got is None and want is None
-    return abs(got - want) <= ABS
+    # Ratios with a denominator of a cent reach 1e5; float64 sums then carry relative error ~1e-11,
+    # so a purely absolute tolerance would test float rounding, not the definition.
+    return math.isclose(got, want, rel_tol=1e-9, abs_tol=ABS)
 
 
 def assert_same(left: pl.DataFrame, right: pl.DataFrame, label: str, **kwargs: Any) -> None:

@@ -15,14 +15,19 @@ import narwhals as nw
 import polars as pl
 
 from kpi_cli.errors import DataError, InvariantError, UsageError
-from kpi_cli.parsing import Parsed, reject
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 from kpi_cli.revenue import engine
-from kpi_cli.revenue.prep import FAR, RevenueRules, check_subscriptions, invoices_to_items, segments
+from kpi_cli.revenue.prep import (
+    FAR,
+    RevenueRules,
+    flag_overlaps,
+    invoices_to_items,
+    segments,
+    subscription_rules,
+)
 
 if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
-    from kpi_cli.loading import Source
 
 TS_COLS = ("start_at", "end_at", "canceled_at", "trial_end_at")
 
@@ -54,14 +59,11 @@ class Grid:
 
 def load_items(ds: Dataset) -> pl.DataFrame:
     """Validated subscription items, from ``subscriptions`` or derived from ``invoices``."""
-    def check(parsed: Parsed, src: Source) -> None:
-        check_subscriptions(parsed, src.preset.statuses if src.preset else {})
-
     if ds.has("subscriptions") or not ds.has("invoices"):
-        items = ds.load("subscriptions", checks=check)
+        items = ds.load("subscriptions", rules=subscription_rules, frame_step=flag_overlaps)
     else:
-        inv = ds.load("invoices", checks=lambda p, _s: reject(
-            p, pl.col("period_end") < pl.col("period_start"), "period_end", "period_end before period_start"))
+        inverted = ("period_end", pl.col("period_end") < pl.col("period_start"), "period_end before period_start")
+        inv = ds.load("invoices", rules=lambda _src, _cols: ([], [inverted]))
         assert inv is not None
         items = invoices_to_items(inv)
     assert items is not None

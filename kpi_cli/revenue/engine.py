@@ -51,9 +51,11 @@ def change_points(segments: nw.LazyFrame, grid: nw.LazyFrame, rates: nw.LazyFram
     points = deltas.group_by(*unit, "idx").agg(nw.col("dv").sum())
     running = nw.col("dv").cum_sum().over(*unit, order_by="idx")
     points = points.with_columns(nw.when(running.abs() < EPS).then(0.0).otherwise(running).alias("b"))
-    points = points.with_columns(nw.col("b").shift(1).over(*unit, order_by="idx").fill_null(0.0).alias("a"))
+    # Both read only b, so one pass: a is the previous b, paid_before any earlier b > 0.
     points = points.with_columns(
-        (nw.col("a") > 0).cast(nw.Int32).cum_max().over(*unit, order_by="idx").alias("paid_before")
+        nw.col("b").shift(1).over(*unit, order_by="idx").fill_null(0.0).alias("a"),
+        ((nw.col("b") > 0).cast(nw.Int64).cum_sum().over(*unit, order_by="idx")
+         - (nw.col("b") > 0).cast(nw.Int64)).clip(upper_bound=1).alias("paid_before"),
     )
     points = points.join(rates, on=["currency", "idx"], how="left").with_columns(
         (nw.col("a") * nw.col("rate")).alias("a_r"), (nw.col("b") * nw.col("rate")).alias("b_r")

@@ -8,11 +8,14 @@ on segments alone, so the option rules (``--discounts``, ``--churn-at``, statuse
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from kpi_cli.parsing import Parsed, reject
+from kpi_cli.parsing import Check
+
+if TYPE_CHECKING:
+    from kpi_cli.loading import Source
 
 INTERVALS = {
     "day": "day", "daily": "day", "days": "day",
@@ -36,54 +39,58 @@ class RevenueRules:
     currency: str | None = None
 
 
-def check_subscriptions(parsed: Parsed, status_map: dict[str, str]) -> None:
-    """Row rules beyond parsing (SPEC §1.3): negative amounts, inverted spans, overlaps, …"""
-    cols = parsed.good.columns
-    g = parsed.good
-    g = g.with_columns(
-        pl.col("interval").str.to_lowercase().str.strip_chars().replace_strict(
-            INTERVALS, default="?").fill_null("month").alias("interval") if "interval" in cols
-        else pl.lit("month").alias("interval"),
+def subscription_rules(src: Source, cols: list[str]) -> tuple[list[pl.Expr], list[Check]]:
+    """Normalised enums and the row rules beyond parsing (SPEC §1.3), as expressions.
+
+    Overlaps come from :func:`flag_overlaps`, which the loader runs on the whole frame.
+    """
+    status_map = src.preset.statuses if src.preset else {}
+    transforms = [
+        pl.col("interval").str.to_lowercase().str.strip_chars().replace_strict(INTERVALS, default="?")
+        .fill_null("month").alias("interval") if "interval" in cols else pl.lit("month").alias("interval"),
         pl.col("status").str.to_lowercase().str.strip_chars().replace(status_map).alias("status")
         if "status" in cols else pl.lit(None, dtype=pl.String).alias("status"),
-    )
-    parsed.good = g
-    reject(parsed, pl.col("amount") < 0, "amount", "negative amount")
-    if "quantity" in cols:
-        reject(parsed, pl.col("quantity") < 0, "quantity", "negative quantity")
-    if "interval_count" in cols:
-        reject(parsed, pl.col("interval_count") <= 0, "interval_count", "interval_count must be ≥ 1")
-    reject(parsed, pl.col("interval") == "?", "interval", "unknown interval (day/week/month/quarter/year)")
-    if "end_at" in cols:
-        reject(parsed, pl.col("end_at") < pl.col("start_at"), "end_at", "end_at before start_at")
-    if "discount_percent" in cols:
-        reject(parsed, (pl.col("discount_percent") < 0) | (pl.col("discount_percent") > 100),
-               "discount_percent", "discount_percent outside 0–100")
-    if "discount_amount" in cols:
-        reject(parsed, pl.col("discount_amount") < 0, "discount_amount", "negative discount_amount")
+    ]
     if "discount_duration" in cols:
-        dur = pl.col("discount_duration").str.to_lowercase()
-        parsed.good = parsed.good.with_columns(dur.alias("discount_duration"))
-        reject(parsed, ~dur.is_in(["once", "repeating", "forever"]), "discount_duration",
-               "discount_duration must be once, repeating or forever")
-    _reject_overlaps(parsed)
+        transforms.append(pl.col("discount_duration").str.to_lowercase().str.strip_chars())
+    checks: list[Check] = [("amount", pl.col("amount") < 0, "negative amount")]
+    if "quantity" in cols:
+        checks.append(("quantity", pl.col("quantity") < 0, "negative quantity"))
+    if "interval_count" in cols:
+        checks.append(("interval_count", pl.col("interval_count") <= 0, "interval_count must be ≥ 1"))
+    checks.append(("interval", pl.col("interval") == "?", "unknown interval (day/week/month/quarter/year)"))
+    if "end_at" in cols:
+        checks.append(("end_at", pl.col("end_at") < pl.col("start_at"), "end_at before start_at"))
+    if "discount_percent" in cols:
+        pct = pl.col("discount_percent")
+        checks.append(("discount_percent", (pct < 0) | (pct > 100), "discount_percent outside 0–100"))
+    if "discount_amount" in cols:
+        checks.append(("discount_amount", pl.col("discount_amount") < 0, "negative discount_amount"))
+    if "discount_duration" in cols:
+        checks.append(("discount_duration", ~pl.col("discount_duration").is_in(["once", "repeating", "forever"]),
+                       "discount_duration must be once, repeating or forever"))
+    checks.append(("start_at", pl.col("_overlap"), "overlaps an earlier row of the same subscription item"))
+    return transforms, checks
 
 
-def _reject_overlaps(parsed: Parsed) -> None:
-    """Rows of one item (subscription_id, item_id) must not overlap; the later one is bad."""
-    item = ["subscription_id", "item_id"] if "item_id" in parsed.good.columns else ["subscription_id"]
-    key = [pl.col(c).fill_null("") for c in item]
-    g = parsed.good.with_columns(pl.int_range(pl.len()).alias("_ord"))
-    ordered = g.sort([*key, "start_at", "_ord"])
-    prev_end = pl.col("end_at").fill_null(FAR).shift(1).over(key) if "end_at" in g.columns else None
-    if prev_end is None:
-        prev_end = pl.when(pl.col("start_at").shift(1).over(key).is_not_null()).then(FAR).otherwise(None)
-    flagged = ordered.with_columns((pl.col("start_at") < prev_end).fill_null(False).alias("_overlap"))
-    bad_ords = flagged.filter(pl.col("_overlap"))["_ord"]
-    parsed.good = g
-    reject(parsed, pl.col("_ord").is_in(bad_ords.implode()), "start_at",
-           "overlaps the previous row of the same subscription item")
-    parsed.good = parsed.good.drop("_ord")
+def flag_overlaps(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``_overlap``: the row starts before the latest end among earlier rows of its item.
+
+    Sorted by item and start, rows that each start at or after the previous row's end have
+    non-decreasing ends, so the previous row's end *is* the latest one; the exact running
+    maximum (a slower window) is only needed when that cheap test finds something.
+    """
+    item = [c for c in ("subscription_id", "item_id") if c in frame.columns]
+    ends = pl.col("end_at").fill_null(FAR) if "end_at" in frame.columns else pl.lit(FAR)
+    out = frame.with_columns(pl.col(c).fill_null("").alias(f"_k_{c}") for c in item)
+    keys = [f"_k_{c}" for c in item]
+    out = out.sort([*keys, "start_at", "_file", "_line"], nulls_last=True)
+    same_item = pl.all_horizontal([pl.col(k) == pl.col(k).shift(1) for k in keys])
+    out = out.with_columns((same_item & (pl.col("start_at") < ends.shift(1))).fill_null(False).alias("_overlap"))
+    if out["_overlap"].any():
+        latest = ends.cum_max().shift(1).over(keys)
+        out = out.with_columns((pl.col("start_at") < latest).fill_null(False).alias("_overlap"))
+    return out.drop(keys)
 
 
 def invoices_to_items(inv: pl.DataFrame) -> pl.DataFrame:
