@@ -113,17 +113,17 @@ def _parse_checks(name: str, kinds: dict[str, str], present: list[str], schema: 
     return checks
 
 
-def _first_failing(checks: list[Check]) -> tuple[pl.Expr, pl.Expr]:
-    """``reason`` and ``column`` of the first failing check, null when all pass."""
+def _first_failing(checks: list[Check], offset: int = 0) -> pl.Expr:
+    """Index (plus ``offset``) of the first failing check, null when all pass.
+
+    A small integer per row rather than reason text: the text is looked up for bad rows only.
+    """
     import polars as pl
 
-    reason = pl.lit(None, dtype=pl.String)
-    column = pl.lit(None, dtype=pl.String)
-    for col_name, cond, why in reversed(checks):
-        failing = cond.fill_null(False)
-        reason = pl.when(failing).then(pl.lit(why)).otherwise(reason)
-        column = pl.when(failing).then(pl.lit(col_name)).otherwise(column)
-    return reason, column
+    code = pl.lit(None, dtype=pl.UInt16)
+    for i, (_col, cond, _why) in reversed(list(enumerate(checks))):
+        code = pl.when(cond.fill_null(False)).then(pl.lit(i + offset, dtype=pl.UInt16)).otherwise(code)
+    return code
 
 
 def parse_source(src: Source, transforms: list[pl.Expr] | None = None, checks: list[Check] | None = None,
@@ -147,36 +147,57 @@ def parse_source(src: Source, transforms: list[pl.Expr] | None = None, checks: l
         expr = typed(c, kinds[c], schema[c])
         parsed.append((expr / scale if scale != 1.0 and c in MONEY else expr).alias(f"__t_{c}"))
     keys = [c for c in schema.names() if c not in ("_file", "_line")]
-    reason, column = _first_failing(_parse_checks(src.name, kinds, present, schema))
+    parse_checks = _parse_checks(src.name, kinds, present, schema)
+    all_checks = parse_checks + (checks or [])
     extra = [c for c in keys if c not in kinds]
     frame = (
         raw.with_columns(parsed)
-        .with_columns(reason.alias("reason"), column.alias("column"),
-                      pl.struct(keys).is_first_distinct().alias("_first") if keys else pl.lit(True).alias("_first"))
-        .select("_file", "_line", *[pl.col(f"__t_{c}").alias(c) for c in present], *extra, "reason", "column",
-                "_first")
+        .with_columns(_first_failing(parse_checks).alias("_check"), pl.struct(keys).hash(7).alias("_hash"))
+        .select("_file", "_line", *[pl.col(f"__t_{c}").alias(c) for c in present], *extra, "_check", "_hash")
         .collect()
     )
     rows_read = frame.height
-    frame = frame.filter(pl.col("_first")).drop("_first")
+    frame = _drop_exact_duplicates(frame).drop("_hash")
     duplicates = rows_read - frame.height
     if transforms:
         frame = frame.with_columns(transforms)
     if frame_step is not None:
         frame = frame_step(frame)
     if checks:
-        more_reason, more_column = _first_failing(checks)
-        frame = frame.with_columns(pl.coalesce("reason", more_reason).alias("reason"),
-                                   pl.coalesce("column", more_column).alias("column"))
-    is_bad = pl.col("reason").is_not_null()
-    bad = frame.filter(is_bad).select("_file", "_line", "reason", "column")
+        frame = frame.with_columns(pl.coalesce("_check", _first_failing(checks, len(parse_checks))))
+    is_bad = pl.col("_check").is_not_null()
+    bad = frame.filter(is_bad).select("_file", "_line", "_check").with_columns(
+        pl.col("_check").replace_strict({i: c[2] for i, c in enumerate(all_checks)}, return_dtype=pl.String)
+        .alias("reason"),
+        pl.col("_check").replace_strict({i: c[0] for i, c in enumerate(all_checks)}, return_dtype=pl.String)
+        .alias("column"),
+    ).drop("_check")
     if bad.height:
         bad = _with_raw_values(src, bad, present)
     else:
         bad = bad.with_columns(pl.lit(None, dtype=pl.String).alias("value"))
     helpers = [c for c in frame.columns if c.startswith("_") and c not in ("_file", "_line")]
-    good = frame.filter(~is_bad).drop("reason", "column", *helpers)
+    bad = bad.with_columns(pl.col("_file").replace_strict(dict(enumerate(src.files)), return_dtype=pl.String))
+    good = frame.filter(~is_bad).drop(*helpers)
     return Parsed(src.name, good, bad, rows_read, duplicates)
+
+
+def _drop_exact_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Drop rows repeating an earlier row exactly (``_file``/``_line`` aside), keeping the first.
+
+    A 64-bit row hash finds candidates cheaply (hashing whole rows of text for uniqueness costs
+    hundreds of MB); only rows whose hash repeats are compared value by value.
+    """
+    import polars as pl
+
+    repeated = ~pl.col("_hash").is_first_distinct()
+    if not frame.select(repeated.any()).item():
+        return frame
+    values = [c for c in frame.columns if c not in ("_file", "_line", "_hash")]
+    marked = frame.with_columns(pl.int_range(pl.len()).alias("_row"))
+    suspects = marked.filter(pl.col("_hash").is_in(marked.filter(repeated)["_hash"].implode()))
+    dups = suspects.filter(~pl.struct(values).is_first_distinct())["_row"]
+    return marked.filter(~pl.col("_row").is_in(dups.implode())).drop("_row")
 
 
 def _with_raw_values(src: Source, bad: pl.DataFrame, present: list[str]) -> pl.DataFrame:

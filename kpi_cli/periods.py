@@ -2,7 +2,7 @@
 
 Boundaries are computed once, in Python, as local midnights in the reporting timezone and then
 turned into UTC instants (microseconds since the epoch). Rows are never converted one by one:
-pipelines map each instant onto the grid with an as-of join.
+pipelines map each instant onto the grid by binary search over the boundaries.
 
 This module imports no dataframe library, so ``kpi --help`` stays fast.
 """

@@ -182,10 +182,15 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
     first = max(grid.first - lookback, 0)
     periods = pl.DataFrame({"idx": list(range(grid.last + 1))}, schema={"idx": pl.Int64})
     native = _backend(engine_name)
-    seg_cols = ["customer_id", "currency", *groups, "start_us", "end_us", "value"]
-    grid_lf = native(grid.frame().select("idx", "b_us"))
-    seg_lf = native(segs.select(list(dict.fromkeys(seg_cols))))
-    points_lf = engine.change_points(seg_lf, grid_lf, native(rates), groups, grid.last)
+    # Instants → period indexes by binary search on the (small) sorted boundary list, once.
+    bounds = pl.lit(grid.frame()["b_us"])
+    seg_lf = native(segs.select(
+        *dict.fromkeys(["customer_id", "currency", *groups]),
+        (bounds.search_sorted(pl.col("start_us"), side="right").cast(pl.Int64) - 1).alias("i0"),
+        (bounds.search_sorted(pl.col("end_us"), side="right").cast(pl.Int64) - 1).alias("i1"),
+        "value",
+    ))
+    points_lf = engine.change_points(seg_lf, native(rates), groups, grid.last)
     points = points_lf.collect(backend="polars").to_native().with_columns(pl.col("idx").cast(pl.Int64))
     table = engine.roll_forward(native(points), native(periods), native(rates), groups, first, grid.last)
     base = table.collect(backend="polars").to_native()
@@ -226,7 +231,7 @@ def _backend(name: str):
     if name == "duckdb":
         import duckdb
 
-        # Narwhals' DuckDB as-of join runs on the default connection, so relations live there.
+        # Relations live on DuckDB's default connection, where Narwhals runs its queries.
         def to_duck(df: pl.DataFrame) -> nw.LazyFrame:
             return nw.from_native(duckdb.from_arrow(df.to_arrow()))
 

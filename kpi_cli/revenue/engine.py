@@ -21,27 +21,14 @@ UNIT = ["customer_id", "currency"]
 MOVES = ("new", "reactivation", "expansion", "contraction", "churned")
 
 
-def _period_of(frame: nw.LazyFrame, col: str, grid: nw.LazyFrame, out: str) -> nw.LazyFrame:
-    """Add ``out``: index of the period containing instant ``col`` (an as-of join on the grid)."""
-    bounds = grid.select(nw.col("b_us").alias(f"_{out}_b"), nw.col("idx").alias(out))
-    return (
-        frame.sort(col)
-        .join_asof(bounds, left_on=col, right_on=f"_{out}_b", strategy="backward")
-        .drop(f"_{out}_b", strict=False)
-    )
-
-
-def change_points(segments: nw.LazyFrame, grid: nw.LazyFrame, rates: nw.LazyFrame, groups: list[str],
-                  last: int) -> nw.LazyFrame:
+def change_points(segments: nw.LazyFrame, rates: nw.LazyFrame, groups: list[str], last: int) -> nw.LazyFrame:
     """Per unit (customer, currency, groups) and period where its MRR changes: a, b and class.
 
     ``last`` is the index of the last period wanted; ``rates`` has ``currency, idx, rate``.
     Columns: unit…, idx, a, b (native), a_r, b_r (reporting currency), paid_before, movement.
     """
     unit = list(dict.fromkeys([*UNIT, *groups]))
-    seg = _period_of(segments, "start_us", grid, "i0")
-    seg = _period_of(seg, "end_us", grid, "i1")
-    seg = seg.filter(nw.col("i0") < nw.col("i1"), nw.col("i0") <= last)
+    seg = segments.filter(nw.col("i0") < nw.col("i1"), nw.col("i0") <= last)
     deltas = nw.concat(
         [
             seg.select(*unit, nw.col("i0").alias("idx"), nw.col("value").alias("dv")),

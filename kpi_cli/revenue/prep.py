@@ -81,16 +81,21 @@ def flag_overlaps(frame: pl.DataFrame) -> pl.DataFrame:
     maximum (a slower window) is only needed when that cheap test finds something.
     """
     item = [c for c in ("subscription_id", "item_id") if c in frame.columns]
-    ends = pl.col("end_at").fill_null(FAR) if "end_at" in frame.columns else pl.lit(FAR)
-    out = frame.with_columns(pl.col(c).fill_null("").alias(f"_k_{c}") for c in item)
     keys = [f"_k_{c}" for c in item]
-    out = out.sort([*keys, "start_at", "_file", "_line"], nulls_last=True)
+    # Sort a narrow copy (keys, start, end, row number), not the whole frame: memory matters here.
+    narrow = frame.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+        *[pl.col(c).fill_null("").alias(f"_k_{c}") for c in item],
+        pl.col("start_at"),
+        (pl.col("end_at").fill_null(FAR) if "end_at" in frame.columns else pl.lit(FAR)).alias("_end"),
+    ).sort([*keys, "start_at", "_row"], nulls_last=True)
     same_item = pl.all_horizontal([pl.col(k) == pl.col(k).shift(1) for k in keys])
-    out = out.with_columns((same_item & (pl.col("start_at") < ends.shift(1))).fill_null(False).alias("_overlap"))
-    if out["_overlap"].any():
-        latest = ends.cum_max().shift(1).over(keys)
-        out = out.with_columns((pl.col("start_at") < latest).fill_null(False).alias("_overlap"))
-    return out.drop(keys)
+    flagged = narrow.filter((same_item & (pl.col("start_at") < pl.col("_end").shift(1))).fill_null(False))
+    if flagged.height:
+        latest = pl.col("_end").cum_max().shift(1).over(keys)
+        flagged = narrow.filter((pl.col("start_at") < latest).fill_null(False))
+    rows = pl.int_range(pl.len(), dtype=pl.UInt32)
+    return frame.with_columns(rows.is_in(flagged["_row"].implode()).alias("_overlap"))
 
 
 def invoices_to_items(inv: pl.DataFrame) -> pl.DataFrame:
@@ -112,7 +117,8 @@ def invoices_to_items(inv: pl.DataFrame) -> pl.DataFrame:
         pl.col("customer_id"),
         pl.coalesce(pl.col("subscription_id"), pl.col("customer_id")).alias("subscription_id")
         if "subscription_id" in g.columns else pl.col("customer_id").alias("subscription_id"),
-        pl.concat_str([pl.col("_file"), pl.col("_line").cast(pl.String)], separator=":").alias("item_id"),
+        pl.concat_str([pl.col("_file").cast(pl.String), pl.col("_line").cast(pl.String)], separator=":")
+        .alias("item_id"),
         pl.col("period_start").alias("start_at"),
         pl.col("period_end").alias("end_at"),
         amount.clip(lower_bound=0).alias("amount"),
@@ -172,7 +178,7 @@ def segments(items: pl.DataFrame, rules: RevenueRules, keep: tuple[str, ...] = (
     # Filter only on a real column: Polars 2.1 rejects a broadcast constant predicate on ≥ 16k rows.
     if "is_metered" in cols:
         items = items.filter(~pl.col("is_metered").fill_null(False))
-    prepared = items.select(
+    prepared = items.lazy().select(
         pl.col("customer_id"),
         pl.col("subscription_id"),
         opt("currency", None, pl.String).str.to_uppercase().alias("currency"),
@@ -205,6 +211,7 @@ def segments(items: pl.DataFrame, rules: RevenueRules, keep: tuple[str, ...] = (
                 *[k for k in keep if k not in ("currency", "plan")], pl.col("p0").alias("start_us"),
                 pl.col("p1").alias("end_us"), value.alias("value"))
         .filter(pl.col("value") > 0)
+        .collect()
     )
 
 
