@@ -27,6 +27,7 @@ from kpi_cli.revenue.base import RevenueBase, build
 from kpi_cli.revenue.metrics import LTV_WINDOW, PER_YEAR, evaluate
 from kpi_cli.revenue.prep import RevenueRules
 
+ALL_PERIODS = 10_000  # "--last" long enough to reach back to the data's start (clamped there)
 LONG = ["metric", "period", "value", "numerator", "denominator", "complete"]
 
 
@@ -71,8 +72,6 @@ class Run:
         rules = RevenueRules(v["discounts"], v["churn_at"], v["currency"])
         base = build(self.dataset, cal, self.options.range, as_of, rules, self.options.by, v["engine"], lookback,
                      clamp)
-        if self.options.by or any(m in self.info.get("metrics", ()) for m in ("freemium_conversion_rate",)):
-            base.customers = self.dataset.load("customers", required=False)
         self.info.update(currency=base.currency, first=base.grid.starts[base.grid.first],
                          last=base.grid.starts[base.grid.last])
         return base
@@ -184,7 +183,8 @@ def cohort_run(run: Run, of: str = "customers", periods: int | None = None) -> p
         raise UsageError(msg)
     opts = run.options
     if opts.range.is_empty():
-        run.options = replace(opts, range=RangeRequest(from_="1900-01"))
+        # Every cohort from the first paying period through the last complete one.
+        run.options = replace(opts, range=RangeRequest(last=ALL_PERIODS))
     base = run.revenue(clamp=True)
     return cohorts.table(base, of, periods)
 

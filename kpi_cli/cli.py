@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -171,6 +173,23 @@ def _console(no_color: bool, stderr: bool = False):
                    soft_wrap=False, width=width)
 
 
+@contextlib.contextmanager
+def progress(common: dict[str, Any], message: str) -> Iterator[None]:
+    """A spinner on stderr for work that takes over a second, on a terminal, unless ``-q``."""
+    if common["quiet"] or not sys.stderr.isatty():
+        yield
+        return
+    status = _console(common["no_color"], stderr=True).status(message)
+    timer = threading.Timer(1.0, status.start)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        status.stop()
+
+
 def _run(common: dict[str, Any]) -> Run:
     from kpi_cli.api import Run
 
@@ -240,7 +259,7 @@ def _emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims:
             console = _console(True)
             with console.capture() as cap:
                 console.print(table)
-            _write_text(out_path, cap.get())
+            output.write_text(cap.get(), out_path)
         else:
             _console(common["no_color"]).print(table)
         return
@@ -251,15 +270,6 @@ def _emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims:
         output.write_file(df, fmt, out_path)
     else:
         output.write_stdout(df, fmt)
-
-
-def _write_text(path: Path, text: str) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 MetricsArg = Annotated[list[str], typer.Argument(help="Metric ids or groups (revenue, all), comma-separated.",
@@ -280,7 +290,8 @@ def compute(metrics: MetricsArg, common: dict[str, Any]) -> None:
     from kpi_cli.api import compute_run
 
     run = _run(common)
-    df = compute_run(metrics, run)
+    with progress(common, "computing…"):
+        df = compute_run(metrics, run)
     _report(run, common)
     _emit(df, common, long_metrics=True, dims=list(common["by"] or ()), currency=run.info.get("currency", "USD"))
 
@@ -302,7 +313,8 @@ def movements(
     from kpi_cli.api import movements_run
 
     run = _run(common)
-    df = movements_run(run, customers=customers)
+    with progress(common, "computing movements…"):
+        df = movements_run(run, customers=customers)
     _report(run, common)
     money = ("start_mrr", "new", "expansion", "reactivation", "contraction", "churned", "fx", "end_mrr", "change")
     _emit(df, common, long_metrics=False, dims=[], currency=run.info.get("currency", "USD"), money=money,
@@ -328,7 +340,8 @@ def cohort(
     from kpi_cli.api import cohort_run
 
     run = _run(common)
-    df = cohort_run(run, of=of, periods=periods)
+    with progress(common, "building cohorts…"):
+        df = cohort_run(run, of=of, periods=periods)
     _report(run, common)
     money = ("cohort_size", "retained", "gross_retained") if of == "mrr" else ()
     _emit(df, common, long_metrics=False, dims=[], currency=run.info.get("currency", "USD"), money=money,

@@ -127,12 +127,14 @@ def init(
             lines.append(f"# found {files[0]} with {len(headers)} columns")
             required = [c.name for c in SOURCES[name] if c.required]
             plain = sum(normalise(c) in keys for c in required)
-            if best is not None and score > plain:
-                lines.append(f'preset = "{best.name}"')
+            chosen = best if best is not None and score > plain else None
+            if chosen is not None:
+                lines.append(f'preset = "{chosen.name}"')
             lines.append(f"# [sources.{name}.columns]  # canonical = \"header in your file\"")
             for c in SOURCES[name]:
-                if c.required and normalise(c.name) not in keys:
-                    lines.append(f'# {c.name} = "?"   # required, not found by name')
+                candidates = (c.name, *(chosen.columns.get(c.name, ()) if chosen else ()))
+                if c.required and not any(normalise(h) in keys for h in candidates):
+                    lines.append(f'# {c.name} = "?"   # required, not found in the file')
             lines.append("")
         output.write_text("\n".join(lines))
         typer.echo(f"wrote {output}", err=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpi_cli.errors import DataError, UsageError
-from kpi_cli.presets import ALL_PRESET_NAMES, PRESETS, Preset
+from kpi_cli.presets import ALL_PRESET_NAMES, PRESET_SOURCES, PRESETS, Preset
 from kpi_cli.schemas import KEEP_EXTRA, SOURCES, normalise
 
 if TYPE_CHECKING:
@@ -124,10 +124,11 @@ def resolve_columns(
         if key not in ALL_PRESET_NAMES:
             msg = f"source {name}: unknown preset {table['preset']!r}"
             raise DataError(msg, hint=f"use one of: {', '.join(ALL_PRESET_NAMES)}")
+        home = PRESET_SOURCES[key]
+        if home != name:
+            msg = f"source {name}: preset {key!r} is for {home}, not {name}"
+            raise DataError(msg, hint=f"remove preset from [sources.{name}] or move it to [sources.{home}]")
         preset = PRESETS.get(key)
-        if preset is not None and preset.source != name:
-            msg = f"source {name}: preset {key!r} is for {preset.source}, not {name}"
-            raise DataError(msg, hint=f"remove preset from [sources.{name}] or move it to [sources.{preset.source}]")
     by_key = {normalise(h): h for h in reversed(headers)}
     explicit = {str(k): str(v) for k, v in (table.get("columns") or {}).items()}
     mapping: dict[str, str] = {}

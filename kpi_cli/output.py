@@ -97,7 +97,18 @@ def xlsx_bytes(df: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def write_file(df: pl.DataFrame, fmt: str, dest: Path) -> None:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text(text: str, dest: Path) -> None:
+    """Write text (a rendered table) to ``dest`` atomically."""
+    write_file(text, "table", dest)
+
+
+def write_file(payload: pl.DataFrame | str, fmt: str, dest: Path) -> None:
     """Write to ``dest`` through a temporary file in its folder and a rename: never a partial file."""
     folder = dest.parent if str(dest.parent) else Path()
     if not folder.is_dir():
@@ -105,8 +116,13 @@ def write_file(df: pl.DataFrame, fmt: str, dest: Path) -> None:
         raise UsageError(msg, hint="create the folder first")
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp makes 0600 files; the result should have the mode a plain write would give.
+        Path(tmp).chmod(dest.stat().st_mode & 0o777 if dest.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            write_to(df, fmt, f)
+            if isinstance(payload, str):
+                f.write(payload.encode())
+            else:
+                write_to(payload, fmt, f)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -114,5 +114,7 @@ PRESETS: dict[str, Preset] = {
 
 # Presets of later metric families: accepted by name so config files stay valid, mapped by the
 # case-insensitive header matching until their own tables land.
-EVENT_PRESETS = ("segment", "amplitude", "mixpanel", "posthog", "delighted")
-ALL_PRESET_NAMES = (*PRESETS, *EVENT_PRESETS)
+PRESET_SOURCES = {name: p.source for name, p in PRESETS.items()} | {
+    "segment": "events", "amplitude": "events", "mixpanel": "events", "posthog": "events", "delighted": "surveys",
+}
+ALL_PRESET_NAMES = tuple(PRESET_SOURCES)

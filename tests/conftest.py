@@ -38,6 +38,13 @@ GOLDEN_ROWS = [  # research/revenue.md §4.1
     ["H", "h2", "2022-12-05", "2023-03-12", "30", "USD", "month", "1", "1", "", "2023-03-12", "", ""],
 ]
 
+# The Baremetrics CSV import template's headers (research/revenue.md §5.4); amounts in cents.
+BAREMETRICS_HEADER = [
+    "plan_oid", "plan_name", "plan_currency", "plan_amount", "plan_interval", "plan_interval_count",
+    "customer_oid", "customer_name", "customer_email", "subscription_oid", "subscription_started_at",
+    "subscription_canceled_at", "subscription_quantity",
+]
+
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     """Write a CSV file (creating its folder) and return its path."""

@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 import polars as pl
 import pytest
 import typer.testing
-from conftest import GOLDEN_HEADER, GOLDEN_ROWS, write_csv
+from conftest import BAREMETRICS_HEADER, GOLDEN_HEADER, GOLDEN_ROWS, write_csv
 
 from kpi_cli import __version__
 
@@ -35,21 +35,6 @@ BAD_ROWS = [
     ["Z", "z1", "2023-02-01", "2023-01-01", "10", "USD", "month", "1", "1", "", "", "", ""],  # end_at < start_at
 ]
 
-BAREMETRICS_HEADER = [
-    "plan_oid",
-    "plan_name",
-    "plan_currency",
-    "plan_amount",
-    "plan_interval",
-    "plan_interval_count",
-    "customer_oid",
-    "customer_name",
-    "customer_email",
-    "subscription_oid",
-    "subscription_started_at",
-    "subscription_canceled_at",
-    "subscription_quantity",
-]
 
 
 def rows_of(text: str) -> list[dict[str, str]]:
@@ -646,3 +631,61 @@ def test_init_refuses_to_overwrite(run, golden_dir, tmp_path):
     result = run("init", "--data", golden_dir)
     assert result.exit_code == 1
     assert (tmp_path / "kpi.toml").read_text() == "# mine\n"
+
+
+def test_cohort_default_range_ends_at_last_complete_period(run, golden_dir):
+    # The golden data's last timestamp is 2023-03-20, so February 2023 is the last complete month:
+    # cohorts are the first paying months B 2022-07, E 2022-09, C 2022-10, A 2022-11, H 2022-12,
+    # D 2023-01, F 2023-02, and B's row reaches period_index 7 (July → February), no further.
+    result = run("cohort", "--of", "customers", "--data", golden_dir, "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    rows = rows_of(result.stdout)
+    cohorts = sorted({r["cohort"] for r in rows if r["cohort"]})
+    assert cohorts == ["2022-07-01", "2022-09-01", "2022-10-01", "2022-11-01", "2022-12-01", "2023-01-01",
+                       "2023-02-01"]
+    assert max(int(r["period_index"]) for r in rows if r["cohort"] == "2022-07-01") == 7
+    # E (cohort 2022-09) paid Sep–Nov and stopped on 15 Dec: retained at k = 2, gone at k = 3.
+    e = {r["period_index"]: r for r in rows if r["cohort"] == "2022-09-01"}
+    assert (float(e["2"]["rate"]), float(e["3"]["rate"])) == (1.0, 0.0)
+
+
+def test_cohort_of_mrr_net_and_gross(run, golden_dir):
+    # A (cohort 2022-11) starts at 100 and is at 150 at the end of February (k = 3):
+    # net 150 / 100 = 1.5, gross min(150, 100) / 100 = 1.0.
+    result = run("cohort", "--of", "mrr", "--data", golden_dir, "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    a = {r["period_index"]: r for r in rows_of(result.stdout) if r["cohort"] == "2022-11-01"}
+    assert float(a["0"]["cohort_size"]) == 100
+    assert (float(a["3"]["rate"]), float(a["3"]["gross_rate"])) == (1.5, 1.0)
+
+
+def test_event_preset_on_billing_source_is_refused(run, golden_dir, tmp_path):
+    (tmp_path / "kpi.toml").write_text('[sources.subscriptions]\npreset = "segment"\n')
+    result = run("compute", "mrr", "--month", "2023-02", "--data", golden_dir)
+    assert_clean_failure(result, 1)
+    assert "segment" in result.stderr
+    assert "events" in result.stderr
+
+
+def test_init_does_not_ask_for_columns_the_preset_maps(run, tmp_path):
+    data = tmp_path / "exports"
+    row = ["p", "Basic", "usd", "4900", "month", "1", "cus_1", "Acme", "a@acme.test", "sub_1", "2023-01-05", "", "1"]
+    write_csv(data / "subscriptions.csv", BAREMETRICS_HEADER, [row])
+    assert run("init", "--data", data).exit_code == 0
+    assert "required, not found" not in (tmp_path / "kpi.toml").read_text()
+
+
+def test_output_file_gets_the_usual_permissions(run, golden_dir, tmp_path):
+    # A temporary file starts as 0600; the renamed result must look like any file the user writes.
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        out = tmp_path / "mrr.csv"
+        assert run("compute", "mrr", "--month", "2023-02", "--data", golden_dir, "-o", out).exit_code == 0
+        assert out.stat().st_mode & 0o777 == 0o644
+        out.chmod(0o600)  # an existing file keeps the mode its owner gave it
+        assert run("compute", "mrr", "--month", "2023-02", "--data", golden_dir, "-o", out).exit_code == 0
+        assert out.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(mask)

@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import write_csv
+from conftest import BAREMETRICS_HEADER, write_csv
 
 FEB, MAR = "2023-02-01", "2023-03-01"
 
@@ -208,21 +208,6 @@ def test_recurly_export(run, tmp_path):
     assert got["customers", MAR] == 2
 
 
-BAREMETRICS_HEADER = [
-    "plan_oid",
-    "plan_name",
-    "plan_currency",
-    "plan_amount",
-    "plan_interval",
-    "plan_interval_count",
-    "customer_oid",
-    "customer_name",
-    "customer_email",
-    "subscription_oid",
-    "subscription_started_at",
-    "subscription_canceled_at",
-    "subscription_quantity",
-]
 BAREMETRICS_ROWS = [
     ["p_basic", "Basic", "usd", "4900", "month", "1", "cus_1", "Acme", "a@acme.test", "sub_1", "2023-01-05", "", "1"],
     ["p_pro", "Pro", "usd", "120000", "year", "1", "cus_2", "Beta", "b@beta.test", "sub_2", "2023-02-10", "", "3"],

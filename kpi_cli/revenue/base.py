@@ -162,7 +162,7 @@ class RevenueBase:
     groups: list[str]
     rules: RevenueRules
     currency: str
-    customers: pl.DataFrame | None = None
+    dataset: Dataset  # for sources a metric reads on demand (customers for signups)
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: RevenueRules,
@@ -203,7 +203,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
     base = base.join(grid.periods().select("idx", "period", "complete"), on="idx", how="left")
     base = base.sort([*groups, "idx"], nulls_last=True)
     _check_roll_forward(base)
-    return RevenueBase(base, points, rates, items, segs, grid, groups, rules, currency)
+    return RevenueBase(base, points, rates, items, segs, grid, groups, rules, currency, ds)
 
 
 def _attach_groups(ds: Dataset, items: pl.DataFrame, by: tuple[str, ...]) -> tuple[pl.DataFrame, list[str]]:

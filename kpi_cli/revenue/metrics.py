@@ -176,7 +176,7 @@ def _trial_conversion(base: RevenueBase, _t: pl.DataFrame, _id: str, options: di
 def _freemium_conversion(base: RevenueBase, _t: pl.DataFrame, _id: str, options: dict[str, object]) -> pl.DataFrame:
     from kpi_cli.errors import DataError
 
-    customers = base.customers
+    customers = base.dataset.load("customers", required=False)
     if customers is None or "created_at" not in customers.columns:
         msg = "freemium_conversion_rate needs customers with created_at"
         raise DataError(msg,
