@@ -21,7 +21,7 @@ from kpi_cli.dataset import Dataset
 from kpi_cli.errors import UsageError
 from kpi_cli.options import RunOptions, calendar_of, check_choice
 from kpi_cli.periods import RangeRequest, parse_as_of
-from kpi_cli.registry import METRICS, Metric, resolve
+from kpi_cli.registry import Metric, resolve
 from kpi_cli.revenue import cohorts
 from kpi_cli.revenue.base import RevenueBase, build
 from kpi_cli.revenue.metrics import LTV_WINDOW, PER_YEAR, evaluate
@@ -187,8 +187,3 @@ def cohort_run(run: Run, of: str = "customers", periods: int | None = None) -> p
         run.options = replace(opts, range=RangeRequest(last=ALL_PERIODS))
     base = run.revenue(clamp=True)
     return cohorts.table(base, of, periods)
-
-
-def metric_ids() -> list[str]:
-    """Every metric id in catalogue order."""
-    return list(METRICS)

@@ -38,11 +38,6 @@ class Source:
     extra: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    @property
-    def label(self) -> str:
-        """File name(s) as shown in messages."""
-        return self.files[0] if len(self.files) == 1 else f"{self.files[0]} (+{len(self.files) - 1} files)"
-
 
 def find_files(name: str, settings: Settings) -> list[str]:
     """The files of source ``name``: config path/glob, else the first match in the data dir."""

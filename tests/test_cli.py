@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import time
 import zipfile
@@ -689,3 +690,37 @@ def test_output_file_gets_the_usual_permissions(run, golden_dir, tmp_path):
         assert out.stat().st_mode & 0o777 == 0o600
     finally:
         os.umask(mask)
+
+
+def test_interrupt_exits_130_without_traceback(run, golden_dir, monkeypatch):
+    import kpi_cli.api
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kpi_cli.api, "compute_run", interrupted)
+    result = run("compute", "mrr", "--month", "2023-02", "--data", golden_dir)
+    assert result.exit_code == 130
+    assert "Traceback" not in result.stderr
+    assert "interrupted" in result.stderr
+
+
+def test_reader_closing_the_pipe_is_quiet(golden_dir, tmp_path):
+    # `kpi … | head -1`: ~180 kB of CSV (1,186 days × 5 metrics), far more than a 64 kB pipe buffer,
+    # with the reader gone after one line.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kpi = Path(sys.executable).with_name("kpi")
+    args = [str(kpi), "compute", "mrr,arr,customers,new_mrr,churned_mrr", "--period", "day", "--from", "2020-01",
+            "--to", "2023-03", "--data", str(golden_dir), "-f", "csv"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+                            env={**os.environ, "NO_COLOR": "1"})
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"metric,period,")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert err == ""
