@@ -1,4 +1,5 @@
 # Two commands do everything on a machine with only Python: `make demo` and `make test`.
+# editable_mode=compat: a plain .pth path entry; the default import hook costs ~12 ms per `kpi` start.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,11 +13,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e . --config-settings editable_mode=compat
 	touch $@
 
 $(DEVSTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	touch $@ $(STAMP)
 
 demo: $(STAMP)
