@@ -18,10 +18,14 @@ import polars as pl
 
 from kpi_cli.config import Settings, load_settings
 from kpi_cli.dataset import Dataset
+from kpi_cli.engagement.base import EngagementBase
+from kpi_cli.engagement.base import build as build_engagement
+from kpi_cli.engagement.events import Roles
+from kpi_cli.engagement.metrics import evaluate as evaluate_engagement
 from kpi_cli.errors import UsageError
 from kpi_cli.options import RunOptions, calendar_of, check_choice
 from kpi_cli.periods import RangeRequest, parse_as_of
-from kpi_cli.registry import Metric, resolve
+from kpi_cli.registry import METRICS, Metric, resolve
 from kpi_cli.revenue import cohorts
 from kpi_cli.revenue.base import RevenueBase, build
 from kpi_cli.revenue.metrics import LTV_WINDOW, PER_YEAR, evaluate
@@ -63,6 +67,15 @@ class Run:
         v = self.settings.values
         return {"churn_denominator": v["churn_denominator"], "gross_margin": v["gross_margin"],
                 "within": self.options.within, "churn_at": v["churn_at"], "discounts": v["discounts"]}
+
+    def engagement(self, roles: Roles) -> EngagementBase:
+        """The engagement table for this run's range and actor."""
+        v = self.settings.values
+        cal = calendar_of(v)
+        base = build_engagement(self.dataset, cal, self.options.range, parse_as_of(self.options.as_of, cal), roles,
+                                self.options.actor, self.options.identified_only, v["engine"])
+        self.info["hygiene"] = base.hygiene
+        return base
 
     def revenue(self, lookback: int = 0, clamp: bool = False) -> RevenueBase:
         """The revenue base table for this run's range, groups and rules."""
@@ -119,24 +132,41 @@ def compute(metrics: str | list[str], data: str | Path | None = None, **kwargs: 
 
 def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
     """:func:`compute` on an already started run."""
+    roles = Roles.from_table(run.settings.tables.get("events", {}))
+
     def available(m: Metric) -> bool:
-        return all(any(run.dataset.has(s) for s in need.split("|")) for need in m.sources)
+        """What a group keeps: metrics whose sources exist and whose event roles are configured."""
+        have_sources = all(any(run.dataset.has(s) for s in need.split("|")) for need in m.sources)
+        return have_sources and all(roles.events(r) for r in m.roles)
 
     ids = resolve(metrics, available)
     run.info["metrics"] = ids
-    lookback = 0
-    if "ltv" in ids:
-        lookback = LTV_WINDOW
-    if any(m in ids for m in ("nrr_ttm", "grr_ttm")):
-        lookback = max(lookback, PER_YEAR[calendar_of(run.settings.values).grain])
-    base = run.revenue(lookback)
-    periods = base.grid.periods().select("idx", "period", "complete")
+    by = list(run.options.by)
     frames = []
-    for order, mid in enumerate(ids):
-        rows = evaluate(base, mid, run.metric_options).join(periods, on="idx", how="left")
-        frames.append(rows.with_columns(pl.lit(mid).alias("metric"), pl.lit(order).alias("_order")))
-    out = pl.concat(frames, how="vertical_relaxed")
-    by = list(base.groups)
+    revenue_ids = [m for m in ids if METRICS[m].family == "revenue"]
+    if revenue_ids:
+        lookback = LTV_WINDOW if "ltv" in ids else 0
+        if any(m in ids for m in ("nrr_ttm", "grr_ttm")):
+            lookback = max(lookback, PER_YEAR[calendar_of(run.settings.values).grain])
+        base = run.revenue(lookback)
+        periods = base.grid.periods().select("idx", "period", "complete")
+        for mid in revenue_ids:
+            frames.append(evaluate(base, mid, run.metric_options).join(periods, on="idx", how="left")
+                          .with_columns(pl.lit(mid).alias("metric")))
+    engagement_ids = [m for m in ids if METRICS[m].family == "engagement"]
+    if engagement_ids:
+        if by:
+            msg = "--by is not available for engagement metrics yet"
+            raise UsageError(msg,
+                             hint="compute them without --by, or split revenue metrics by plan/currency")
+        ebase = run.engagement(roles)
+        periods = ebase.grid.periods().select("idx", "period", "complete")
+        for mid in engagement_ids:
+            frames.append(evaluate_engagement(ebase, mid, roles).join(periods, on="idx", how="left")
+                          .with_columns(pl.lit(mid).alias("metric")))
+    order = {m: i for i, m in enumerate(ids)}
+    out = pl.concat(frames, how="diagonal_relaxed").with_columns(
+        pl.col("metric").replace_strict(order, return_dtype=pl.Int64).alias("_order"))
     out = out.sort(["_order", "period", *by], nulls_last=True)
     return out.select("metric", "period", *[pl.col(b).cast(pl.String) for b in by], "value", "numerator",
                       "denominator", pl.col("complete").cast(pl.Boolean))

@@ -80,6 +80,10 @@ def _common(
                                                        rich_help_panel="Revenue")] = None,
     within: Annotated[str | None, typer.Option(help="Conversion window, e.g. 30d (trials) / 90d (signups).",
                                                rich_help_panel="Revenue")] = None,
+    actor: Annotated[str, typer.Option(help="user (default) | account: who counts as active.",
+                                       rich_help_panel="Engagement")] = "user",
+    identified_only: Annotated[bool, typer.Option("--identified-only", help="Drop events that stay anonymous.",
+                                                  rich_help_panel="Engagement")] = False,
     engine: Annotated[str | None, typer.Option(help="polars (default) | duckdb.")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="auto | table | csv | json | jsonl | parquet | "
                                         "xlsx (auto: table on a terminal, else csv).",
@@ -201,7 +205,8 @@ def _run(common: dict[str, Any]) -> Run:
         discounts=common["discounts"], churn_at=common["churn_at"],
         churn_denominator=common["churn_denominator"], gross_margin=common["gross_margin"],
         within=common["within"], on_bad_rows=common["on_bad_rows"], rejects=common["rejects"],
-        engine=common["engine"], data=common["data"], config=common["config"],
+        engine=common["engine"], data=common["data"], config=common["config"], actor=common["actor"],
+        identified_only=common["identified_only"],
     )
     if common["rejects"] and common["on_bad_rows"] != "skip":
         from kpi_cli.errors import UsageError
@@ -239,6 +244,11 @@ def _report(run: Run, common: dict[str, Any]) -> None:
         opts = ", ".join(f"{k}={v[k]}" for k in ("tz", "period", "week_start", "discounts", "churn_at",
                                                    "churn_denominator", "engine"))
         typer.echo(f"kpi: options: {opts}, currency={run.info.get('currency')}", err=True)
+        hygiene = run.info.get("hygiene")
+        if hygiene is not None:
+            typer.echo(f"kpi: events: actor={run.options.actor}, {hygiene.repeated_ids} repeated event_id dropped, "
+                       f"{hygiene.merged_anonymous} anonymous rows merged into users, {hygiene.anonymous_rows} "
+                       f"rows stay anonymous ({hygiene.dropped_anonymous} dropped by --identified-only)", err=True)
 
 
 def _emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: list[str],

@@ -36,6 +36,8 @@ class RunOptions:
     on_bad_rows: str = "error"
     rejects: Path | None = None
     engine: str | None = None
+    actor: str = "user"
+    identified_only: bool = False
     data: str | None = None
     config: str | None = None
 

@@ -28,6 +28,7 @@ class Metric:
     ratio: tuple[str, str] | None = None  # base-table numerator, denominator columns
     special: str | None = None  # name of a family function
     options: tuple[str, ...] = field(default_factory=tuple)
+    roles: tuple[str, ...] = ()  # [events] roles that must be configured (no default exists)
 
 
 BILLING = ("subscriptions|invoices",)
@@ -129,9 +130,42 @@ _REVENUE = [
            special="freemium_conversion", options=("within",)),
 ]
 
-METRICS: dict[str, Metric] = {m.id: m for m in _REVENUE}
+EVENTS = ("events",)
+ACTOR_OPTS = ("actor", "identified_only", "tz")
+
+_ENGAGEMENT = [
+    Metric("dau", "DAU", "count", "engagement", EVENTS,
+           "Average over the days of P (days without activity included; a DST day is one day) of distinct "
+           "active actors per local day; at --period day the plain daily count.", value="dau",
+           options=ACTOR_OPTS),
+    Metric("wau", "WAU", "count", "engagement", EVENTS,
+           "Distinct active actors in P, a calendar week at --period week.", value="active", options=ACTOR_OPTS),
+    Metric("mau", "MAU", "count", "engagement", EVENTS,
+           "Distinct active actors in P, a calendar month at --period month.", value="active",
+           options=ACTOR_OPTS),
+    Metric("active_users", "Active users", "count", "engagement", EVENTS,
+           "Distinct active actors in P (users, or accounts with --actor account).", value="active",
+           options=ACTOR_OPTS),
+    Metric("active_accounts", "Active accounts", "count", "engagement", EVENTS,
+           "Distinct account_id values on active events in P.", value="active_accounts", options=ACTOR_OPTS),
+    Metric("dau_mau", "DAU/MAU", "ratio", "engagement", EVENTS,
+           "Stickiness: average DAU over P / distinct active actors in P.", ratio=("dau", "active"),
+           options=ACTOR_OPTS),
+    Metric("logins_per_user", "Logins per user", "count", "engagement", EVENTS,
+           "login events ([events] login, default \"Signed In\") in P / active actors in P.",
+           ratio=("logins", "active"), options=ACTOR_OPTS),
+    Metric("key_actions_per_user", "Key actions per user", "count", "engagement", EVENTS,
+           "[events] key_actions events in P / active actors in P.", ratio=("key_actions", "active"),
+           options=ACTOR_OPTS, roles=("key_actions",)),
+    Metric("invites_per_user", "Invites per user", "count", "engagement", EVENTS,
+           "invite events ([events] invite, default \"Invite Sent\") in P / active actors in P.",
+           ratio=("invites", "active"), options=ACTOR_OPTS),
+]
+
+METRICS: dict[str, Metric] = {m.id: m for m in (*_REVENUE, *_ENGAGEMENT)}
 GROUPS: dict[str, tuple[str, ...]] = {
     "revenue": tuple(m.id for m in _REVENUE),
+    "engagement": tuple(m.id for m in _ENGAGEMENT),
     "all": tuple(METRICS),
 }
 

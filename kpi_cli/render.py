@@ -34,7 +34,7 @@ def fmt_value(v: float | None, unit: str, currency: str = "USD") -> str:
         sign = "-" if v < 0 else ""
         return f"{sign}{sym}{text}" if sym else f"{sign}{text} {currency}"
     if unit == "count":
-        return f"{v:,.0f}"
+        return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
     return f"{v:,.2f}"
 
 

@@ -8,13 +8,14 @@ the roll-forward check that must hold to the cent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import narwhals as nw
 import polars as pl
 
+from kpi_cli.engines import backend
 from kpi_cli.errors import DataError, InvariantError, UsageError
+from kpi_cli.grid import Grid
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 from kpi_cli.revenue import engine
 from kpi_cli.revenue.prep import (
@@ -30,31 +31,6 @@ if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
 
 TS_COLS = ("start_at", "end_at", "canceled_at", "trial_end_at")
-
-
-@dataclass
-class Grid:
-    """Period starts (local dates) and their UTC instants; index 0 is the first data period."""
-
-    cal: Calendar
-    starts: list[date]  # periods 0..last+1
-    first: int  # first requested period index
-    last: int  # last requested period index
-    complete_before: int  # periods ending at or before this instant are complete
-
-    def frame(self) -> pl.DataFrame:
-        """``idx, b_us, period`` for every start, including the one after the last period."""
-        return pl.DataFrame(
-            {"idx": list(range(len(self.starts))), "b_us": [self.cal.instant(d) for d in self.starts],
-             "period": self.starts},
-            schema={"idx": pl.Int64, "b_us": pl.Int64, "period": pl.Date},
-        )
-
-    def periods(self) -> pl.DataFrame:
-        """``idx, period, complete`` for the requested periods (plus the look-back before them)."""
-        f = self.frame()
-        ends = f["b_us"].shift(-1)
-        return f.with_columns((ends <= self.complete_before).fill_null(False).alias("complete")).head(self.last + 1)
 
 
 def load_items(ds: Dataset) -> pl.DataFrame:
@@ -181,7 +157,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
     segs = segments(items, rules, tuple(groups)).with_columns(pl.col("currency").fill_null(currency))
     first = max(grid.first - lookback, 0)
     periods = pl.DataFrame({"idx": list(range(grid.last + 1))}, schema={"idx": pl.Int64})
-    native = _backend(engine_name)
+    native = backend(engine_name)
     # Instants → period indexes by binary search on the (small) sorted boundary list, once.
     bounds = pl.lit(grid.frame()["b_us"])
     seg_lf = native(segs.select(
@@ -225,18 +201,6 @@ def _attach_groups(ds: Dataset, items: pl.DataFrame, by: tuple[str, ...]) -> tup
         items = items.join(attrs, on="customer_id", how="left")
         groups.append(dim)
     return items, groups
-
-
-def _backend(name: str):
-    if name == "duckdb":
-        import duckdb
-
-        # Relations live on DuckDB's default connection, where Narwhals runs its queries.
-        def to_duck(df: pl.DataFrame) -> nw.LazyFrame:
-            return nw.from_native(duckdb.from_arrow(df.to_arrow()))
-
-        return to_duck
-    return lambda df: nw.from_native(df.lazy())
 
 
 def _check_roll_forward(base: pl.DataFrame) -> None:

@@ -1,0 +1,1 @@
+"""Engagement metrics from product events (SPEC §3.3)."""

@@ -1,0 +1,119 @@
+"""Product events after hygiene: dedup by ``event_id``, anonymous → user identity, active filter.
+
+The rules (SPEC §3.3): rows repeating an ``event_id`` keep the earliest timestamp (then the
+first in the file); a blank id is no id. The anonymous → user map comes from every row carrying
+both ids, the earliest such row winning; two user ids are never merged. Rows that stay
+anonymous are their own actor, unless ``identified_only``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from kpi_cli.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    from kpi_cli.dataset import Dataset
+    from kpi_cli.loading import Source
+    from kpi_cli.parsing import Check
+
+# Segment B2B SaaS spec names (SPEC §1.2), overridable in kpi.toml's [events] table.
+DEFAULT_ROLES: dict[str, Any] = {
+    "signup": "Signed Up",
+    "login": "Signed In",
+    "invite": "Invite Sent",
+    "account_created": "Account Created",
+    "trial_started": "Trial Started",
+    "pageview": "Page Viewed",
+    "key_actions": [],
+    "active_events": [],
+    "inactive_events": [],
+}
+ANON_PREFIX = "anon:"  # keeps an anonymous id from colliding with a user id of the same text
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Event names by role, from ``[events]`` in the config over the Segment defaults."""
+
+    names: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_ROLES))
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> Roles:
+        """Roles from a config table; unknown keys are kept (later metric families read them)."""
+        return cls({**DEFAULT_ROLES, **table})
+
+    def events(self, role: str) -> list[str]:
+        """Event names of ``role`` as a list."""
+        value = self.names.get(role) or []
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+@dataclass(frozen=True)
+class Hygiene:
+    """What hygiene did, for ``-v`` and ``kpi explain``."""
+
+    repeated_ids: int
+    merged_anonymous: int
+    anonymous_rows: int
+    dropped_anonymous: int
+
+
+def event_rules(_src: Source, cols: list[str]) -> tuple[list[pl.Expr], list[Check]]:
+    """Every event row needs someone to attribute it to."""
+    ids = [pl.col(c).is_null() for c in ("user_id", "anonymous_id") if c in cols]
+    if not ids:
+        msg = "source events: neither user_id nor anonymous_id found"
+        raise DataError(msg, hint='map one: [sources.events.columns] user_id = "<your header>"')
+    return [], [("user_id", pl.all_horizontal(ids), "no user_id or anonymous_id")]
+
+
+def load_events(ds: Dataset, identified_only: bool = False) -> tuple[pl.DataFrame, Hygiene]:
+    """Clean events: ``ts, event, actor, account_id`` (+ other columns), one row per real event."""
+    raw = ds.load("events", rules=event_rules)
+    assert raw is not None
+    if raw.height == 0:
+        msg = "no events to compute from (the file has only a header, or every row was rejected)"
+        raise DataError(msg,
+                        hint="check the export, or run `kpi validate`")
+    frame = raw.rename({"timestamp": "ts"})
+    for c in ("user_id", "anonymous_id", "account_id", "event_id"):
+        if c not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c))
+    before = frame.height
+    # Repeated event ids: keep the earliest timestamp, then the first in the file.
+    with_id = frame.filter(pl.col("event_id").is_not_null())
+    with_id = with_id.sort("ts", "_file", "_line").unique("event_id", keep="first", maintain_order=True)
+    frame = pl.concat([with_id, frame.filter(pl.col("event_id").is_null())])
+    repeated = before - frame.height
+    both = frame.filter(pl.col("user_id").is_not_null() & pl.col("anonymous_id").is_not_null())
+    alias = (both.sort("ts", "_file", "_line").unique("anonymous_id", keep="first")
+             .select("anonymous_id", pl.col("user_id").alias("_merged")))
+    frame = frame.join(alias, on="anonymous_id", how="left")
+    resolved = pl.coalesce("user_id", "_merged")
+    anonymous = resolved.is_null()
+    merged = frame.filter(pl.col("user_id").is_null() & pl.col("_merged").is_not_null()).height
+    anonymous_rows = frame.filter(anonymous).height
+    if identified_only:
+        frame = frame.filter(~anonymous)
+    frame = frame.with_columns(
+        pl.coalesce(resolved, pl.lit(ANON_PREFIX) + pl.col("anonymous_id")).alias("actor")
+    ).drop("_merged")
+    dropped = anonymous_rows if identified_only else 0
+    return frame, Hygiene(repeated, merged, anonymous_rows, dropped)
+
+
+def active(frame: pl.DataFrame, roles: Roles) -> pl.DataFrame:
+    """Rows that make their actor active: ``active_events`` if set, minus ``inactive_events``."""
+    wanted, unwanted = roles.events("active_events"), roles.events("inactive_events")
+    if wanted and unwanted:
+        msg = "[events] has both active_events and inactive_events"
+        raise UsageError(msg, hint="keep one of them")
+    if wanted:
+        return frame.filter(pl.col("event").is_in(wanted))
+    if unwanted:
+        return frame.filter(~pl.col("event").is_in(unwanted))
+    return frame

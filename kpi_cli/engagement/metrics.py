@@ -1,0 +1,32 @@
+"""Engagement metric values from the per-period table (columns and ratios, as the registry says)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from kpi_cli.errors import UsageError
+from kpi_cli.registry import METRICS
+from kpi_cli.revenue.metrics import ratio
+
+if TYPE_CHECKING:
+    from kpi_cli.engagement.base import EngagementBase
+    from kpi_cli.engagement.events import Roles
+
+
+def evaluate(base: EngagementBase, metric_id: str, roles: Roles) -> pl.DataFrame:
+    """Rows ``idx, value, numerator, denominator`` of one engagement metric."""
+    m = METRICS[metric_id]
+    if metric_id == "key_actions_per_user" and not roles.events("key_actions"):
+        msg = "key_actions_per_user needs the key actions named"
+        raise UsageError(msg,
+                         hint='add to kpi.toml: [events] key_actions = ["Report Created", …]')
+    table = base.table.with_columns(
+        pl.when(pl.col("days") > 0).then(pl.col("dau_sum") / pl.col("days")).alias("dau"))
+    if m.ratio:
+        return table.select("idx", *ratio(pl.col(m.ratio[0]), pl.col(m.ratio[1])))
+    assert m.value is not None
+    return table.select("idx", pl.col(m.value).cast(pl.Float64).alias("value"),
+                        pl.lit(None, dtype=pl.Float64).alias("numerator"),
+                        pl.lit(None, dtype=pl.Float64).alias("denominator"))

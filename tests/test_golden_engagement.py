@@ -1,0 +1,177 @@
+"""The golden event log of research/product.md §2(c), the parts of SPEC §3.3 built so far.
+
+Every expected number is from the research file's hand-checked tables (arithmetic in comments);
+the DST cases are worked out here, hour by hour, from the IANA rules of the two zones.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from kpi_cli import compute
+
+HEADER = ["event_id", "anonymous_id", "user_id", "account_id", "timestamp", "event"]
+EVENTS = [  # research/product.md §2(c); accounts A = {u1, u2}, B = {u3, u4}, C = {u5}
+    ["e01", "anon-9", "", "", "2023-02-27T08:55:00Z", "Page Viewed"],
+    ["e02", "anon-9", "u1", "A", "2023-02-27T09:00:00Z", "Signed Up"],
+    ["e03", "", "u1", "A", "2023-02-27T09:10:00Z", "Report Created"],
+    ["e04", "", "u2", "A", "2023-02-28T14:00:00Z", "Signed Up"],
+    ["e05", "", "u1", "A", "2023-03-01T10:00:00Z", "Signed In"],
+    ["e06", "", "u1", "A", "2023-03-01T10:20:00Z", "Report Created"],
+    ["e07", "", "u1", "A", "2023-03-01T11:30:00Z", "Report Created"],
+    ["e08", "", "u2", "A", "2023-03-02T08:00:00Z", "Signed In"],
+    ["e09", "", "u3", "B", "2023-03-06T12:00:00Z", "Signed Up"],
+    ["e10", "", "u3", "B", "2023-03-06T12:05:00Z", "Report Created"],
+    ["e11", "", "u1", "A", "2023-03-07T09:00:00Z", "Signed In"],
+    ["e12", "", "u4", "B", "2023-03-08T23:30:00Z", "Signed Up"],
+    ["e13", "", "u4", "B", "2023-03-13T10:00:00Z", "Signed In"],
+    ["e14", "", "u3", "B", "2023-03-14T16:00:00Z", "Report Created"],
+    ["e15", "", "u2", "A", "2023-03-15T09:00:00Z", "Invite Sent"],
+    ["e16", "", "u1", "A", "2023-03-15T09:05:00Z", "Report Created"],
+    ["e16", "", "u1", "A", "2023-03-15T09:05:00Z", "Report Created"],  # exact duplicate
+    ["e17", "", "u4", "B", "2023-03-20T11:00:00Z", "Report Created"],
+    ["e18", "", "u5", "C", "2023-03-31T23:50:00Z", "Signed Up"],
+]
+FEB, MAR = date(2023, 2, 1), date(2023, 3, 1)
+
+
+def write(folder: Path, rows: list[list[str]], header: list[str] = HEADER, config: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "events.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    if config:
+        (folder / "kpi.toml").write_text(config)
+    return folder
+
+
+def values(df, metric: str) -> dict[date, float | None]:
+    return {r["period"]: r["value"] for r in df.filter(df["metric"] == metric).iter_rows(named=True)}
+
+
+@pytest.fixture(params=["polars", "duckdb"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    return write(tmp_path / "events", EVENTS)
+
+
+def test_march_utc(log: Path, engine: str) -> None:
+    ids = ["dau", "mau", "dau_mau", "logins_per_user", "active_accounts", "invites_per_user", "active_users"]
+    df = compute(ids, data=log, month="2023-03", engine=engine)
+    got = {m: values(df, m)[MAR] for m in ids}
+    assert got["mau"] == 5  # u1–u5
+    assert got["active_users"] == 5
+    assert got["dau"] == pytest.approx(11 / 31)  # Σ DAU in March = 11 over 31 days
+    assert got["dau_mau"] == pytest.approx((11 / 31) / 5)  # 0.0710
+    assert got["logins_per_user"] == pytest.approx(4 / 5)  # e05, e08, e11, e13
+    assert got["invites_per_user"] == pytest.approx(1 / 5)  # e15
+    assert got["active_accounts"] == 3  # A, B, C
+    ratio = df.filter(df["metric"] == "dau_mau").row(0, named=True)
+    assert (ratio["numerator"], ratio["denominator"]) == (pytest.approx(11 / 31), 5)
+
+
+def test_february_merges_the_anonymous_visitor(log: Path, engine: str) -> None:
+    # anon-9 (e01) resolves to u1 through e02: Feb 27 has 1 active actor, not 2; Feb 28 has u2.
+    df = compute(["dau", "mau"], data=log, month="2023-02", engine=engine)
+    assert values(df, "mau")[FEB] == 2
+    assert values(df, "dau")[FEB] == pytest.approx(2 / 28)
+
+
+@pytest.mark.parametrize(("tz", "mau", "dau_sum"), [
+    ("Asia/Tokyo", 4, 10),  # e18 moves to 1 April; e12 to 9 March, e14 to 15 March (DAU 15th = 3)
+    ("America/New_York", 5, 11),  # same daily counts as UTC for this log
+])
+def test_march_in_other_timezones(log: Path, engine: str, tz: str, mau: int, dau_sum: int) -> None:
+    df = compute(["dau", "mau"], data=log, month="2023-03", tz=tz, engine=engine)
+    assert values(df, "mau")[MAR] == mau
+    assert values(df, "dau")[MAR] == pytest.approx(dau_sum / 31)
+
+
+@pytest.mark.parametrize(("week_start", "starts"), [
+    ("mon", [date(2023, 2, 27), date(2023, 3, 6), date(2023, 3, 13), date(2023, 3, 20), date(2023, 3, 27)]),
+    ("sun", [date(2023, 2, 26), date(2023, 3, 5), date(2023, 3, 12), date(2023, 3, 19), date(2023, 3, 26)]),
+])
+def test_calendar_wau(log: Path, engine: str, week_start: str, starts: list[date]) -> None:
+    df = compute("wau", data=log, from_="2023-02-27", to="2023-03-31", period="week", week_start=week_start,
+                 engine=engine)
+    assert list(values(df, "wau").items()) == list(zip(starts, [2.0, 3.0, 4.0, 1.0, 1.0], strict=True))
+    complete = dict(zip(df["period"].to_list(), df["complete"].to_list(), strict=True))
+    assert complete[starts[-1]] is False  # the week of 27 March runs past the last event
+
+
+def test_account_actor(log: Path, engine: str) -> None:
+    # Active days per account in March: A 1, 2, 7, 15 (4) · B 6, 8, 13, 14, 20 (5) · C 31 (1) → Σ 10.
+    df = compute(["dau", "mau"], data=log, month="2023-03", actor="account", engine=engine)
+    assert values(df, "mau")[MAR] == 3
+    assert values(df, "dau")[MAR] == pytest.approx(10 / 31)
+
+
+def test_key_actions_need_configuring_and_count(tmp_path: Path) -> None:
+    plain = write(tmp_path / "plain", EVENTS)
+    with pytest.raises(Exception, match="key_actions"):
+        compute("key_actions_per_user", data=plain, month="2023-03")
+    # Report Created in March: e06, e07, e10, e14, e16 (once), e17 = 6, over 5 active users.
+    configured = write(tmp_path / "conf", EVENTS, config='[events]\nkey_actions = ["Report Created"]\n')
+    df = compute("key_actions_per_user", data=configured, month="2023-03", config=str(configured / "kpi.toml"))
+    assert values(df, "key_actions_per_user")[MAR] == pytest.approx(6 / 5)
+
+
+def test_repeated_event_id_keeps_the_earliest(tmp_path: Path) -> None:
+    # e05 again two days later: dropped, so 3 March gains no active user.
+    rows = [*EVENTS, ["e05", "", "u1", "A", "2023-03-03T10:00:00Z", "Signed In"]]
+    df = compute(["dau", "logins_per_user"], data=write(tmp_path / "ev", rows), month="2023-03")
+    assert values(df, "dau")[MAR] == pytest.approx(11 / 31)
+    assert values(df, "logins_per_user")[MAR] == pytest.approx(4 / 5)
+
+
+def test_anonymous_only_rows_count_unless_identified_only(tmp_path: Path) -> None:
+    rows = [*EVENTS, ["e19", "anon-7", "", "", "2023-03-05T10:00:00Z", "Page Viewed"]]
+    data = write(tmp_path / "ev", rows)
+    df = compute(["dau", "mau"], data=data, month="2023-03")
+    assert (values(df, "mau")[MAR], values(df, "dau")[MAR]) == (6, pytest.approx(12 / 31))
+    df = compute(["dau", "mau"], data=data, month="2023-03", identified_only=True)
+    assert (values(df, "mau")[MAR], values(df, "dau")[MAR]) == (5, pytest.approx(11 / 31))
+
+
+@pytest.mark.parametrize(("tz", "rows", "expected"), [
+    # New York springs forward at 07:00Z on 12 March (EST −5 → EDT −4).
+    ("America/New_York", [
+        ["n1", "", "w1", "", "2023-03-12T04:30:00Z", "Page Viewed"],  # 23:30 EST, 11 March
+        ["n2", "", "w2", "", "2023-03-12T05:30:00Z", "Page Viewed"],  # 00:30 EST, 12 March
+        ["n3", "", "w3", "", "2023-03-13T03:30:00Z", "Page Viewed"],  # 23:30 EDT, 12 March
+        ["n4", "", "w4", "", "2023-03-13T04:30:00Z", "Page Viewed"],  # 00:30 EDT, 13 March
+    ], {date(2023, 3, 11): 1, date(2023, 3, 12): 2, date(2023, 3, 13): 1}),
+    # Berlin springs forward at 01:00Z on 26 March (CET +1 → CEST +2).
+    ("Europe/Berlin", [
+        ["b1", "", "w1", "", "2023-03-25T22:30:00Z", "Page Viewed"],  # 23:30 CET, 25 March
+        ["b2", "", "w2", "", "2023-03-25T23:30:00Z", "Page Viewed"],  # 00:30 CET, 26 March
+        ["b3", "", "w3", "", "2023-03-26T21:30:00Z", "Page Viewed"],  # 23:30 CEST, 26 March
+        ["b4", "", "w4", "", "2023-03-26T22:30:00Z", "Page Viewed"],  # 00:30 CEST, 27 March
+    ], {date(2023, 3, 25): 1, date(2023, 3, 26): 2, date(2023, 3, 27): 1}),
+])
+def test_daily_counts_across_dst(tmp_path: Path, engine: str, tz: str, rows: list[list[str]],
+                                 expected: dict[date, int]) -> None:
+    days = sorted(expected)
+    df = compute("dau", data=write(tmp_path / "ev", rows), from_=days[0].isoformat(), to=days[-1].isoformat(),
+                 period="day", tz=tz, engine=engine)
+    assert values(df, "dau") == expected
+
+
+def test_month_end_at_235959_local(tmp_path: Path, engine: str) -> None:
+    rows = [
+        ["m1", "", "w1", "", "2023-03-31T21:59:59Z", "Page Viewed"],  # 23:59:59 CEST, 31 March
+        ["m2", "", "w2", "", "2023-03-31T22:00:00Z", "Page Viewed"],  # 00:00:00 CEST, 1 April
+        ["m3", "", "w3", "", "2023-04-30T20:00:00Z", "Page Viewed"],  # 22:00 CEST, 30 April
+    ]
+    df = compute("mau", data=write(tmp_path / "ev", rows), from_="2023-03", to="2023-04", tz="Europe/Berlin",
+                 engine=engine)
+    assert values(df, "mau") == {MAR: 1, date(2023, 4, 1): 2}
