@@ -261,8 +261,12 @@ def _emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims:
     if fmt == "table":
         from kpi_cli import render
 
+        console = _console(common["no_color"])
         if long_metrics:
             table = render.metrics_table(df, dims, currency, title)
+            # Too wide to read as periods × metrics: turn it to metrics × periods instead of eliding.
+            if console.measure(table, options=console.options.update_width(100_000)).maximum > console.width:
+                table = render.metrics_by_row(df, dims, currency, title)
         else:
             table = render.frame_table(df, money, ratios, currency, title)
         if out_path is not None:
@@ -271,7 +275,7 @@ def _emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims:
                 console.print(table)
             output.write_text(cap.get(), out_path)
         else:
-            _console(common["no_color"]).print(table)
+            console.print(table)
         return
     if long_metrics and common["wide"]:
         df = output.wide(df, dims)

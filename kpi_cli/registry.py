@@ -100,7 +100,7 @@ _REVENUE = [
     Metric("grr_ttm", "GRR (TTM)", "ratio", "revenue", BILLING,
            "Σ min(MRR now, MRR then) of customers paying 12 months ago / Σ their MRR then.", special="ttm",
            options=MOVE_OPTS),
-    Metric("quick_ratio", "Quick ratio", "ratio", "revenue", BILLING,
+    Metric("quick_ratio", "Quick ratio", "score", "revenue", BILLING,
            "(new + expansion + reactivation) / (contraction + churned); null when nothing was lost.",
            ratio=("quick_num", "quick_den"), options=MOVE_OPTS),
     Metric("ltv", "LTV", "currency", "revenue", BILLING,

@@ -66,6 +66,29 @@ def metrics_table(df: pl.DataFrame, dims: list[str], currency: str, title: str |
     return table
 
 
+def metrics_by_row(df: pl.DataFrame, dims: list[str], currency: str, title: str | None = None) -> Table:
+    """The same numbers with one row per metric and one column per period: for many metrics."""
+    keys = list(dict.fromkeys((row["period"], *(row[d] for d in dims)) for row in df.iter_rows(named=True)))
+    complete = dict.fromkeys(keys, True)
+    cells: dict[str, dict[tuple, float | None]] = {}
+    for row in df.iter_rows(named=True):
+        key = (row["period"], *(row[d] for d in dims))
+        cells.setdefault(row["metric"], {})[key] = row["value"]
+        complete[key] = complete[key] and bool(row["complete"])
+    table = Table(title=title, header_style="bold")
+    table.add_column("metric", no_wrap=True)
+    for key in keys:
+        label = key[0].isoformat()[:7] + ("" if complete[key] else " *")
+        table.add_column(" ".join([label, *(str(k) for k in key[1:])]), justify="right", no_wrap=True)
+    for metric, by_key in cells.items():
+        m = METRICS.get(metric)
+        table.add_row(m.label if m else metric,
+                      *[fmt_value(by_key.get(k), m.unit if m else "", currency) for k in keys])
+    if not all(complete.values()):
+        table.caption = "* incomplete period: ends after --as-of or after the last timestamp in the data"
+    return table
+
+
 def frame_table(df: pl.DataFrame, money: tuple[str, ...] = (), ratios: tuple[str, ...] = (),
                 currency: str = "USD", title: str | None = None) -> Table:
     """Any frame as a table, formatting the named money and ratio columns."""
