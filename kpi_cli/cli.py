@@ -16,8 +16,6 @@ import typer
 
 from kpi_cli import __version__
 from kpi_cli.errors import BadRowsError, ExitCode, KpiError
-from kpi_cli.options import RunOptions
-from kpi_cli.periods import RangeRequest
 from kpi_cli.registry import GROUPS, METRICS
 
 if TYPE_CHECKING:
@@ -196,6 +194,8 @@ def progress(common: dict[str, Any], message: str) -> Iterator[None]:
 
 def _run(common: dict[str, Any]) -> Run:
     from kpi_cli.api import Run
+    from kpi_cli.options import RunOptions
+    from kpi_cli.periods import RangeRequest
 
     rng = RangeRequest(common["month"], common["quarter"], common["year"], common["from_"], common["to"],
                        common["last"])
