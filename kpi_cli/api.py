@@ -23,7 +23,7 @@ from kpi_cli.engagement.base import build as build_engagement
 from kpi_cli.engagement.events import Roles
 from kpi_cli.engagement.metrics import evaluate as evaluate_engagement
 from kpi_cli.errors import UsageError
-from kpi_cli.options import RunOptions, calendar_of, check_choice
+from kpi_cli.options import RunOptions, calendar_of, check_choice, parse_duration_days
 from kpi_cli.periods import RangeRequest, parse_as_of
 from kpi_cli.registry import METRICS, Metric, resolve
 from kpi_cli.revenue import cohorts
@@ -73,7 +73,8 @@ class Run:
         v = self.settings.values
         cal = calendar_of(v)
         base = build_engagement(self.dataset, cal, self.options.range, parse_as_of(self.options.as_of, cal), roles,
-                                self.options.actor, self.options.identified_only, v["engine"])
+                                self.options.actor, self.options.identified_only, v["engine"],
+                                parse_duration_days(self.options.session_gap, "--session-gap") * 86_400)
         self.info["hygiene"] = base.hygiene
         return base
 

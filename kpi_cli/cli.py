@@ -82,6 +82,8 @@ def _common(
                                        rich_help_panel="Engagement")] = "user",
     identified_only: Annotated[bool, typer.Option("--identified-only", help="Drop events that stay anonymous.",
                                                   rich_help_panel="Engagement")] = False,
+    session_gap: Annotated[str, typer.Option(help="Inactivity that ends a session (default 30m).",
+                                             rich_help_panel="Engagement")] = "30m",
     engine: Annotated[str | None, typer.Option(help="polars (default) | duckdb.")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="auto | table | csv | json | jsonl | parquet | "
                                         "xlsx (auto: table on a terminal, else csv).",
@@ -206,7 +208,7 @@ def _run(common: dict[str, Any]) -> Run:
         churn_denominator=common["churn_denominator"], gross_margin=common["gross_margin"],
         within=common["within"], on_bad_rows=common["on_bad_rows"], rejects=common["rejects"],
         engine=common["engine"], data=common["data"], config=common["config"], actor=common["actor"],
-        identified_only=common["identified_only"],
+        identified_only=common["identified_only"], session_gap=common["session_gap"],
     )
     if common["rejects"] and common["on_bad_rows"] != "skip":
         from kpi_cli.errors import UsageError

@@ -37,6 +37,7 @@ class RunOptions:
     rejects: Path | None = None
     engine: str | None = None
     actor: str = "user"
+    session_gap: str = "30m"
     identified_only: bool = False
     data: str | None = None
     config: str | None = None

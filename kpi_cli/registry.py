@@ -160,6 +160,20 @@ _ENGAGEMENT = [
     Metric("invites_per_user", "Invites per user", "count", "engagement", EVENTS,
            "invite events ([events] invite, default \"Invite Sent\") in P / active actors in P.",
            ratio=("invites", "active"), options=ACTOR_OPTS),
+    Metric("sessions_per_user", "Sessions per user", "count", "engagement", EVENTS,
+           "Sessions starting in P / active actors in P. A session is (actor, session_id) when the export "
+           "has one, else a run of an actor's events with gaps ≤ --session-gap (30m); cut at 24 hours; it "
+           "belongs to the period of its first event.", ratio=("sessions", "active"),
+           options=(*ACTOR_OPTS, "session_gap")),
+    Metric("avg_session_duration", "Avg session", "duration", "engagement", EVENTS,
+           "Mean of last − first event time over sessions starting in P, in seconds (single-event "
+           "sessions count as 0).", ratio=("session_seconds", "sessions"), options=(*ACTOR_OPTS, "session_gap")),
+    Metric("median_session_duration", "Median session", "duration", "engagement", EVENTS,
+           "Median of last − first event time over sessions starting in P, in seconds.",
+           value="median_session_duration", options=(*ACTOR_OPTS, "session_gap")),
+    Metric("session_minutes_per_user", "Session minutes per user", "count", "engagement", EVENTS,
+           "Total duration of sessions starting in P, in minutes / active actors in P.",
+           ratio=("session_minutes", "active"), options=(*ACTOR_OPTS, "session_gap")),
 ]
 
 METRICS: dict[str, Metric] = {m.id: m for m in (*_REVENUE, *_ENGAGEMENT)}

@@ -175,3 +175,37 @@ def test_month_end_at_235959_local(tmp_path: Path, engine: str) -> None:
     df = compute("mau", data=write(tmp_path / "ev", rows), from_="2023-03", to="2023-04", tz="Europe/Berlin",
                  engine=engine)
     assert values(df, "mau") == {MAR: 1, date(2023, 4, 1): 2}
+
+
+def test_sessions_march(log: Path, engine: str) -> None:
+    # research/product.md §2(c): u1 4 sessions in March, u2 2, u3 2, u4 3, u5 1 = 12 over 5 MAU;
+    # durations 20 min (u1 Mar 1) + 5 min (u3 Mar 6), all others single-event (0): 25 min in all.
+    ids = ["sessions_per_user", "avg_session_duration", "median_session_duration", "session_minutes_per_user"]
+    df = compute(ids, data=log, month="2023-03", engine=engine)
+    got = {m: values(df, m)[MAR] for m in ids}
+    assert got["sessions_per_user"] == pytest.approx(12 / 5)
+    assert got["avg_session_duration"] == pytest.approx(25 * 60 / 12)  # 125 s
+    assert got["median_session_duration"] == 0
+    assert got["session_minutes_per_user"] == pytest.approx(25 / 5)
+
+
+def test_session_gap_option(log: Path) -> None:
+    # With a 90-minute gap u1's 10:20 and 11:30 events on 1 March join one session: 11 sessions.
+    df = compute("sessions_per_user", data=log, month="2023-03", session_gap="90m")
+    assert values(df, "sessions_per_user")[MAR] == pytest.approx(11 / 5)
+
+
+def test_session_id_column_and_24h_cut(tmp_path: Path) -> None:
+    header = [*HEADER, "session_id"]
+    rows = [
+        ["s1", "", "u1", "A", "2023-03-01T10:00:00Z", "Page Viewed", "x"],
+        ["s2", "", "u1", "A", "2023-03-01T12:00:00Z", "Page Viewed", "x"],  # same id, 2 h later: one session
+        ["s3", "", "u1", "A", "2023-03-02T11:00:00Z", "Page Viewed", "x"],  # 25 h after its start: a new one
+        ["s4", "", "u2", "A", "2023-03-01T10:05:00Z", "Page Viewed", "y"],
+        ["s5", "", "u2", "A", "2023-03-01T10:10:00Z", "Page Viewed", "z"],  # another id: its own session
+    ]
+    df = compute(["sessions_per_user", "avg_session_duration"], data=write(tmp_path / "ev", rows, header),
+                 month="2023-03")
+    # Sessions: u1 [10:00, 12:00] (7200 s), u1 [02 Mar 11:00] (0), u2 y (0), u2 z (0) → 4 over 2 users.
+    assert values(df, "sessions_per_user")[MAR] == pytest.approx(4 / 2)
+    assert values(df, "avg_session_duration")[MAR] == pytest.approx(7200 / 4)

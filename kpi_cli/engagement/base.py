@@ -23,21 +23,33 @@ from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
 
-COUNTS = ("dau_sum", "days", "active", "active_accounts", "logins", "key_actions", "invites")
+COUNTS = ("dau_sum", "days", "active", "active_accounts", "logins", "key_actions", "invites", "sessions",
+          "session_seconds")
 
 
 @dataclass
 class EngagementBase:
-    """Per period: Σ daily actives, days, distinct actives, accounts and role event counts."""
+    """Per period: Σ daily actives, days, distinct actives, accounts, role counts and sessions.
+
+    The grid starts one period before the request (index 0), which lifecycle needs; ``acting``
+    keeps the active rows (``idx, day, who, ts``) and ``first_seen`` each actor's first period
+    index over the whole log (negative when before the grid) for the table commands.
+    """
 
     table: pl.DataFrame
     grid: Grid
     hygiene: Hygiene
     actor: str
+    acting: pl.DataFrame
+    first_seen: pl.DataFrame
+
+
+SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
-          identified_only: bool = False, engine_name: str = "polars") -> EngagementBase:
+          identified_only: bool = False, engine_name: str = "polars", session_gap_s: float = 1800.0
+          ) -> EngagementBase:
     """Clean the events once and aggregate them over the requested periods."""
     if actor not in ("user", "account"):
         msg = f"--actor {actor!r} is not one of user, account"
@@ -45,8 +57,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     events, hygiene = load_events(ds, identified_only)
     data_end = int(events["ts"].max())  # type: ignore[arg-type]
     lo, hi = resolve_range(req, cal, as_of, data_end)
-    starts = cal.starts(lo, cal.step(hi, 1))
-    grid = Grid(cal, starts, 0, len(starts) - 2, min(as_of, data_end))
+    starts = cal.starts(cal.step(lo, -1), cal.step(hi, 1))
+    grid = Grid(cal, starts, 1, len(starts) - 2, min(as_of, data_end))
     day_cal = Calendar("day", cal.tz, cal.week_start)
     days = day_cal.starts(starts[0], starts[-1])
     day_bounds = [day_cal.instant(d) for d in days]
@@ -54,20 +66,55 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         {"day": list(range(len(days) - 1)), "idx": [bisect_right(starts, d) - 1 for d in days[:-1]]},
         schema={"day": pl.Int64, "idx": pl.Int64},
     )
-    bounds = pl.lit(pl.Series(day_bounds, dtype=pl.Int64))
-    ev = events.filter(pl.col("ts") >= day_bounds[0], pl.col("ts") < day_bounds[-1]).with_columns(
-        (bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("day"))
-    ev = ev.join(day_period, on="day", how="left")
     who = pl.col("actor") if actor == "user" else pl.col("account_id")
-    ev = ev.select("idx", "day", "event", who.alias("who"), "account_id").filter(pl.col("who").is_not_null())
+    period_bounds = pl.lit(pl.Series([cal.instant(d) for d in starts], dtype=pl.Int64))
+    first_seen = events.filter(who.is_not_null()).group_by(who.alias("who")).agg(pl.col("ts").min()).select(
+        "who", (period_bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("first_idx"))
+    bounds = pl.lit(pl.Series(day_bounds, dtype=pl.Int64))
+    # A day of events before the grid lets sessions that start there be recognised and left out.
+    ev = events.filter(pl.col("ts") >= day_bounds[0] - SESSION_CAP_US, pl.col("ts") < day_bounds[-1])
+    ev = ev.with_columns((bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("day"))
+    ev = ev.join(day_period, on="day", how="left").with_columns(pl.col("idx").fill_null(-1))
+    session = pl.col("session_id") if "session_id" in ev.columns else pl.lit(None, dtype=pl.String)
+    ev = ev.select("idx", "day", "ts", "event", who.alias("who"), "account_id", session.alias("session_id"))
+    ev = ev.filter(pl.col("who").is_not_null())
     acting = active(ev, roles)
     native = backend(engine_name)
-    table = aggregate(native(ev), native(acting), roles).collect(backend="polars").to_native()
+    in_grid = acting.filter(pl.col("idx") >= 0)
+    table = aggregate(native(ev.filter(pl.col("idx") >= 0)), native(in_grid), roles)
+    table = table.join(sessions(native(acting), session_gap_s), on="idx", how="left")
+    result = table.collect(backend="polars").to_native()
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
-    out = periods.join(n_days, on="idx", how="left").join(table, on="idx", how="left")
+    out = periods.join(n_days, on="idx", how="left").join(result, on="idx", how="left")
     out = out.with_columns([pl.col(c).fill_null(0).cast(pl.Float64) for c in COUNTS])
-    return EngagementBase(out.sort("idx"), grid, hygiene, actor)
+    return EngagementBase(out.sort("idx"), grid, hygiene, actor, in_grid.select("idx", "day", "who"), first_seen)
+
+
+def sessions(acting: nw.LazyFrame, gap_s: float) -> nw.LazyFrame:
+    """Per period: sessions starting in it, their total and median duration (seconds).
+
+    A session is (actor, ``session_id``) when the export has one, else a run of the actor's
+    events with gaps of at most ``gap_s``; either way it is cut into 24-hour pieces from its
+    first event, and belongs to the period of its first event.
+    """
+    order = nw.col("ts")
+    prev = order.shift(1).over("who", order_by="ts")
+    gap_us = int(gap_s * 1_000_000)
+    runs = acting.with_columns(
+        ((prev.is_null()) | (order - prev > gap_us)).cast(nw.Int64).alias("_new"))
+    runs = runs.with_columns(nw.col("_new").cum_sum().over("who", order_by="ts").alias("_run"))
+    runs = runs.with_columns(nw.when(nw.col("session_id").is_null()).then(nw.col("_run").cast(nw.String))
+                             .otherwise(nw.col("session_id")).alias("_sid"))
+    start = nw.col("ts").min().over("who", "_sid")
+    runs = runs.with_columns(((nw.col("ts") - start) // SESSION_CAP_US).alias("_piece"))
+    per_session = runs.group_by("who", "_sid", "_piece").agg(
+        nw.col("ts").min().alias("first"), nw.col("ts").max().alias("last"), nw.col("idx").min().alias("idx"))
+    per_session = per_session.filter(nw.col("idx") >= 0).with_columns(
+        ((nw.col("last") - nw.col("first")) / 1_000_000).alias("seconds"))
+    return per_session.group_by("idx").agg(
+        nw.len().alias("sessions"), nw.col("seconds").sum().alias("session_seconds"),
+        nw.col("seconds").median().alias("median_session_seconds"))
 
 
 def aggregate(events: nw.LazyFrame, acting: nw.LazyFrame, roles: Roles) -> nw.LazyFrame:

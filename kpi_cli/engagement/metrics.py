@@ -22,8 +22,11 @@ def evaluate(base: EngagementBase, metric_id: str, roles: Roles) -> pl.DataFrame
         msg = "key_actions_per_user needs the key actions named"
         raise UsageError(msg,
                          hint='add to kpi.toml: [events] key_actions = ["Report Created", …]')
-    table = base.table.with_columns(
-        pl.when(pl.col("days") > 0).then(pl.col("dau_sum") / pl.col("days")).alias("dau"))
+    table = base.table.filter(pl.col("idx") >= base.grid.first).with_columns(
+        pl.when(pl.col("days") > 0).then(pl.col("dau_sum") / pl.col("days")).alias("dau"),
+        (pl.col("session_seconds") / 60).alias("session_minutes"),
+        pl.col("median_session_seconds").alias("median_session_duration"),
+    )
     if m.ratio:
         return table.select("idx", *ratio(pl.col(m.ratio[0]), pl.col(m.ratio[1])))
     assert m.value is not None
