@@ -18,6 +18,7 @@ import polars as pl
 
 from kpi_cli.config import Settings, load_settings
 from kpi_cli.dataset import Dataset
+from kpi_cli.engagement import tables
 from kpi_cli.engagement.base import EngagementBase
 from kpi_cli.engagement.base import build as build_engagement
 from kpi_cli.engagement.events import Roles
@@ -218,3 +219,23 @@ def cohort_run(run: Run, of: str = "customers", periods: int | None = None) -> p
         run.options = replace(opts, range=RangeRequest(last=ALL_PERIODS))
     base = run.revenue(clamp=True)
     return cohorts.table(base, of, periods)
+
+
+def lifecycle(data: str | Path | None = None, **kwargs: Any) -> pl.DataFrame:
+    """Growth accounting per period (new, returning, resurrecting, dormant, quick ratio)."""
+    return lifecycle_run(Run.start(_options(data, kwargs)))
+
+
+def lifecycle_run(run: Run) -> pl.DataFrame:
+    """:func:`lifecycle` on an already started run."""
+    return tables.lifecycle(run.engagement(Roles.from_table(run.settings.tables.get("events", {}))))
+
+
+def stickiness(data: str | Path | None = None, **kwargs: Any) -> pl.DataFrame:
+    """Histogram of actors by number of active days in each period."""
+    return stickiness_run(Run.start(_options(data, kwargs)))
+
+
+def stickiness_run(run: Run) -> pl.DataFrame:
+    """:func:`stickiness` on an already started run."""
+    return tables.stickiness(run.engagement(Roles.from_table(run.settings.tables.get("events", {}))))

@@ -364,6 +364,44 @@ def cohort(
           ratios=("rate", "gross_rate"), title=f"Cohorts ({of})")
 
 
+@app.command()
+@data_command
+def lifecycle(common: dict[str, Any]) -> None:
+    """Growth accounting per period: new, returning, resurrecting, dormant (negative), quick ratio.
+
+    Examples:
+
+      kpi lifecycle --from 2023-01 --to 2023-06
+
+      kpi lifecycle --period week --last 8 --actor account
+    """
+    from kpi_cli.api import lifecycle_run
+
+    run = _run(common)
+    with progress(common, "computing lifecycle…"):
+        df = lifecycle_run(run)
+    _report(run, common)
+    _emit(df, common, long_metrics=False, dims=[], currency="USD", title="Lifecycle")
+
+
+@app.command()
+@data_command
+def stickiness(common: dict[str, Any]) -> None:
+    """Histogram: actors active on exactly n days of each period, and on at least n.
+
+    Example:
+
+      kpi stickiness --month 2023-03
+    """
+    from kpi_cli.api import stickiness_run
+
+    run = _run(common)
+    with progress(common, "computing stickiness…"):
+        df = stickiness_run(run)
+    _report(run, common)
+    _emit(df, common, long_metrics=False, dims=[], currency="USD", title="Stickiness")
+
+
 @app.command("list")
 def list_metrics(
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json.")] = "table",

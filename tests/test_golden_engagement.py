@@ -209,3 +209,39 @@ def test_session_id_column_and_24h_cut(tmp_path: Path) -> None:
     # Sessions: u1 [10:00, 12:00] (7200 s), u1 [02 Mar 11:00] (0), u2 y (0), u2 z (0) → 4 over 2 users.
     assert values(df, "sessions_per_user")[MAR] == pytest.approx(4 / 2)
     assert values(df, "avg_session_duration")[MAR] == pytest.approx(7200 / 4)
+
+
+def test_weekly_lifecycle(log: Path) -> None:
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from kpi_cli import lifecycle
+
+    got = lifecycle(data=log, from_="2023-02-27", to="2023-03-31", period="week")
+    # research/product.md §2(c) lifecycle table; quick ratio = (new + resurrecting) / |dormant|.
+    expected = pl.DataFrame({
+        "period": [date(2023, 2, 27), date(2023, 3, 6), date(2023, 3, 13), date(2023, 3, 20), date(2023, 3, 27)],
+        "new": [2, 2, 0, 0, 1],  # u1 u2 · u3 u4 · – · – · u5
+        "returning": [0, 1, 3, 1, 0],  # – · u1 · u1 u3 u4 · u4 · –
+        "resurrecting": [0, 0, 1, 0, 0],  # u2 back in the week of 13 March
+        "dormant": [0, -1, 0, -3, -1],  # – · u2 · – · u1 u2 u3 · u4
+        "quick_ratio": [None, 2 / 1, None, 0 / 3, 1 / 1],
+        "complete": [True, True, True, True, False],
+    })
+    assert_frame_equal(got, expected)
+
+
+def test_monthly_lifecycle_march(log: Path) -> None:
+    from kpi_cli import lifecycle
+
+    row = lifecycle(data=log, month="2023-03").row(0, named=True)
+    # new 3 (u3, u4, u5), returning 2 (u1, u2 active in February too), nothing resurrecting or dormant.
+    assert (row["new"], row["returning"], row["resurrecting"], row["dormant"]) == (3, 2, 0, 0)
+
+
+def test_stickiness_histogram_march(log: Path) -> None:
+    from kpi_cli import stickiness
+
+    got = stickiness(data=log, month="2023-03")
+    # Active days: u5 1 · u2, u3 2 · u1, u4 3 → exactly-n 1, 2, 2; at-least-n 5, 4, 2.
+    assert got.select("days_active", "actors", "cumulative").rows() == [(1, 1, 5), (2, 2, 4), (3, 2, 2)]

@@ -68,7 +68,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     )
     who = pl.col("actor") if actor == "user" else pl.col("account_id")
     period_bounds = pl.lit(pl.Series([cal.instant(d) for d in starts], dtype=pl.Int64))
-    first_seen = events.filter(who.is_not_null()).group_by(who.alias("who")).agg(pl.col("ts").min()).select(
+    first_seen = active(events, roles).filter(who.is_not_null()).group_by(who.alias("who")).agg(
+        pl.col("ts").min()).select(
         "who", (period_bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("first_idx"))
     bounds = pl.lit(pl.Series(day_bounds, dtype=pl.Int64))
     # A day of events before the grid lets sessions that start there be recognised and left out.
