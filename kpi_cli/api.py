@@ -18,6 +18,7 @@ import polars as pl
 
 from kpi_cli.config import Settings, load_settings
 from kpi_cli.dataset import Dataset
+from kpi_cli.engagement import cohorts as event_cohorts
 from kpi_cli.engagement import tables
 from kpi_cli.engagement.base import EngagementBase
 from kpi_cli.engagement.base import build as build_engagement
@@ -200,18 +201,23 @@ def movements_run(run: Run, customers: bool = False) -> pl.DataFrame:
 
 
 def cohort(of: str = "customers", data: str | Path | None = None, periods: int | None = None,
-           **kwargs: Any) -> pl.DataFrame:
-    """Retention by first paying period: logo (``customers``) or net and gross MRR (``mrr``)."""
-    return cohort_run(Run.start(_options(data, kwargs)), of=of, periods=periods)
+           criterion: str = "on", clock: str = "calendar", **kwargs: Any) -> pl.DataFrame:
+    """Retention triangles: billing (``customers``, ``mrr``) or events (``users``, ``accounts``)."""
+    return cohort_run(Run.start(_options(data, kwargs)), of=of, periods=periods, criterion=criterion, clock=clock)
 
 
-def cohort_run(run: Run, of: str = "customers", periods: int | None = None) -> pl.DataFrame:
+def cohort_run(run: Run, of: str = "customers", periods: int | None = None, criterion: str = "on",
+               clock: str = "calendar") -> pl.DataFrame:
     """:func:`cohort` on an already started run."""
+    if of in ("users", "accounts"):
+        v = run.settings.values
+        cal = calendar_of(v)
+        roles = Roles.from_table(run.settings.tables.get("events", {}))
+        return event_cohorts.table(run.dataset, cal, run.options.range, parse_as_of(run.options.as_of, cal), roles,
+                                   of=of, criterion=criterion, clock=clock, periods=periods,
+                                   identified_only=run.options.identified_only)
     if of not in ("customers", "mrr"):
-        if of in ("users", "accounts"):
-            msg = f"--of {of}: event cohorts are not built yet (billing cohorts: customers, mrr)"
-        else:
-            msg = f"--of {of!r} is not one of customers, mrr"
+        msg = f"--of {of!r} is not one of customers, mrr, users, accounts"
         raise UsageError(msg)
     opts = run.options
     if opts.range.is_empty():

@@ -341,23 +341,28 @@ def movements(
 @data_command
 def cohort(
     common: dict[str, Any],
-    of: Annotated[str, typer.Option(help="customers (logo retention) | mrr (net and gross MRR retention).")]
-    = "customers",
+    of: Annotated[str, typer.Option(help="customers (logo) | mrr (net and gross MRR) from billing; users | "
+                                    "accounts from events.")] = "customers",
     periods: Annotated[int | None, typer.Option(help="Periods after the first to show.")] = None,
+    criterion: Annotated[str, typer.Option(help="on (active in period k) | on-or-after (k or later).")] = "on",
+    clock: Annotated[str, typer.Option(help="calendar periods | rolling (7/30 days from each entry).")]
+    = "calendar",
 ) -> None:
-    """Retention triangle by first paying month.
+    """Retention triangle: by first paying period (billing) or first signup (events).
 
     Examples:
 
       kpi cohort --of customers --from 2023-01
 
       kpi cohort --of mrr --periods 12 -f csv
+
+      kpi cohort --of users --period week --clock rolling
     """
     from kpi_cli.api import cohort_run
 
     run = _run(common)
     with progress(common, "building cohorts…"):
-        df = cohort_run(run, of=of, periods=periods)
+        df = cohort_run(run, of=of, periods=periods, criterion=criterion, clock=clock)
     _report(run, common)
     money = ("cohort_size", "retained", "gross_retained") if of == "mrr" else ()
     _emit(df, common, long_metrics=False, dims=[], currency=run.info.get("currency", "USD"), money=money,

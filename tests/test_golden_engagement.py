@@ -245,3 +245,30 @@ def test_stickiness_histogram_march(log: Path) -> None:
     got = stickiness(data=log, month="2023-03")
     # Active days: u5 1 · u2, u3 2 · u1, u4 3 → exactly-n 1, 2, 2; at-least-n 5, 4, 2.
     assert got.select("days_active", "actors", "cumulative").rows() == [(1, 1, 5), (2, 2, 4), (3, 2, 2)]
+
+
+def cohort_rates(df) -> dict[tuple[date | None, int], float | None]:
+    return {(r["cohort"], r["period_index"]): r["rate"] for r in df.iter_rows(named=True)}
+
+
+@pytest.mark.parametrize(("clock", "criterion", "expected"), [
+    # research/product.md §2(c), weekly retention, S = first Signed Up, R = any event, Monday weeks.
+    ("calendar", "on", {
+        (date(2023, 2, 27), 0): 1.0, (date(2023, 2, 27), 1): 0.5, (date(2023, 2, 27), 2): 1.0,
+        (date(2023, 2, 27), 3): 0.0, (date(2023, 3, 6), 0): 1.0, (date(2023, 3, 6), 1): 1.0,
+        (date(2023, 3, 6), 2): 0.5, (date(2023, 3, 6), 3): None, (date(2023, 3, 27), 0): 1.0,
+        (None, 1): 3 / 4,  # week-1 retention weighted over complete cohorts: (1 + 2) / (2 + 2)
+    }),
+    ("calendar", "on-or-after", {(date(2023, 2, 27), 1): 1.0, (date(2023, 3, 6), 1): 1.0}),
+    # Rolling 7-day buckets from each signup: u4's 13 March event is in W0, so the 6 March cohort's
+    # W2 is 0 % where the calendar clock gives 50 %; W1 is still 3/4.
+    ("rolling", "on", {(date(2023, 2, 27), 1): 0.5, (date(2023, 3, 6), 1): 1.0, (date(2023, 3, 6), 2): 0.0,
+                       (None, 1): 3 / 4}),
+])
+def test_user_retention(log: Path, clock: str, criterion: str, expected: dict) -> None:
+    from kpi_cli import cohort
+
+    got = cohort_rates(cohort(of="users", data=log, from_="2023-02-27", to="2023-03-31", period="week",
+                              clock=clock, criterion=criterion))
+    for key, want in expected.items():
+        assert got[key] == (pytest.approx(want) if want is not None else None), key

@@ -1,0 +1,99 @@
+"""Retention triangles of users or accounts from events (``kpi cohort --of users|accounts``).
+
+A cohort is the period of each actor's first ``signup`` event (or first active event when the
+log has no signups). Cell k counts the cohort's actors active in bucket k: the calendar period
+k after the cohort's (``--clock calendar``) or days [k·L, (k+1)·L) after the actor's own entry,
+L = 7 days a week, 30 a month (``--clock rolling``). ``--criterion on-or-after`` counts an actor
+in every bucket up to its last active one (unbounded retention).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from kpi_cli.engagement.events import Roles, active, load_events
+from kpi_cli.errors import DataError, UsageError
+from kpi_cli.periods import Calendar, RangeRequest, resolve_range
+
+if TYPE_CHECKING:
+    from kpi_cli.dataset import Dataset
+
+DAY_US = 86_400_000_000
+ROLLING_DAYS = {"week": 7, "month": 30}
+
+
+def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, *, of: str = "users",
+          criterion: str = "on", clock: str = "calendar", periods: int | None = None,
+          identified_only: bool = False) -> pl.DataFrame:
+    """Long cohort table ``cohort, period_index, cohort_size, retained, rate``; null cohort = summary."""
+    if cal.grain not in ROLLING_DAYS:
+        msg = "event cohorts use --period week or month"
+        raise UsageError(msg)
+    if criterion not in ("on", "on-or-after"):
+        msg = f"--criterion {criterion!r} is not one of on, on-or-after"
+        raise UsageError(msg)
+    if clock not in ("calendar", "rolling"):
+        msg = f"--clock {clock!r} is not one of calendar, rolling"
+        raise UsageError(msg)
+    events, _ = load_events(ds, identified_only)
+    who = pl.col("actor") if of == "users" else pl.col("account_id")
+    events = events.with_columns(who.alias("who")).filter(pl.col("who").is_not_null())
+    if events.height == 0:
+        msg = f"no events carry an {'actor' if of == 'users' else 'account_id'} to build cohorts of {of}"
+        raise DataError(msg, hint="map account_id for --of accounts")
+    data_end = int(events["ts"].max())  # type: ignore[arg-type]
+    complete_before = min(as_of, data_end)
+    if req.is_empty():
+        req = RangeRequest(from_=cal.local_date(int(events["ts"].min())).isoformat()[:7])  # type: ignore[arg-type]
+    lo, hi = resolve_range(req, cal, as_of, data_end)
+    starts = cal.starts(lo, cal.step(hi, 1))
+    bounds = [cal.instant(d) for d in starts]
+    signups = events.filter(pl.col("event").is_in(roles.events("signup")))
+    entry_rows = signups if signups.height else active(events, roles)
+    entries = entry_rows.group_by("who").agg(pl.col("ts").min().alias("t0"))
+    lit_bounds = pl.lit(pl.Series(bounds, dtype=pl.Int64))
+
+    def period_of(col: str) -> pl.Expr:
+        return lit_bounds.search_sorted(pl.col(col), side="right").cast(pl.Int64) - 1
+
+    entries = entries.filter(pl.col("t0") >= bounds[0], pl.col("t0") < bounds[-1]).with_columns(
+        period_of("t0").alias("c0"))
+    acts = active(events, roles).select("who", "ts").join(entries, on="who").filter(pl.col("ts") >= pl.col("t0"))
+    last = len(starts) - 2
+    if clock == "calendar":
+        acts = acts.filter(pl.col("ts") < bounds[-1]).with_columns((period_of("ts") - pl.col("c0")).alias("k"))
+    else:
+        length = ROLLING_DAYS[cal.grain] * DAY_US
+        acts = acts.with_columns(((pl.col("ts") - pl.col("t0")) // length).alias("k"))
+    hits = acts.select("who", "c0", "k").unique()
+    if criterion == "on-or-after":
+        reach = hits.group_by("who", "c0").agg(pl.col("k").max().alias("kmax"))
+        hits = reach.with_columns(pl.int_ranges(0, pl.col("kmax") + 1).alias("k")).explode("k").select(
+            "who", "c0", "k")
+    sizes = entries.group_by("c0").agg(pl.len().cast(pl.Float64).alias("cohort_size"))
+    horizon = pl.min_horizontal(last - pl.col("c0"), periods if periods is not None else last)
+    cells = sizes.with_columns(pl.int_ranges(0, horizon + 1).alias("k")).explode("k")
+    counts = hits.group_by("c0", "k").agg(pl.len().cast(pl.Float64).alias("retained"))
+    cells = cells.join(counts, on=["c0", "k"], how="left").with_columns(pl.col("retained").fill_null(0.0))
+    if clock == "calendar":
+        ends = pl.lit(pl.Series(bounds[1:], dtype=pl.Int64)).gather(pl.col("c0") + pl.col("k"))
+        cells = cells.with_columns((ends <= complete_before).alias("complete"))
+    else:
+        latest = entries.group_by("c0").agg(pl.col("t0").max().alias("t_last"))
+        cells = cells.join(latest, on="c0").with_columns(
+            (pl.col("t_last") + (pl.col("k") + 1) * length <= complete_before).alias("complete")).drop("t_last")
+    # The entry bucket is known as soon as the actor enters (research/product.md §2(c) shows W0 of a
+    # cohort in an unfinished week as 100 %); later buckets wait until they are over.
+    cells = cells.with_columns((pl.col("complete") | (pl.col("k") == 0)).alias("complete"))
+    cells = cells.with_columns(pl.when(pl.col("complete")).then(pl.col("retained")).alias("retained"))
+    start_dates = pl.DataFrame({"c0": list(range(len(starts))), "cohort": starts},
+                               schema={"c0": pl.Int64, "cohort": pl.Date})
+    body = cells.join(start_dates, on="c0").select("cohort", "k", "cohort_size", "retained")
+    summary = cells.filter(pl.col("complete")).group_by("k").agg(pl.col("cohort_size").sum(),
+                                                                  pl.col("retained").sum())
+    summary = summary.with_columns(pl.lit(None, dtype=pl.Date).alias("cohort")).select(body.columns)
+    out = pl.concat([body, summary]).with_columns((pl.col("retained") / pl.col("cohort_size")).alias("rate"))
+    return out.rename({"k": "period_index"}).sort(["cohort", "period_index"], nulls_last=True).select(
+        "cohort", "period_index", "cohort_size", "retained", "rate")
