@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["cohort", "compute", "lifecycle", "movements", "stickiness"]
+__all__ = ["cohort", "compute", "funnel", "lifecycle", "movements", "stickiness"]
 
 if TYPE_CHECKING:
-    from kpi_cli.api import cohort, compute, lifecycle, movements, stickiness
+    from kpi_cli.api import cohort, compute, funnel, lifecycle, movements, stickiness
 
 
 def __getattr__(name: str) -> Any:

@@ -19,6 +19,7 @@ import polars as pl
 from kpi_cli.config import Settings, load_settings
 from kpi_cli.dataset import Dataset
 from kpi_cli.engagement import cohorts as event_cohorts
+from kpi_cli.engagement import funnel as event_funnel
 from kpi_cli.engagement import tables
 from kpi_cli.engagement.base import EngagementBase
 from kpi_cli.engagement.base import build as build_engagement
@@ -245,3 +246,18 @@ def stickiness(data: str | Path | None = None, **kwargs: Any) -> pl.DataFrame:
 def stickiness_run(run: Run) -> pl.DataFrame:
     """:func:`stickiness` on an already started run."""
     return tables.stickiness(run.engagement(Roles.from_table(run.settings.tables.get("events", {}))))
+
+
+def funnel(steps: list[str], data: str | Path | None = None, window: str = "14d", order: str = "loose",
+           **kwargs: Any) -> pl.DataFrame:
+    """Ordered conversion funnel over event names; entrants still inside their window are pending."""
+    return funnel_run(Run.start(_options(data, kwargs)), steps, window=window, order=order)
+
+
+def funnel_run(run: Run, steps: list[str], window: str = "14d", order: str = "loose") -> pl.DataFrame:
+    """:func:`funnel` on an already started run."""
+    cal = calendar_of(run.settings.values)
+    window_us = int(parse_duration_days(window, "--window") * 86_400_000_000)
+    return event_funnel.table(run.dataset, cal, run.options.range, parse_as_of(run.options.as_of, cal), steps,
+                              window_us=window_us, order=order, actor=run.options.actor,
+                              identified_only=run.options.identified_only)

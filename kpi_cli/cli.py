@@ -371,6 +371,32 @@ def cohort(
 
 @app.command()
 @data_command
+def funnel(
+    steps: Annotated[list[str], typer.Argument(help="Event names, in order.", show_default=False)],
+    common: dict[str, Any],
+    window: Annotated[str, typer.Option(help="Conversion window from the first step (default 14d).")] = "14d",
+    order: Annotated[str, typer.Option(help="loose (default) | strict | any.")] = "loose",
+) -> None:
+    """Conversion through ordered steps, with pending entrants and median time to convert.
+
+    Examples:
+
+      kpi funnel "Signed Up" "Report Created" --month 2023-03 --window 7d
+
+      kpi funnel "Signed Up" "Invite Sent" "Report Created" --from 2023-01 --order strict
+    """
+    from kpi_cli.api import funnel_run
+
+    run = _run(common)
+    with progress(common, "computing funnel…"):
+        df = funnel_run(run, steps, window=window, order=order)
+    _report(run, common)
+    _emit(df, common, long_metrics=False, dims=[], currency="USD", title=f"Funnel (window {window}, {order})",
+          ratios=("conversion", "step_conversion"))
+
+
+@app.command()
+@data_command
 def lifecycle(common: dict[str, Any]) -> None:
     """Growth accounting per period: new, returning, resurrecting, dormant (negative), quick ratio.
 

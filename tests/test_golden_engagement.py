@@ -272,3 +272,37 @@ def test_user_retention(log: Path, clock: str, criterion: str, expected: dict) -
                               clock=clock, criterion=criterion))
     for key, want in expected.items():
         assert got[key] == (pytest.approx(want) if want is not None else None), key
+
+
+@pytest.mark.parametrize(("window", "order", "converted", "median_s"), [
+    # research/product.md §2(c): Signed Up → Report Created over 27 Feb – 31 Mar; u5 (31 Mar 23:50) is
+    # pending under both windows. Times: u1 10 min, u3 5 min, u4 11 d 11 h 30 min, u2 never.
+    ("7d", "loose", 2, (10 * 60 + 5 * 60) / 2),  # u1, u3 of 4 mature: 50 %
+    ("14d", "loose", 3, 10 * 60),  # u1, u3, u4: 75 %, median 10 min
+    ("14d", "strict", 2, (10 * 60 + 5 * 60) / 2),  # u4's next event after signing up is Signed In
+    ("14d", "any", 3, 10 * 60),
+])
+def test_funnel_golden(log: Path, window: str, order: str, converted: int, median_s: float) -> None:
+    from kpi_cli import funnel
+
+    df = funnel(["Signed Up", "Report Created"], data=log, from_="2023-02", to="2023-03", window=window,
+                order=order)
+    first, second = df.row(0, named=True), df.row(1, named=True)
+    assert (first["actors"], first["pending"]) == (4, 1)
+    assert second["actors"] == converted
+    assert second["conversion"] == pytest.approx(converted / 4)
+    assert second["median_time_to_convert"] == pytest.approx(median_s)
+
+
+def test_funnel_window_is_not_restarted_by_a_repeated_first_step(tmp_path: Path) -> None:
+    from kpi_cli import funnel
+
+    # Mixpanel's example: A 13:00, A 13:30, B 13:45, C 14:15 with a one-hour window: B counts, C does not.
+    rows = [["x1", "", "u1", "", "2023-03-01T13:00:00Z", "A"], ["x2", "", "u1", "", "2023-03-01T13:30:00Z", "A"],
+            ["x3", "", "u1", "", "2023-03-01T13:45:00Z", "B"], ["x4", "", "u1", "", "2023-03-01T14:15:00Z", "C"]]
+    df = funnel(["A", "B", "C"], data=write(tmp_path / "ev", rows), month="2023-03", window="1h")
+    assert df["actors"].to_list() == [1, 1, 0]
+    # A repeated step needs a later occurrence: A → A converts through the 13:30 event, 30 minutes on.
+    again = funnel(["A", "A"], data=write(tmp_path / "ev2", rows), month="2023-03", window="1h")
+    assert again["actors"].to_list() == [1, 1]
+    assert again["median_time_to_convert"][1] == pytest.approx(30 * 60)
