@@ -77,7 +77,8 @@ class Run:
         cal = calendar_of(v)
         base = build_engagement(self.dataset, cal, self.options.range, parse_as_of(self.options.as_of, cal), roles,
                                 self.options.actor, self.options.identified_only, v["engine"],
-                                parse_duration_days(self.options.session_gap, "--session-gap") * 86_400)
+                                parse_duration_days(self.options.session_gap, "--session-gap") * 86_400,
+                                self.options.mau_days)
         self.info["hygiene"] = base.hygiene
         return base
 
@@ -166,7 +167,8 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
         ebase = run.engagement(roles)
         periods = ebase.grid.periods().select("idx", "period", "complete")
         for mid in engagement_ids:
-            frames.append(evaluate_engagement(ebase, mid, roles).join(periods, on="idx", how="left")
+            frames.append(evaluate_engagement(ebase, mid, roles, run.options.window or "calendar")
+                          .join(periods, on="idx", how="left")
                           .with_columns(pl.lit(mid).alias("metric")))
     order = {m: i for i, m in enumerate(ids)}
     out = pl.concat(frames, how="diagonal_relaxed").with_columns(

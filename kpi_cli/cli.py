@@ -84,6 +84,11 @@ def _common(
                                                   rich_help_panel="Engagement")] = False,
     session_gap: Annotated[str, typer.Option(help="Inactivity that ends a session (default 30m).",
                                              rich_help_panel="Engagement")] = "30m",
+    window: Annotated[str | None, typer.Option(help="compute: calendar (default) | trailing WAU/MAU windows; "
+                                               "funnel: conversion window (default 14d).",
+                                               rich_help_panel="Engagement")] = None,
+    mau_days: Annotated[int, typer.Option(help="Trailing MAU length in days: 30 (default) or 28.",
+                                          rich_help_panel="Engagement")] = 30,
     engine: Annotated[str | None, typer.Option(help="polars (default) | duckdb.")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="auto | table | csv | json | jsonl | parquet | "
                                         "xlsx (auto: table on a terminal, else csv).",
@@ -208,7 +213,8 @@ def _run(common: dict[str, Any]) -> Run:
         churn_denominator=common["churn_denominator"], gross_margin=common["gross_margin"],
         within=common["within"], on_bad_rows=common["on_bad_rows"], rejects=common["rejects"],
         engine=common["engine"], data=common["data"], config=common["config"], actor=common["actor"],
-        identified_only=common["identified_only"], session_gap=common["session_gap"],
+        identified_only=common["identified_only"], session_gap=common["session_gap"], window=common["window"],
+        mau_days=common["mau_days"],
     )
     if common["rejects"] and common["on_bad_rows"] != "skip":
         from kpi_cli.errors import UsageError
@@ -374,7 +380,6 @@ def cohort(
 def funnel(
     steps: Annotated[list[str], typer.Argument(help="Event names, in order.", show_default=False)],
     common: dict[str, Any],
-    window: Annotated[str, typer.Option(help="Conversion window from the first step (default 14d).")] = "14d",
     order: Annotated[str, typer.Option(help="loose (default) | strict | any.")] = "loose",
 ) -> None:
     """Conversion through ordered steps, with pending entrants and median time to convert.
@@ -388,6 +393,7 @@ def funnel(
     from kpi_cli.api import funnel_run
 
     run = _run(common)
+    window = common["window"] or "14d"
     with progress(common, "computing funnel…"):
         df = funnel_run(run, steps, window=window, order=order)
     _report(run, common)

@@ -38,6 +38,8 @@ class RunOptions:
     engine: str | None = None
     actor: str = "user"
     session_gap: str = "30m"
+    window: str | None = None  # compute: calendar | trailing; funnel: a duration (14d)
+    mau_days: int = 30
     identified_only: bool = False
     data: str | None = None
     config: str | None = None

@@ -306,3 +306,22 @@ def test_funnel_window_is_not_restarted_by_a_repeated_first_step(tmp_path: Path)
     again = funnel(["A", "A"], data=write(tmp_path / "ev2", rows), month="2023-03", window="1h")
     assert again["actors"].to_list() == [1, 1]
     assert again["median_time_to_convert"][1] == pytest.approx(30 * 60)
+
+
+@pytest.mark.parametrize(("day", "expected"), [
+    # research/product.md §2(c), trailing windows: on 15 March WAU7 (9–15 Mar) 4, MAU30 (14 Feb – 15 Mar) 4,
+    # DAU 2 so DAU/MAU 0.5; on 31 March WAU7 1 (u5), MAU30 (2–31 Mar) 5, DAU 1.
+    ("2023-03-15", {"dau": 2, "wau": 4, "mau": 4, "dau_mau": 0.5}),
+    ("2023-03-31", {"dau": 1, "wau": 1, "mau": 5, "dau_mau": 0.2}),
+])
+def test_trailing_windows(log: Path, day: str, expected: dict[str, float]) -> None:
+    df = compute(list(expected), data=log, from_=day, to=day, period="day", window="trailing")
+    when = date.fromisoformat(day)
+    assert {m: values(df, m)[when] for m in expected} == {m: pytest.approx(v) for m, v in expected.items()}
+
+
+def test_trailing_month_uses_the_window_ending_on_its_last_day(log: Path) -> None:
+    # MAU30 at 28 February covers 30 Jan – 28 Feb: u1 and u2. With --mau-days 28: 1–28 Feb, the same two.
+    for days in (30, 28):
+        df = compute("mau", data=log, month="2023-02", window="trailing", mau_days=days)
+        assert values(df, "mau")[FEB] == 2

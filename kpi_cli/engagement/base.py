@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import narwhals as nw
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
 
 COUNTS = ("dau_sum", "days", "active", "active_accounts", "logins", "key_actions", "invites", "sessions",
-          "session_seconds")
+          "session_seconds", "trail_7", "trail_n")
 
 
 @dataclass
@@ -48,8 +49,8 @@ SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
-          identified_only: bool = False, engine_name: str = "polars", session_gap_s: float = 1800.0
-          ) -> EngagementBase:
+          identified_only: bool = False, engine_name: str = "polars", session_gap_s: float = 1800.0,
+          mau_days: int = 30) -> EngagementBase:
     """Clean the events once and aggregate them over the requested periods."""
     if actor not in ("user", "account"):
         msg = f"--actor {actor!r} is not one of user, account"
@@ -60,7 +61,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     starts = cal.starts(cal.step(lo, -1), cal.step(hi, 1))
     grid = Grid(cal, starts, 1, len(starts) - 2, min(as_of, data_end))
     day_cal = Calendar("day", cal.tz, cal.week_start)
-    days = day_cal.starts(starts[0], starts[-1])
+    # Days reach back far enough for a trailing window ending on the first requested day.
+    days = day_cal.starts(min(starts[0], starts[1] - timedelta(days=mau_days - 1)), starts[-1])
     day_bounds = [day_cal.instant(d) for d in days]
     day_period = pl.DataFrame(
         {"day": list(range(len(days) - 1)), "idx": [bisect_right(starts, d) - 1 for d in days[:-1]]},
@@ -84,12 +86,42 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     in_grid = acting.filter(pl.col("idx") >= 0)
     table = aggregate(native(ev.filter(pl.col("idx") >= 0)), native(in_grid), roles)
     table = table.join(sessions(native(acting), session_gap_s), on="idx", how="left")
-    result = table.collect(backend="polars").to_native()
+    result = table.collect(backend="polars").to_native().join(
+        trailing(acting, day_period, mau_days), on="idx", how="left")
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     out = periods.join(n_days, on="idx", how="left").join(result, on="idx", how="left")
     out = out.with_columns([pl.col(c).fill_null(0).cast(pl.Float64) for c in COUNTS])
     return EngagementBase(out.sort("idx"), grid, hygiene, actor, in_grid.select("idx", "day", "who"), first_seen)
+
+
+def trailing(acting: pl.DataFrame, day_period: pl.DataFrame, mau_days: int) -> pl.DataFrame:
+    """Per period: distinct actives in the 7 and ``mau_days`` days ending on its last day, and the
+    mean over its days of DAU(d) / MAU_n(d) (``--window trailing``).
+
+    Linear in active (actor, day) pairs: each pair covers the window-end days from its day until
+    the actor's next active day or the window length, whichever comes first, so a difference
+    array summed over days counts each actor once per window.
+    """
+    pairs = acting.filter(pl.col("day") >= 0).select("who", "day").unique().sort("who", "day")
+    n_days = day_period.height
+    out = day_period.select("day", "idx")
+    for name, length in (("trail_7", 7), ("trail_n", mau_days)):
+        nxt = pl.col("day").shift(-1).over("who")
+        stop = pl.min_horizontal(pl.col("day") + length, nxt.fill_null(n_days))
+        diff = pl.concat([pairs.select("day", pl.lit(1).alias("d")),
+                          pairs.select(stop.alias("day"), pl.lit(-1).alias("d"))]).group_by("day").agg(
+            pl.col("d").sum())
+        counts = out.select("day").join(diff, on="day", how="left").sort("day").select(
+            "day", pl.col("d").fill_null(0).cum_sum().alias(name))
+        out = out.join(counts, on="day", how="left")
+    daily = pairs.group_by("day").agg(pl.len().alias("dau"))
+    out = out.join(daily, on="day", how="left").with_columns(pl.col("dau").fill_null(0))
+    ratio = pl.when(pl.col("trail_n") > 0).then(pl.col("dau") / pl.col("trail_n"))
+    per_period = out.sort("day").group_by("idx").agg(
+        pl.col("trail_7").last(), pl.col("trail_n").last(),
+        ratio.sum().alias("dau_mau_t_sum"), ratio.count().alias("dau_mau_t_days"))
+    return per_period.with_columns(pl.col("dau_mau_t_sum").cast(pl.Float64), pl.col("dau_mau_t_days").cast(pl.Float64))
 
 
 def sessions(acting: nw.LazyFrame, gap_s: float) -> nw.LazyFrame:

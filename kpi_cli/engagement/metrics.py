@@ -15,8 +15,15 @@ if TYPE_CHECKING:
     from kpi_cli.engagement.events import Roles
 
 
-def evaluate(base: EngagementBase, metric_id: str, roles: Roles) -> pl.DataFrame:
+# With --window trailing these metrics read the window ending on each period's last day.
+TRAILING = {"wau": "trail_7", "mau": "trail_n", "active_users": "trail_n"}
+
+
+def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "calendar") -> pl.DataFrame:
     """Rows ``idx, value, numerator, denominator`` of one engagement metric."""
+    if window not in ("calendar", "trailing"):
+        msg = f"--window {window!r} is not one of calendar, trailing"
+        raise UsageError(msg)
     m = METRICS[metric_id]
     if metric_id == "key_actions_per_user" and not roles.events("key_actions"):
         msg = "key_actions_per_user needs the key actions named"
@@ -27,9 +34,13 @@ def evaluate(base: EngagementBase, metric_id: str, roles: Roles) -> pl.DataFrame
         (pl.col("session_seconds") / 60).alias("session_minutes"),
         pl.col("median_session_seconds").alias("median_session_duration"),
     )
+    trailing = window == "trailing"
+    if trailing and metric_id == "dau_mau":  # mean over the days of P of DAU(d) / MAU_n(d)
+        return table.select("idx", *ratio(pl.col("dau_mau_t_sum"), pl.col("dau_mau_t_days")))
     if m.ratio:
         return table.select("idx", *ratio(pl.col(m.ratio[0]), pl.col(m.ratio[1])))
     assert m.value is not None
-    return table.select("idx", pl.col(m.value).cast(pl.Float64).alias("value"),
+    column = TRAILING.get(metric_id, m.value) if trailing else m.value
+    return table.select("idx", pl.col(column).cast(pl.Float64).alias("value"),
                         pl.lit(None, dtype=pl.Float64).alias("numerator"),
                         pl.lit(None, dtype=pl.Float64).alias("denominator"))
