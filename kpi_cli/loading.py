@@ -153,6 +153,16 @@ def resolve_columns(
     return mapping, preset
 
 
+def _column(header: str, headers: list[str]) -> pl.Expr:
+    """A plain column, or ``parent.field`` inside a struct column."""
+    import polars as pl
+
+    if header in headers:
+        return pl.col(header)
+    parent, _, leaf = header.partition(".")
+    return pl.col(parent).struct.field(leaf)
+
+
 def load_source(name: str, settings: Settings, *, required: bool = True) -> Source | None:
     """Locate and lazily scan source ``name`` with canonical column names.
 
@@ -178,10 +188,15 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
         if not headers:
             msg = f"source {name} ({path}) is empty: no header row"
             raise DataError(msg, hint=f"export {name} again with its header line")
-        mapping, preset = resolve_columns(name, headers, settings, path)
+        # Fields of struct columns (JSON exports nest them) can be mapped as "parent.field".
+        schema = frame.collect_schema()
+        nested = [f"{n}.{f.name}" for n, dt in schema.items() if isinstance(dt, pl.Struct) for f in dt.fields]
+        mapping, preset = resolve_columns(name, headers + nested, settings, path)
         mapped = set(mapping.values())
-        extra = [h for h in headers if h not in mapped] if name in KEEP_EXTRA else []
-        exprs = [pl.col(h).alias(c) for c, h in mapping.items()] + [pl.col(h) for h in extra]
+        # Unmapped columns stay as attributes, except those named like a canonical column (the
+        # preset mapped that role elsewhere, e.g. Segment's event_text over event).
+        extra = [h for h in headers if h not in mapped and h not in mapping] if name in KEEP_EXTRA else []
+        exprs = [_column(h, headers).alias(c) for c, h in mapping.items()] + [pl.col(h) for h in extra]
         frames.append(
             frame.with_row_index("_line", offset=2)
             # The file as its index in ``files``: a path string repeated on every row costs memory.

@@ -109,12 +109,65 @@ PRESETS: dict[str, Preset] = {
             },
             amount_unit="minor",
         ),
+        # Event exports (research/product.md §2(d)); headers are matched ignoring case and punctuation,
+        # and "parent.field" reaches into a nested JSON object.
+        Preset(
+            "segment",
+            "events",
+            {
+                "event_id": ("message_id", "messageId", "id"),
+                "timestamp": ("timestamp", "original_timestamp", "sent_at", "received_at"),
+                "event": ("event_text", "event"),
+                "user_id": ("user_id", "userId"),
+                "anonymous_id": ("anonymous_id", "anonymousId"),
+                "account_id": ("context_group_id", "group_id", "groupId", "context.groupId"),
+                "email": ("context_traits_email", "context.traits.email"),
+                "properties": ("properties",),
+            },
+        ),
+        Preset(
+            "amplitude",
+            "events",
+            {
+                "event_id": ("$insert_id", "insert_id", "uuid"),
+                "timestamp": ("event_time", "client_event_time", "server_upload_time"),
+                "event": ("event_type",),
+                "user_id": ("user_id",),
+                "anonymous_id": ("device_id",),
+                "session_id": ("session_id",),
+                "properties": ("event_properties",),
+            },
+        ),
+        Preset(
+            "mixpanel",
+            "events",
+            {
+                "event_id": ("$insert_id", "properties.$insert_id", "insert_id"),
+                "timestamp": ("time", "properties.time"),
+                "event": ("event",),
+                "user_id": ("$user_id", "properties.$user_id", "distinct_id", "properties.distinct_id"),
+                "anonymous_id": ("$device_id", "properties.$device_id", "device_id"),
+                "email": ("$email", "properties.$email"),
+                "properties": ("properties",),
+            },
+        ),
+        Preset(
+            "posthog",
+            "events",
+            {
+                "event_id": ("uuid",),
+                "timestamp": ("timestamp",),
+                "event": ("event",),
+                "user_id": ("person_id", "distinct_id"),
+                "anonymous_id": ("$anon_distinct_id", "properties.$anon_distinct_id"),
+                "account_id": ("$group_0", "properties.$group_0"),
+                "session_id": ("$session_id", "properties.$session_id", "session_id"),
+                "properties": ("properties",),
+            },
+        ),
     )
 }
 
-# Presets of later metric families: accepted by name so config files stay valid, mapped by the
-# case-insensitive header matching until their own tables land.
-PRESET_SOURCES = {name: p.source for name, p in PRESETS.items()} | {
-    "segment": "events", "amplitude": "events", "mixpanel": "events", "posthog": "events", "delighted": "surveys",
-}
+# Delighted (surveys) is accepted by name so config files stay valid until surveys land.
+PRESET_SOURCES = {name: p.source for name, p in PRESETS.items()} | {"delighted": "surveys"}
 ALL_PRESET_NAMES = tuple(PRESET_SOURCES)

@@ -68,7 +68,11 @@ def event_rules(_src: Source, cols: list[str]) -> tuple[list[pl.Expr], list[Chec
     if not ids:
         msg = "source events: neither user_id nor anonymous_id found"
         raise DataError(msg, hint='map one: [sources.events.columns] user_id = "<your header>"')
-    return [], [("user_id", pl.all_horizontal(ids), "no user_id or anonymous_id")]
+    transforms = []
+    if "session_id" in cols:  # Amplitude writes -1 for "no session"
+        sid = pl.col("session_id")
+        transforms.append(pl.when(sid.is_in(["-1", ""])).then(None).otherwise(sid).alias("session_id"))
+    return transforms, [("user_id", pl.all_horizontal(ids), "no user_id or anonymous_id")]
 
 
 def load_events(ds: Dataset, identified_only: bool = False) -> tuple[pl.DataFrame, Hygiene]:
