@@ -160,16 +160,20 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
                           .with_columns(pl.lit(mid).alias("metric")))
     engagement_ids = [m for m in ids if METRICS[m].family == "engagement"]
     if engagement_ids:
-        if by:
-            msg = "--by is not available for engagement metrics yet"
+        if by and by != ["feature"]:
+            msg = "--by is not available for engagement metrics yet, except --by feature"
             raise UsageError(msg,
                              hint="compute them without --by, or split revenue metrics by plan/currency")
         ebase = run.engagement(roles)
         periods = ebase.grid.periods().select("idx", "period", "complete")
+        options: dict[str, object] = {"inactive_days": run.options.inactive_days}
         for mid in engagement_ids:
-            frames.append(evaluate_engagement(ebase, mid, roles, run.options.window or "calendar")
-                          .join(periods, on="idx", how="left")
-                          .with_columns(pl.lit(mid).alias("metric")))
+            rows = evaluate_engagement(ebase, mid, roles, run.options.window or "calendar", options)
+            if ("feature" in rows.columns) != bool(by):
+                msg = (f"{mid} is reported per feature: add --by feature" if "feature" in rows.columns
+                       else f"--by feature: {mid} has no per-feature breakdown")
+                raise UsageError(msg)
+            frames.append(rows.join(periods, on="idx", how="left").with_columns(pl.lit(mid).alias("metric")))
     order = {m: i for i, m in enumerate(ids)}
     out = pl.concat(frames, how="diagonal_relaxed").with_columns(
         pl.col("metric").replace_strict(order, return_dtype=pl.Int64).alias("_order"))

@@ -89,6 +89,8 @@ def _common(
                                                rich_help_panel="Engagement")] = None,
     mau_days: Annotated[int, typer.Option(help="Trailing MAU length in days: 30 (default) or 28.",
                                           rich_help_panel="Engagement")] = 30,
+    inactive_days: Annotated[int, typer.Option(help="Idle days before a return counts as reactivation (30).",
+                                               rich_help_panel="Engagement")] = 30,
     engine: Annotated[str | None, typer.Option(help="polars (default) | duckdb.")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="auto | table | csv | json | jsonl | parquet | "
                                         "xlsx (auto: table on a terminal, else csv).",
@@ -214,7 +216,7 @@ def _run(common: dict[str, Any]) -> Run:
         within=common["within"], on_bad_rows=common["on_bad_rows"], rejects=common["rejects"],
         engine=common["engine"], data=common["data"], config=common["config"], actor=common["actor"],
         identified_only=common["identified_only"], session_gap=common["session_gap"], window=common["window"],
-        mau_days=common["mau_days"],
+        mau_days=common["mau_days"], inactive_days=common["inactive_days"],
     )
     if common["rejects"] and common["on_bad_rows"] != "skip":
         from kpi_cli.errors import UsageError

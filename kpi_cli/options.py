@@ -40,6 +40,7 @@ class RunOptions:
     session_gap: str = "30m"
     window: str | None = None  # compute: calendar | trailing; funnel: a duration (14d)
     mau_days: int = 30
+    inactive_days: int = 30
     identified_only: bool = False
     data: str | None = None
     config: str | None = None

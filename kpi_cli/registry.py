@@ -174,6 +174,34 @@ _ENGAGEMENT = [
     Metric("session_minutes_per_user", "Session minutes per user", "count", "engagement", EVENTS,
            "Total duration of sessions starting in P, in minutes / active actors in P.",
            ratio=("session_minutes", "active"), options=(*ACTOR_OPTS, "session_gap")),
+    Metric("activation_rate", "Activation", "ratio", "engagement", EVENTS,
+           "Signups in P (first signup event) who did every [events] activation event within "
+           "activation_window (7d) of signing up / signups in P whose window has ended.", special="activation",
+           options=ACTOR_OPTS, roles=("activation",)),
+    Metric("time_to_first_value", "Time to value (h)", "duration", "engagement", EVENTS,
+           "Median hours from signup to the first activation (else key action) event, over signups in P "
+           "who reached it; denominator = how many did.", special="ttfv", options=ACTOR_OPTS),
+    Metric("time_to_first_value_p75", "Time to value p75 (h)", "duration", "engagement", EVENTS,
+           "75th percentile (linear) of the same hours.", special="ttfv", options=ACTOR_OPTS),
+    Metric("onboarding_completion_rate", "Onboarding completion", "ratio", "engagement", EVENTS,
+           "Signups in P who did the [events] onboarding steps in order within activation_window / signups "
+           "in P whose window has ended.", special="onboarding", options=ACTOR_OPTS, roles=("onboarding",)),
+    Metric("reactivation_rate", "Reactivation", "ratio", "engagement", EVENTS,
+           "Actors inactive for ≥ --inactive-days (30) at the start of P, and active before, who are active "
+           "in P / those actors.", special="reactivation", options=(*ACTOR_OPTS, "inactive_days")),
+    Metric("w2wai", "W2WAI", "ratio", "engagement", EVENTS,
+           "Accounts created in P (first account_created event, else first event) with an event in days "
+           "[7, 14) after creation / accounts created in P at least 14 days before the data ends (our "
+           "reading of Atlassian's week-2 weekly active instances).", special="w2wai", options=ACTOR_OPTS),
+    Metric("w2wai_count", "W2WAI count", "count", "engagement", EVENTS, "The numerator of w2wai.",
+           special="w2wai", options=ACTOR_OPTS),
+    Metric("feature_adoption_rate", "Feature adoption", "ratio", "engagement", EVENTS,
+           "Per feature (--by feature, [events.features]): actors with one of its events in P / active "
+           "actors in P.", special="feature_adoption", options=ACTOR_OPTS, roles=("features",)),
+    Metric("feature_retention_rate", "Feature retention", "ratio", "engagement", EVENTS,
+           "Per feature (--by feature): actors who used it in the previous period and again in P / those who "
+           "used it in the previous period.", special="feature_retention", options=ACTOR_OPTS,
+           roles=("features",)),
 ]
 
 METRICS: dict[str, Metric] = {m.id: m for m in (*_REVENUE, *_ENGAGEMENT)}

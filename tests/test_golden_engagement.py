@@ -325,3 +325,57 @@ def test_trailing_month_uses_the_window_ending_on_its_last_day(log: Path) -> Non
     for days in (30, 28):
         df = compute("mau", data=log, month="2023-02", window="trailing", mau_days=days)
         assert values(df, "mau")[FEB] == 2
+
+
+ROLES = """[events]
+activation = ["Report Created"]
+activation_window = "7d"
+[events.features]
+reports = ["Report Created"]
+invites = ["Invite Sent"]
+"""
+
+
+def test_activation_ttfv_and_w2wai_over_the_quarter(tmp_path: Path) -> None:
+    folder = write(tmp_path / "ev", EVENTS, config=ROLES)
+    ids = ["activation_rate", "time_to_first_value", "time_to_first_value_p75", "w2wai", "w2wai_count"]
+    df = compute(ids, data=folder, quarter="2023-Q1", period="quarter", config=str(folder / "kpi.toml"))
+    q1 = date(2023, 1, 1)
+    got = {r["metric"]: r for r in df.filter(df["period"] == q1).iter_rows(named=True)}
+    # research/product.md §2(c): 7-day activation over mature signups u1–u4 (u5 is immature): u1, u3 → 2/4.
+    assert (got["activation_rate"]["numerator"], got["activation_rate"]["denominator"]) == (2, 4)
+    # First Report Created after signing up: u1 10 min, u3 5 min, u4 11 d 11 h 30 min; median 10 min.
+    hours = [10 / 60, 5 / 60, 11 * 24 + 11.5]
+    assert got["time_to_first_value"]["value"] == pytest.approx(10 / 60)
+    assert got["time_to_first_value"]["denominator"] == 3
+    assert got["time_to_first_value_p75"]["value"] == pytest.approx(10 / 60 + 0.5 * (max(hours) - 10 / 60))
+    # W2WAI: A (first account event 27 Feb 09:00) active 7 Mar; B (6 Mar 12:00) active 14 Mar; C immature.
+    assert got["w2wai"]["value"] == 1.0
+    assert (got["w2wai"]["numerator"], got["w2wai"]["denominator"], got["w2wai_count"]["value"]) == (2, 2, 2)
+
+
+def test_feature_adoption_by_feature(tmp_path: Path) -> None:
+    folder = write(tmp_path / "ev", EVENTS, config=ROLES)
+    df = compute("feature_adoption_rate", data=folder, month="2023-03", by=["feature"],
+                 config=str(folder / "kpi.toml"))
+    # Report Created by u1, u3, u4 of 5 active users; Invite Sent by u2.
+    assert {r["feature"]: r["value"] for r in df.iter_rows(named=True)} == {
+        "reports": pytest.approx(3 / 5), "invites": pytest.approx(1 / 5)}
+    with pytest.raises(Exception, match="--by feature"):
+        compute("feature_adoption_rate", data=folder, month="2023-03", config=str(folder / "kpi.toml"))
+
+
+def test_reactivation_rate(tmp_path: Path) -> None:
+    rows = [
+        ["r1", "", "x", "", "2023-01-01T10:00:00Z", "Page Viewed"],  # idle 59 days at 1 March, back 5 March
+        ["r2", "", "x", "", "2023-03-05T10:00:00Z", "Page Viewed"],
+        ["r3", "", "y", "", "2023-02-25T10:00:00Z", "Page Viewed"],  # idle only 4 days: not counted
+        ["r4", "", "y", "", "2023-03-06T10:00:00Z", "Page Viewed"],
+        ["r5", "", "z", "", "2023-01-10T10:00:00Z", "Page Viewed"],  # idle 50 days, does not come back
+        ["r6", "", "w", "", "2023-03-31T10:00:00Z", "Page Viewed"],  # new in March: never active before
+    ]
+    df = compute("reactivation_rate", data=write(tmp_path / "ev", rows), month="2023-03")
+    row = df.row(0, named=True)
+    assert (row["numerator"], row["denominator"]) == (1, 2)  # x back of {x, z}
+    df = compute("reactivation_rate", data=tmp_path / "ev", month="2023-03", inactive_days=3)
+    assert (df["numerator"][0], df["denominator"][0]) == (2, 3)  # with 3 idle days y counts too

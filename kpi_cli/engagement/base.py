@@ -43,6 +43,7 @@ class EngagementBase:
     actor: str
     acting: pl.DataFrame
     first_seen: pl.DataFrame
+    events: pl.DataFrame  # every clean event: who, ts, event, account_id (whole log)
 
 
 SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
@@ -92,7 +93,9 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     out = periods.join(n_days, on="idx", how="left").join(result, on="idx", how="left")
     out = out.with_columns([pl.col(c).fill_null(0).cast(pl.Float64) for c in COUNTS])
-    return EngagementBase(out.sort("idx"), grid, hygiene, actor, in_grid.select("idx", "day", "who"), first_seen)
+    everything = events.select(who.alias("who"), "ts", "event", "account_id").filter(pl.col("who").is_not_null())
+    return EngagementBase(out.sort("idx"), grid, hygiene, actor, in_grid.select("idx", "day", "who"), first_seen,
+                          everything)
 
 
 def trailing(acting: pl.DataFrame, day_period: pl.DataFrame, mau_days: int) -> pl.DataFrame:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from kpi_cli.engagement.signups import SPECIALS
 from kpi_cli.errors import UsageError
 from kpi_cli.registry import METRICS
 from kpi_cli.revenue.metrics import ratio
@@ -19,16 +20,19 @@ if TYPE_CHECKING:
 TRAILING = {"wau": "trail_7", "mau": "trail_n", "active_users": "trail_n"}
 
 
-def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "calendar") -> pl.DataFrame:
+def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "calendar",
+             options: dict[str, object] | None = None) -> pl.DataFrame:
     """Rows ``idx, value, numerator, denominator`` of one engagement metric."""
     if window not in ("calendar", "trailing"):
         msg = f"--window {window!r} is not one of calendar, trailing"
         raise UsageError(msg)
     m = METRICS[metric_id]
-    if metric_id == "key_actions_per_user" and not roles.events("key_actions"):
-        msg = "key_actions_per_user needs the key actions named"
-        raise UsageError(msg,
-                         hint='add to kpi.toml: [events] key_actions = ["Report Created", …]')
+    missing = [r for r in m.roles if not roles.events(r)]
+    if missing:
+        msg = f"{metric_id} needs [events] {missing[0]} in the config"
+        raise UsageError(msg, hint=f'add to kpi.toml: [events] {missing[0]} = ["Report Created", …]')
+    if m.special:
+        return SPECIALS[m.special](base, roles, metric_id, options or {})
     table = base.table.filter(pl.col("idx") >= base.grid.first).with_columns(
         pl.when(pl.col("days") > 0).then(pl.col("dau_sum") / pl.col("days")).alias("dau"),
         (pl.col("session_seconds") / 60).alias("session_minutes"),

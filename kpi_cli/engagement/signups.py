@@ -1,0 +1,190 @@
+"""Engagement metrics counted over entrants rather than activity: signups, new accounts, features.
+
+Each returns ``idx, value, numerator, denominator`` (``groups`` first for per-feature metrics) for
+the requested periods; windows that have not closed by the data's completeness instant leave
+their entrants out of numerator and denominator alike.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from kpi_cli.errors import UsageError
+from kpi_cli.options import parse_duration_days
+from kpi_cli.revenue.metrics import ratio
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kpi_cli.engagement.base import EngagementBase
+    from kpi_cli.engagement.events import Roles
+
+DAY_US = 86_400_000_000
+HOUR_US = 3_600_000_000
+
+
+def _window_us(roles: Roles) -> int:
+    return int(parse_duration_days(str(roles.names.get("activation_window", "7d")), "activation_window") * DAY_US)
+
+
+def _period(base: EngagementBase, frame: pl.DataFrame, col: str) -> pl.DataFrame:
+    """Add ``idx`` (period of instant ``col``), keeping the requested periods only."""
+    bounds = pl.lit(base.grid.frame()["b_us"])
+    out = frame.with_columns((bounds.search_sorted(pl.col(col), side="right").cast(pl.Int64) - 1).alias("idx"))
+    return out.filter(pl.col("idx") >= base.grid.first, pl.col("idx") <= base.grid.last)
+
+
+def _per_period(base: EngagementBase, frame: pl.DataFrame, num: pl.Expr, den: pl.Expr,
+                keys: tuple[str, ...] = ()) -> pl.DataFrame:
+    agg = frame.group_by(*keys, "idx").agg(num.alias("n"), den.alias("d"))
+    periods = pl.DataFrame({"idx": list(range(base.grid.first, base.grid.last + 1))}, schema={"idx": pl.Int64})
+    if keys:
+        periods = agg.select(*keys).unique().join(periods, how="cross")
+    out = periods.join(agg, on=[*keys, "idx"], how="left")
+    return out.select(*keys, "idx", *ratio(pl.col("n").fill_null(0).cast(pl.Float64),
+                                           pl.col("d").fill_null(0).cast(pl.Float64)))
+
+
+def _signups(base: EngagementBase, roles: Roles) -> pl.DataFrame:
+    """Each actor's first signup event: ``who, t0``."""
+    names = roles.events("signup")
+    return base.events.filter(pl.col("event").is_in(names)).group_by("who").agg(pl.col("ts").min().alias("t0"))
+
+
+def _did_all(base: EngagementBase, entrants: pl.DataFrame, names: list[str], window_us: int) -> pl.DataFrame:
+    """``who`` of entrants who did every event of ``names`` within [t0, t0 + window]."""
+    hits = base.events.filter(pl.col("event").is_in(names)).join(entrants.select("who", "t0"), on="who")
+    hits = hits.filter(pl.col("ts") >= pl.col("t0"), pl.col("ts") <= pl.col("t0") + window_us)
+    return hits.group_by("who").agg(pl.col("event").n_unique().alias("k")).filter(
+        pl.col("k") == len(set(names))).select("who")
+
+
+def activation_rate(base: EngagementBase, roles: Roles, _id: str, _o: dict[str, Any]) -> pl.DataFrame:
+    """Signups in P who did all ``activation`` events within the window / signups whose window ended."""
+    window = _window_us(roles)
+    entrants = _period(base, _signups(base, roles), "t0")
+    entrants = entrants.filter(pl.col("t0") + window <= base.grid.complete_before)
+    done = _did_all(base, entrants, roles.events("activation"), window)
+    flagged = entrants.with_columns(pl.col("who").is_in(done["who"].implode()).alias("hit"))
+    return _per_period(base, flagged, pl.col("hit").sum(), pl.len())
+
+
+def time_to_first_value(base: EngagementBase, roles: Roles, metric_id: str, _o: dict[str, Any]) -> pl.DataFrame:
+    """Median (or p75) hours from signup to the first activation (else key action) event."""
+    names = roles.events("activation") or roles.events("key_actions")
+    if not names:
+        msg = f"{metric_id} needs [events] activation or key_actions in the config"
+        raise UsageError(msg,
+                         hint='e.g. [events] activation = ["Report Created"]')
+    entrants = _period(base, _signups(base, roles), "t0")
+    firsts = base.events.filter(pl.col("event").is_in(names)).join(entrants, on="who").filter(
+        pl.col("ts") >= pl.col("t0")).group_by("who", "idx", "t0").agg(pl.col("ts").min().alias("t1"))
+    hours = (pl.col("t1") - pl.col("t0")) / HOUR_US
+    stat = hours.median() if metric_id == "time_to_first_value" else hours.quantile(0.75, "linear")
+    agg = firsts.group_by("idx").agg(stat.alias("value"), pl.len().cast(pl.Float64).alias("denominator"))
+    periods = pl.DataFrame({"idx": list(range(base.grid.first, base.grid.last + 1))}, schema={"idx": pl.Int64})
+    return periods.join(agg, on="idx", how="left").select(
+        "idx", pl.col("value").cast(pl.Float64), pl.lit(None, dtype=pl.Float64).alias("numerator"),
+        pl.col("denominator").fill_null(0.0))
+
+
+def onboarding_completion_rate(base: EngagementBase, roles: Roles, _id: str, _o: dict[str, Any]) -> pl.DataFrame:
+    """Mature signups in P who did the ``onboarding`` steps in order within the window / mature signups."""
+    window = _window_us(roles)
+    entrants = _period(base, _signups(base, roles), "t0").filter(pl.col("t0") + window <= base.grid.complete_before)
+    at = entrants.select("who", "t0", pl.col("t0").alias("t"))
+    for step in roles.events("onboarding"):
+        candidates = base.events.filter(pl.col("event") == step).select("who", pl.col("ts").alias("t_c")).sort("t_c")
+        at = at.sort("t").join_asof(candidates, left_on="t", right_on="t_c", by="who", strategy="forward",
+                                    check_sortedness=False)
+        at = at.filter(pl.col("t_c").is_not_null(), pl.col("t_c") <= pl.col("t0") + window).select(
+            "who", "t0", pl.col("t_c").alias("t"))
+    flagged = entrants.with_columns(pl.col("who").is_in(at["who"].implode()).alias("hit"))
+    return _per_period(base, flagged, pl.col("hit").sum(), pl.len())
+
+
+def reactivation_rate(base: EngagementBase, _roles: Roles, _id: str, options: dict[str, Any]) -> pl.DataFrame:
+    """Actors idle ≥ ``inactive_days`` at the start of P (and active before) who are active in P / those."""
+    idle_us = int(float(options.get("inactive_days", 30)) * DAY_US)
+    bounds = base.grid.frame()["b_us"].to_list()
+    acting = base.events  # activity before the range matters, so the whole log
+    rows = []
+    for j in range(base.grid.first, base.grid.last + 1):
+        start, stop = bounds[j], bounds[j + 1]
+        last_before = acting.filter(pl.col("ts") < start).group_by("who").agg(pl.col("ts").max().alias("t_last"))
+        idle = last_before.filter(pl.col("t_last") < start - idle_us).select("who")
+        back = acting.filter(pl.col("ts") >= start, pl.col("ts") < stop).select("who").unique()
+        rows.append({"idx": j, "n": idle.join(back, on="who").height, "d": idle.height})
+    frame = pl.DataFrame(rows, schema={"idx": pl.Int64, "n": pl.Float64, "d": pl.Float64})
+    return frame.select("idx", *ratio(pl.col("n"), pl.col("d")))
+
+
+def w2wai(base: EngagementBase, roles: Roles, metric_id: str, _o: dict[str, Any]) -> pl.DataFrame:
+    """Accounts created in P active in days [7, 14) after creation / those whose day 14 has passed."""
+    ev = base.events.filter(pl.col("account_id").is_not_null())
+    created_by_event = ev.filter(pl.col("event").is_in(roles.events("account_created"))).group_by(
+        "account_id").agg(pl.col("ts").min().alias("t_created"))
+    first_seen = ev.group_by("account_id").agg(pl.col("ts").min().alias("t_first"))
+    accounts = first_seen.join(created_by_event, on="account_id", how="left").select(
+        "account_id", pl.coalesce("t_created", "t_first").alias("t0"))
+    accounts = _period(base, accounts, "t0").filter(pl.col("t0") + 14 * DAY_US <= base.grid.complete_before)
+    week2 = ev.join(accounts, on="account_id").filter(
+        pl.col("ts") >= pl.col("t0") + 7 * DAY_US, pl.col("ts") < pl.col("t0") + 14 * DAY_US)
+    flagged = accounts.with_columns(pl.col("account_id").is_in(week2["account_id"].implode()).alias("hit"))
+    out = _per_period(base, flagged, pl.col("hit").sum(), pl.len())
+    if metric_id == "w2wai_count":
+        return out.select("idx", pl.col("numerator").alias("value"), pl.lit(None, dtype=pl.Float64).alias("numerator"),
+                          pl.lit(None, dtype=pl.Float64).alias("denominator"))
+    return out
+
+
+def _feature_rows(base: EngagementBase, roles: Roles) -> pl.DataFrame:
+    features = roles.names.get("features") or {}
+    if not isinstance(features, dict) or not features:
+        msg = "feature metrics need [events.features] in the config"
+        raise UsageError(msg,
+                         hint='e.g. [events.features] reports = ["Report Created"]')
+    pairs = [(name, str(e)) for name, evs in features.items() for e in ([evs] if isinstance(evs, str) else evs)]
+    mapping = pl.DataFrame(pairs, schema={"feature": pl.String, "event": pl.String}, orient="row")
+    return base.events.join(mapping, on="event")
+
+
+def feature_adoption_rate(base: EngagementBase, roles: Roles, _id: str, _o: dict[str, Any]) -> pl.DataFrame:
+    """Per feature: actors with one of its events in P / active actors in P."""
+    used = _period(base, _feature_rows(base, roles), "ts").select("feature", "idx", "who").unique()
+    active = base.table.select("idx", "active")
+    agg = used.group_by("feature", "idx").agg(pl.len().cast(pl.Float64).alias("n"))
+    periods = active.filter(pl.col("idx") >= base.grid.first)
+    frame = agg.select("feature").unique().join(periods, how="cross").join(agg, on=["feature", "idx"], how="left")
+    return frame.select("feature", "idx", *ratio(pl.col("n").fill_null(0.0), pl.col("active")))
+
+
+def feature_retention_rate(base: EngagementBase, roles: Roles, _id: str, _o: dict[str, Any]) -> pl.DataFrame:
+    """Per feature: actors who used it in the previous period and again in P / previous period's users."""
+    bounds = pl.lit(base.grid.frame()["b_us"])
+    rows = _feature_rows(base, roles).with_columns(
+        (bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("idx"))
+    used = rows.filter(pl.col("idx") >= base.grid.first - 1, pl.col("idx") <= base.grid.last).select(
+        "feature", "idx", "who").unique()
+    before = used.with_columns((pl.col("idx") + 1).alias("idx")).filter(pl.col("idx") >= base.grid.first)
+    kept = before.join(used, on=["feature", "idx", "who"], how="semi")
+    den = before.group_by("feature", "idx").agg(pl.len().cast(pl.Float64).alias("d"))
+    num = kept.group_by("feature", "idx").agg(pl.len().cast(pl.Float64).alias("n"))
+    periods = pl.DataFrame({"idx": list(range(base.grid.first, base.grid.last + 1))}, schema={"idx": pl.Int64})
+    names = used.select("feature").unique()
+    frame = names.join(periods, how="cross").join(den, on=["feature", "idx"], how="left").join(
+        num, on=["feature", "idx"], how="left")
+    return frame.select("feature", "idx", *ratio(pl.col("n").fill_null(0.0), pl.col("d").fill_null(0.0)))
+
+
+SPECIALS: dict[str, Callable[[EngagementBase, Roles, str, dict[str, Any]], pl.DataFrame]] = {
+    "activation": activation_rate,
+    "ttfv": time_to_first_value,
+    "onboarding": onboarding_completion_rate,
+    "reactivation": reactivation_rate,
+    "w2wai": w2wai,
+    "feature_adoption": feature_adoption_rate,
+    "feature_retention": feature_retention_rate,
+}
