@@ -151,6 +151,12 @@ _ENGAGEMENT = [
     Metric("dau_mau", "DAU/MAU", "ratio", "engagement", EVENTS,
            "Stickiness: average DAU over P / distinct active actors in P.", ratio=("dau", "active"),
            options=ACTOR_OPTS),
+    Metric("wau_mau", "WAU/MAU", "ratio", "engagement", EVENTS,
+           "Mean over the calendar weeks starting in P of WAU / MAU of the week's month; with --window "
+           "trailing the mean over P's days of WAU7(d) / MAU_n(d).", value="wau_mau_c", options=ACTOR_OPTS),
+    Metric("dau_wau", "DAU/WAU", "ratio", "engagement", EVENTS,
+           "Mean over the calendar weeks starting in P of the week's average DAU / WAU; with --window "
+           "trailing the mean over P's days of DAU(d) / WAU7(d).", value="dau_wau_c", options=ACTOR_OPTS),
     Metric("logins_per_user", "Logins per user", "count", "engagement", EVENTS,
            "login events ([events] login, default \"Signed In\") in P / active actors in P.",
            ratio=("logins", "active"), options=ACTOR_OPTS),

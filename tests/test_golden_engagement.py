@@ -379,3 +379,16 @@ def test_reactivation_rate(tmp_path: Path) -> None:
     assert (row["numerator"], row["denominator"]) == (1, 2)  # x back of {x, z}
     df = compute("reactivation_rate", data=tmp_path / "ev", month="2023-03", inactive_days=3)
     assert (df["numerator"][0], df["denominator"][0]) == (2, 3)  # with 3 idle days y counts too
+
+
+def test_wau_mau_and_dau_wau(log: Path, engine: str) -> None:
+    week = date(2023, 3, 13)
+    df = compute(["wau_mau", "dau_wau"], data=log, from_="2023-03-13", to="2023-03-19", period="week",
+                 engine=engine)
+    # research/product.md §2(c): WAU/MAU for the week of 13 March = 4 / 5 (March's MAU).
+    assert values(df, "wau_mau")[week] == pytest.approx(4 / 5)
+    # Daily actives that week: 13th u4, 14th u3, 15th u1 u2 → Σ 4, average 4/7, over WAU 4.
+    assert values(df, "dau_wau")[week] == pytest.approx((4 / 7) / 4)
+    # A month: the mean over the weeks starting in it (6, 13, 20, 27 March: WAU 3, 4, 1, 1 over MAU 5).
+    df = compute("wau_mau", data=log, month="2023-03", engine=engine)
+    assert values(df, "wau_mau")[MAR] == pytest.approx((3 + 4 + 1 + 1) / 4 / 5)

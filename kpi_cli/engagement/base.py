@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import narwhals as nw
@@ -88,7 +88,9 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     table = aggregate(native(ev.filter(pl.col("idx") >= 0)), native(in_grid), roles)
     table = table.join(sessions(native(acting), session_gap_s), on="idx", how="left")
     result = table.collect(backend="polars").to_native().join(
-        trailing(acting, day_period, mau_days), on="idx", how="left")
+        trailing(acting, day_period, mau_days), on="idx", how="left").join(
+        calendar_shares(active(events, roles).with_columns(who.alias("who")), starts, grid.first, cal),
+        on="idx", how="left")
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     out = periods.join(n_days, on="idx", how="left").join(result, on="idx", how="left")
@@ -120,11 +122,55 @@ def trailing(acting: pl.DataFrame, day_period: pl.DataFrame, mau_days: int) -> p
         out = out.join(counts, on="day", how="left")
     daily = pairs.group_by("day").agg(pl.len().alias("dau"))
     out = out.join(daily, on="day", how="left").with_columns(pl.col("dau").fill_null(0))
-    ratio = pl.when(pl.col("trail_n") > 0).then(pl.col("dau") / pl.col("trail_n"))
+    def share(num: str, den: str) -> pl.Expr:
+        return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den))
+
     per_period = out.sort("day").group_by("idx").agg(
         pl.col("trail_7").last(), pl.col("trail_n").last(),
-        ratio.sum().alias("dau_mau_t_sum"), ratio.count().alias("dau_mau_t_days"))
-    return per_period.with_columns(pl.col("dau_mau_t_sum").cast(pl.Float64), pl.col("dau_mau_t_days").cast(pl.Float64))
+        share("dau", "trail_n").mean().alias("dau_mau_t"),
+        share("trail_7", "trail_n").mean().alias("wau_mau_t"),
+        share("dau", "trail_7").mean().alias("dau_wau_t"),
+    )
+    return per_period.with_columns(pl.col("dau_mau_t", "wau_mau_t", "dau_wau_t").cast(pl.Float64))
+
+
+def calendar_shares(acting_log: pl.DataFrame, starts: list[date], first: int, cal: Calendar) -> pl.DataFrame:
+    """Per period: the mean, over calendar weeks starting in it, of WAU / MAU of the week's month
+    (``wau_mau``) and of the week's average DAU / WAU (``dau_wau``).
+
+    Weeks and months are whole (read from the full log), even where they stick out of the range.
+    """
+    week, month, day = (Calendar(g, cal.tz, cal.week_start) for g in ("week", "month", "day"))
+    weeks = [w for w in week.starts(starts[first], starts[-1] - timedelta(days=1)) if w >= starts[first]]
+    if not weeks:
+        return pl.DataFrame(schema={"idx": pl.Int64, "wau_mau_c": pl.Float64, "dau_wau_c": pl.Float64})
+    months = month.starts(weeks[0], weeks[-1])
+    span_days = day.starts(weeks[0], weeks[-1] + timedelta(days=6))
+
+    def locate(col: str, bounds: list[int]) -> pl.Expr:
+        return pl.lit(pl.Series(bounds, dtype=pl.Int64)).search_sorted(pl.col(col), side="right").cast(pl.Int64) - 1
+
+    week_b = [cal.instant(w) for w in [*weeks, weeks[-1] + timedelta(days=7)]]
+    month_b = [cal.instant(m) for m in [*months, month.step(months[-1])]]
+    day_b = [cal.instant(d) for d in [*span_days, span_days[-1] + timedelta(days=1)]]
+    lo, hi = min(week_b[0], month_b[0]), max(week_b[-1], month_b[-1])
+    rows = acting_log.filter(pl.col("ts") >= lo, pl.col("ts") < hi).select("who", "ts")
+    rows = rows.with_columns(locate("ts", week_b).alias("w"), locate("ts", month_b).alias("m"),
+                             locate("ts", day_b).alias("d"))
+    in_weeks = rows.filter(pl.col("w") >= 0, pl.col("w") < len(weeks))
+    wau = in_weeks.group_by("w").agg(pl.col("who").n_unique().alias("wau"))
+    dau = in_weeks.group_by("w", "d").agg(pl.col("who").n_unique().alias("n")).group_by("w").agg(
+        (pl.col("n").sum() / 7).alias("avg_dau"))
+    mau = rows.filter(pl.col("m") >= 0, pl.col("m") < len(months)).group_by("m").agg(
+        pl.col("who").n_unique().alias("mau"))
+    owner = pl.DataFrame({"w": list(range(len(weeks))), "m": [bisect_right(months, w) - 1 for w in weeks],
+                          "idx": [bisect_right(starts, w) - 1 for w in weeks]},
+                         schema={"w": pl.Int64, "m": pl.Int64, "idx": pl.Int64})
+    per_week = owner.join(wau, on="w", how="left").join(dau, on="w", how="left").join(mau, on="m", how="left")
+    return per_week.group_by("idx").agg(
+        (pl.col("wau") / pl.col("mau")).mean().alias("wau_mau_c"),
+        (pl.col("avg_dau") / pl.col("wau")).mean().alias("dau_wau_c"),
+    )
 
 
 def sessions(acting: nw.LazyFrame, gap_s: float) -> nw.LazyFrame:

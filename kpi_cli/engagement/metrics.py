@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 # With --window trailing these metrics read the window ending on each period's last day.
-TRAILING = {"wau": "trail_7", "mau": "trail_n", "active_users": "trail_n"}
+TRAILING = {"wau": "trail_7", "mau": "trail_n", "active_users": "trail_n", "wau_mau": "wau_mau_t",
+            "dau_wau": "dau_wau_t"}
 
 
 def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "calendar",
@@ -39,12 +40,16 @@ def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "
         pl.col("median_session_seconds").alias("median_session_duration"),
     )
     trailing = window == "trailing"
-    if trailing and metric_id == "dau_mau":  # mean over the days of P of DAU(d) / MAU_n(d)
-        return table.select("idx", *ratio(pl.col("dau_mau_t_sum"), pl.col("dau_mau_t_days")))
+    if trailing and metric_id == "dau_mau":  # mean over P's days of DAU(d) / MAU_n(d)
+        return _value(table, "dau_mau_t")
     if m.ratio:
         return table.select("idx", *ratio(pl.col(m.ratio[0]), pl.col(m.ratio[1])))
     assert m.value is not None
-    column = TRAILING.get(metric_id, m.value) if trailing else m.value
+    return _value(table, TRAILING.get(metric_id, m.value) if trailing else m.value)
+
+
+def _value(table: pl.DataFrame, column: str) -> pl.DataFrame:
+    """A plain value column (no numerator or denominator)."""
     return table.select("idx", pl.col(column).cast(pl.Float64).alias("value"),
                         pl.lit(None, dtype=pl.Float64).alias("numerator"),
                         pl.lit(None, dtype=pl.Float64).alias("denominator"))
