@@ -23,7 +23,7 @@ from kpi_cli.engagement import funnel as event_funnel
 from kpi_cli.engagement import tables
 from kpi_cli.engagement.base import EngagementBase
 from kpi_cli.engagement.base import build as build_engagement
-from kpi_cli.engagement.events import Roles
+from kpi_cli.engagement.events import Exclusions, Roles
 from kpi_cli.engagement.metrics import evaluate as evaluate_engagement
 from kpi_cli.errors import UsageError
 from kpi_cli.options import RunOptions, calendar_of, check_choice, parse_duration_days
@@ -71,6 +71,11 @@ class Run:
         return {"churn_denominator": v["churn_denominator"], "gross_margin": v["gross_margin"],
                 "within": self.options.within, "churn_at": v["churn_at"], "discounts": v["discounts"]}
 
+    @property
+    def exclusions(self) -> Exclusions:
+        """``[exclude]`` from the config plus ``--exclude-file``."""
+        return Exclusions.from_config(self.settings.tables.get("exclude", {}), self.options.exclude_file)
+
     def engagement(self, roles: Roles) -> EngagementBase:
         """The engagement table for this run's range and actor."""
         v = self.settings.values
@@ -78,7 +83,7 @@ class Run:
         base = build_engagement(self.dataset, cal, self.options.range, parse_as_of(self.options.as_of, cal), roles,
                                 self.options.actor, self.options.identified_only, v["engine"],
                                 parse_duration_days(self.options.session_gap, "--session-gap") * 86_400,
-                                self.options.mau_days)
+                                self.options.mau_days, self.exclusions)
         self.info["hygiene"] = base.hygiene
         return base
 
@@ -222,7 +227,7 @@ def cohort_run(run: Run, of: str = "customers", periods: int | None = None, crit
         roles = Roles.from_table(run.settings.tables.get("events", {}))
         return event_cohorts.table(run.dataset, cal, run.options.range, parse_as_of(run.options.as_of, cal), roles,
                                    of=of, criterion=criterion, clock=clock, periods=periods,
-                                   identified_only=run.options.identified_only)
+                                   identified_only=run.options.identified_only, exclusions=run.exclusions)
     if of not in ("customers", "mrr"):
         msg = f"--of {of!r} is not one of customers, mrr, users, accounts"
         raise UsageError(msg)
@@ -266,4 +271,4 @@ def funnel_run(run: Run, steps: list[str], window: str = "14d", order: str = "lo
     window_us = int(parse_duration_days(window, "--window") * 86_400_000_000)
     return event_funnel.table(run.dataset, cal, run.options.range, parse_as_of(run.options.as_of, cal), steps,
                               window_us=window_us, order=order, actor=run.options.actor,
-                              identified_only=run.options.identified_only)
+                              identified_only=run.options.identified_only, exclusions=run.exclusions)

@@ -91,6 +91,8 @@ def _common(
                                           rich_help_panel="Engagement")] = 30,
     inactive_days: Annotated[int, typer.Option(help="Idle days before a return counts as reactivation (30).",
                                                rich_help_panel="Engagement")] = 30,
+    exclude_file: Annotated[str | None, typer.Option(help="User ids to leave out, one per line (adds to "
+                                                     "[exclude] users).", rich_help_panel="Engagement")] = None,
     engine: Annotated[str | None, typer.Option(help="polars (default) | duckdb.")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="auto | table | csv | json | jsonl | parquet | "
                                         "xlsx (auto: table on a terminal, else csv).",
@@ -216,7 +218,7 @@ def _run(common: dict[str, Any]) -> Run:
         within=common["within"], on_bad_rows=common["on_bad_rows"], rejects=common["rejects"],
         engine=common["engine"], data=common["data"], config=common["config"], actor=common["actor"],
         identified_only=common["identified_only"], session_gap=common["session_gap"], window=common["window"],
-        mau_days=common["mau_days"], inactive_days=common["inactive_days"],
+        mau_days=common["mau_days"], inactive_days=common["inactive_days"], exclude_file=common["exclude_file"],
     )
     if common["rejects"] and common["on_bad_rows"] != "skip":
         from kpi_cli.errors import UsageError
@@ -258,7 +260,8 @@ def _report(run: Run, common: dict[str, Any]) -> None:
         if hygiene is not None:
             typer.echo(f"kpi: events: actor={run.options.actor}, {hygiene.repeated_ids} repeated event_id dropped, "
                        f"{hygiene.merged_anonymous} anonymous rows merged into users, {hygiene.anonymous_rows} "
-                       f"rows stay anonymous ({hygiene.dropped_anonymous} dropped by --identified-only)", err=True)
+                       f"rows stay anonymous ({hygiene.dropped_anonymous} dropped by --identified-only), "
+                       f"{hygiene.excluded_actors} actors and {hygiene.excluded_rows} rows excluded", err=True)
 
 
 def _emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: list[str],

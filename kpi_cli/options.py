@@ -41,6 +41,7 @@ class RunOptions:
     window: str | None = None  # compute: calendar | trailing; funnel: a duration (14d)
     mau_days: int = 30
     inactive_days: int = 30
+    exclude_file: str | None = None
     identified_only: bool = False
     data: str | None = None
     config: str | None = None

@@ -392,3 +392,27 @@ def test_wau_mau_and_dau_wau(log: Path, engine: str) -> None:
     # A month: the mean over the weeks starting in it (6, 13, 20, 27 March: WAU 3, 4, 1, 1 over MAU 5).
     df = compute("wau_mau", data=log, month="2023-03", engine=engine)
     assert values(df, "wau_mau")[MAR] == pytest.approx((3 + 4 + 1 + 1) / 4 / 5)
+
+
+def test_exclusions_apply_to_every_metric(tmp_path: Path) -> None:
+    from kpi_cli import funnel, lifecycle
+
+    header = [*HEADER, "email", "properties"]
+    rows = [[*r, "", "{}"] for r in EVENTS]
+    rows += [
+        ["t1", "", "qa1", "Z", "2023-03-10T10:00:00Z", "Signed Up", "qa1@acme-test.io", "{}"],
+        ["t2", "", "qa1", "Z", "2023-03-11T10:00:00Z", "Report Created", "", "{}"],  # same actor, no email
+        ["t3", "", "u9", "Z", "2023-03-12T10:00:00Z", "Signed Up", "", '{"plan": "internal"}'],
+        ["t4", "", "bot", "Z", "2023-03-13T10:00:00Z", "Signed Up", "", "{}"],
+    ]
+    folder = write(tmp_path / "ev", rows, header,
+                   config='[exclude]\nemail_domains = ["acme-test.io"]\nproperties = ["plan=internal"]\n')
+    (tmp_path / "skip.txt").write_text("# ids\nbot\n")
+    options = {"data": folder, "config": str(folder / "kpi.toml"), "exclude_file": str(tmp_path / "skip.txt")}
+    # qa1 goes by its email domain (both rows), u9's only event is internal, bot is in the file:
+    # March is the golden log again.
+    df = compute(["mau", "dau"], month="2023-03", **options)
+    assert (values(df, "mau")[MAR], values(df, "dau")[MAR]) == (5, pytest.approx(11 / 31))
+    assert lifecycle(month="2023-03", **options).row(0, named=True)["new"] == 3  # u3, u4, u5 only
+    steps = funnel(["Signed Up", "Report Created"], from_="2023-02", to="2023-03", window="14d", **options)
+    assert steps["actors"].to_list() == [4, 3]  # as in the golden funnel; qa1 would have converted

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engagement.events import Hygiene, Roles, active, load_events
+from kpi_cli.engagement.events import Exclusions, Hygiene, Roles, active, load_events
 from kpi_cli.engines import backend
 from kpi_cli.errors import UsageError
 from kpi_cli.grid import Grid
@@ -51,12 +51,12 @@ SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
           identified_only: bool = False, engine_name: str = "polars", session_gap_s: float = 1800.0,
-          mau_days: int = 30) -> EngagementBase:
+          mau_days: int = 30, exclusions: Exclusions | None = None) -> EngagementBase:
     """Clean the events once and aggregate them over the requested periods."""
     if actor not in ("user", "account"):
         msg = f"--actor {actor!r} is not one of user, account"
         raise UsageError(msg)
-    events, hygiene = load_events(ds, identified_only)
+    events, hygiene = load_events(ds, identified_only, exclusions)
     data_end = int(events["ts"].max())  # type: ignore[arg-type]
     lo, hi = resolve_range(req, cal, as_of, data_end)
     starts = cal.starts(cal.step(lo, -1), cal.step(hi, 1))

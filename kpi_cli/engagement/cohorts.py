@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.engagement.events import Roles, active, load_events
+from kpi_cli.engagement.events import Exclusions, Roles, active, load_events
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 
@@ -26,7 +26,7 @@ ROLLING_DAYS = {"week": 7, "month": 30}
 
 def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, *, of: str = "users",
           criterion: str = "on", clock: str = "calendar", periods: int | None = None,
-          identified_only: bool = False) -> pl.DataFrame:
+          identified_only: bool = False, exclusions: Exclusions | None = None) -> pl.DataFrame:
     """Long cohort table ``cohort, period_index, cohort_size, retained, rate``; null cohort = summary."""
     if cal.grain not in ROLLING_DAYS:
         msg = "event cohorts use --period week or month"
@@ -37,7 +37,7 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     if clock not in ("calendar", "rolling"):
         msg = f"--clock {clock!r} is not one of calendar, rolling"
         raise UsageError(msg)
-    events, _ = load_events(ds, identified_only)
+    events, _ = load_events(ds, identified_only, exclusions)
     who = pl.col("actor") if of == "users" else pl.col("account_id")
     events = events.with_columns(who.alias("who")).filter(pl.col("who").is_not_null())
     if events.height == 0:

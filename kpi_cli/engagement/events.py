@@ -9,6 +9,7 @@ anonymous are their own actor, unless ``identified_only``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -60,6 +61,57 @@ class Hygiene:
     merged_anonymous: int
     anonymous_rows: int
     dropped_anonymous: int
+    excluded_actors: int = 0
+    excluded_rows: int = 0
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """Test and internal traffic to leave out of every engagement metric alike.
+
+    ``users`` and ``email_domains`` remove whole actors (every row of an actor seen once with an
+    excluded id or email domain); ``properties`` (``name=value``) remove matching events.
+    """
+
+    users: frozenset[str] = frozenset()
+    email_domains: tuple[str, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_config(cls, table: dict[str, Any], exclude_file: str | None = None) -> Exclusions:
+        """From ``[exclude]`` (users, email_domains, properties) and an optional file of user ids."""
+        users = {str(u) for u in table.get("users", [])}
+        if exclude_file:
+            try:
+                lines = Path(exclude_file).read_text().splitlines()
+            except OSError as e:
+                msg = f"--exclude-file {exclude_file}: cannot read ({e.strerror})"
+                raise DataError(msg, hint="one user id per line") from None
+            users |= {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+        props = []
+        for item in table.get("properties", []):
+            name, sep, value = str(item).partition("=")
+            if not sep:
+                msg = f"[exclude] properties entry {item!r} is not name=value"
+                raise UsageError(msg, hint='e.g. properties = ["plan=internal"]')
+            props.append((name.strip(), value.strip()))
+        domains = tuple(str(d).lower().lstrip("@") for d in table.get("email_domains", []))
+        return cls(frozenset(users), domains, tuple(props))
+
+    def __bool__(self) -> bool:
+        return bool(self.users or self.email_domains or self.properties)
+
+
+def property_value(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """Event property ``name``: a column of that name, else a field of ``properties`` (JSON or struct)."""
+    if name in frame.columns:
+        return pl.col(name).cast(pl.String)
+    if "properties" not in frame.columns:
+        return pl.lit(None, dtype=pl.String)
+    if isinstance(frame.schema["properties"], pl.Struct):
+        fields = {f.name for f in frame.schema["properties"].fields}
+        return pl.col("properties").struct.field(name).cast(pl.String) if name in fields else pl.lit(None)
+    return pl.col("properties").cast(pl.String).str.json_path_match(f"$.{name}")
 
 
 def event_rules(_src: Source, cols: list[str]) -> tuple[list[pl.Expr], list[Check]]:
@@ -75,7 +127,8 @@ def event_rules(_src: Source, cols: list[str]) -> tuple[list[pl.Expr], list[Chec
     return transforms, [("user_id", pl.all_horizontal(ids), "no user_id or anonymous_id")]
 
 
-def load_events(ds: Dataset, identified_only: bool = False) -> tuple[pl.DataFrame, Hygiene]:
+def load_events(ds: Dataset, identified_only: bool = False, exclusions: Exclusions | None = None
+                ) -> tuple[pl.DataFrame, Hygiene]:
     """Clean events: ``ts, event, actor, account_id`` (+ other columns), one row per real event."""
     raw = ds.load("events", rules=event_rules)
     assert raw is not None
@@ -107,7 +160,24 @@ def load_events(ds: Dataset, identified_only: bool = False) -> tuple[pl.DataFram
         pl.coalesce(resolved, pl.lit(ANON_PREFIX) + pl.col("anonymous_id")).alias("actor")
     ).drop("_merged")
     dropped = anonymous_rows if identified_only else 0
-    return frame, Hygiene(repeated, merged, anonymous_rows, dropped)
+    excluded_actors = excluded_rows = 0
+    if exclusions:
+        frame, excluded_actors, excluded_rows = _exclude(frame, exclusions)
+    return frame, Hygiene(repeated, merged, anonymous_rows, dropped, excluded_actors, excluded_rows)
+
+
+def _exclude(frame: pl.DataFrame, ex: Exclusions) -> tuple[pl.DataFrame, int, int]:
+    """Drop excluded actors, then excluded events; return the frame and both counts."""
+    bad_actor = pl.col("actor").is_in(list(ex.users)) | pl.col("user_id").is_in(list(ex.users))
+    if ex.email_domains and "email" in frame.columns:
+        domain = pl.col("email").str.to_lowercase().str.split("@").list.last()
+        bad_actor = bad_actor | domain.is_in(list(ex.email_domains)).fill_null(False)
+    actors = frame.filter(bad_actor)["actor"].unique()
+    before = frame.height
+    frame = frame.filter(~pl.col("actor").is_in(actors.implode()))
+    for name, value in ex.properties:
+        frame = frame.filter((property_value(frame, name) != value).fill_null(True))
+    return frame, actors.len(), before - frame.height
 
 
 def active(frame: pl.DataFrame, roles: Roles) -> pl.DataFrame:

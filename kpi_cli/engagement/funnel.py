@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.engagement.events import load_events
+from kpi_cli.engagement.events import Exclusions, load_events
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 
@@ -25,8 +25,8 @@ ORDERS = ("loose", "strict", "any")
 
 
 def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, steps: list[str], *,
-          window_us: int, order: str = "loose", actor: str = "user", identified_only: bool = False
-          ) -> pl.DataFrame:
+          window_us: int, order: str = "loose", actor: str = "user", identified_only: bool = False,
+          exclusions: Exclusions | None = None) -> pl.DataFrame:
     """``step, event, actors, conversion, step_conversion, median_time_to_convert, pending``."""
     if len(steps) < 2:
         msg = "a funnel needs at least two steps"
@@ -34,7 +34,7 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, steps: list
     if order not in ORDERS:
         msg = f"--order {order!r} is not one of {', '.join(ORDERS)}"
         raise UsageError(msg)
-    events, _ = load_events(ds, identified_only)
+    events, _ = load_events(ds, identified_only, exclusions)
     who = pl.col("actor") if actor == "user" else pl.col("account_id")
     events = (events.with_columns(who.alias("who")).filter(pl.col("who").is_not_null())
               .select("who", "ts", "event").sort("who", "ts").with_row_index("_row"))
