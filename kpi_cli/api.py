@@ -76,14 +76,14 @@ class Run:
         """``[exclude]`` from the config plus ``--exclude-file``."""
         return Exclusions.from_config(self.settings.tables.get("exclude", {}), self.options.exclude_file)
 
-    def engagement(self, roles: Roles) -> EngagementBase:
+    def engagement(self, roles: Roles, by: tuple[str, ...] = ()) -> EngagementBase:
         """The engagement table for this run's range and actor."""
         v = self.settings.values
         cal = calendar_of(v)
         base = build_engagement(self.dataset, cal, self.options.range, parse_as_of(self.options.as_of, cal), roles,
                                 self.options.actor, self.options.identified_only, v["engine"],
                                 parse_duration_days(self.options.session_gap, "--session-gap") * 86_400,
-                                self.options.mau_days, self.exclusions)
+                                self.options.mau_days, self.exclusions, by)
         self.info["hygiene"] = base.hygiene
         return base
 
@@ -165,16 +165,13 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
                           .with_columns(pl.lit(mid).alias("metric")))
     engagement_ids = [m for m in ids if METRICS[m].family == "engagement"]
     if engagement_ids:
-        if by and by != ["feature"]:
-            msg = "--by is not available for engagement metrics yet, except --by feature"
-            raise UsageError(msg,
-                             hint="compute them without --by, or split revenue metrics by plan/currency")
-        ebase = run.engagement(roles)
+        features = by == ["feature"]
+        ebase = run.engagement(roles, () if features else tuple(by))
         periods = ebase.grid.periods().select("idx", "period", "complete")
         options: dict[str, object] = {"inactive_days": run.options.inactive_days}
         for mid in engagement_ids:
             rows = evaluate_engagement(ebase, mid, roles, run.options.window or "calendar", options)
-            if ("feature" in rows.columns) != bool(by):
+            if ("feature" in rows.columns) != features:
                 msg = (f"{mid} is reported per feature: add --by feature" if "feature" in rows.columns
                        else f"--by feature: {mid} has no per-feature breakdown")
                 raise UsageError(msg)

@@ -416,3 +416,27 @@ def test_exclusions_apply_to_every_metric(tmp_path: Path) -> None:
     assert lifecycle(month="2023-03", **options).row(0, named=True)["new"] == 3  # u3, u4, u5 only
     steps = funnel(["Signed Up", "Report Created"], from_="2023-02", to="2023-03", window="14d", **options)
     assert steps["actors"].to_list() == [4, 3]  # as in the golden funnel; qa1 would have converted
+
+
+def test_by_event_column_and_property(tmp_path: Path, engine: str) -> None:
+    header = [*HEADER, "properties"]
+    rows = [[*r, '{"plan": "team"}' if r[2] in ("u1", "u2") else '{"plan": "pro"}'] for r in EVENTS]
+    rows.append(["e20", "", "u3", "B", "2023-03-21T10:00:00Z", "Signed In", '{"plan": "team"}'])
+    folder = write(tmp_path / "ev", rows, header)
+    df = compute(["mau", "dau"], data=folder, month="2023-03", by=["account_id"], engine=engine)
+    by_account = {(r["metric"], r["account_id"]): r["value"] for r in df.iter_rows(named=True)}
+    # March: A = {u1, u2} on 1, 2, 7, 15 Mar; B = {u3, u4} on 6, 8, 13, 14, 20, 21 Mar; C = {u5} on 31 Mar.
+    assert by_account[("mau", "A")] == 2
+    assert by_account[("dau", "A")] == pytest.approx((1 + 1 + 1 + 2) / 31)
+    assert by_account[("mau", "B")] == 2
+    assert by_account[("dau", "B")] == pytest.approx(6 / 31)
+    assert by_account[("mau", "C")] == 1
+    df = compute("mau", data=folder, month="2023-03", by=["prop.plan"], engine=engine)
+    by_plan = {r["prop.plan"]: r["value"] for r in df.iter_rows(named=True)}
+    # u3 had a "team" event on 21 March, so u3 counts in both groups: 3 + 3 > 5 users in all.
+    assert by_plan == {"team": 3, "pro": 3}
+
+
+def test_by_is_refused_where_not_built(log: Path) -> None:
+    with pytest.raises(Exception, match="not available with --by"):
+        compute("sessions_per_user", data=log, month="2023-03", by=["account_id"])

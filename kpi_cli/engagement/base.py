@@ -8,14 +8,14 @@ so the same definitions run on Polars and DuckDB.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engagement.events import Exclusions, Hygiene, Roles, active, load_events
+from kpi_cli.engagement.events import Exclusions, Hygiene, Roles, active, load_events, property_value
 from kpi_cli.engines import backend
 from kpi_cli.errors import UsageError
 from kpi_cli.grid import Grid
@@ -44,6 +44,7 @@ class EngagementBase:
     acting: pl.DataFrame
     first_seen: pl.DataFrame
     events: pl.DataFrame  # every clean event: who, ts, event, account_id (whole log)
+    groups: list[str] = field(default_factory=list)  # --by dimensions of ``table``
 
 
 SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
@@ -51,7 +52,8 @@ SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
           identified_only: bool = False, engine_name: str = "polars", session_gap_s: float = 1800.0,
-          mau_days: int = 30, exclusions: Exclusions | None = None) -> EngagementBase:
+          mau_days: int = 30, exclusions: Exclusions | None = None, by: tuple[str, ...] = ()
+          ) -> EngagementBase:
     """Clean the events once and aggregate them over the requested periods."""
     if actor not in ("user", "account"):
         msg = f"--actor {actor!r} is not one of user, account"
@@ -80,24 +82,47 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     ev = ev.with_columns((bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("day"))
     ev = ev.join(day_period, on="day", how="left").with_columns(pl.col("idx").fill_null(-1))
     session = pl.col("session_id") if "session_id" in ev.columns else pl.lit(None, dtype=pl.String)
-    ev = ev.select("idx", "day", "ts", "event", who.alias("who"), "account_id", session.alias("session_id"))
+    # Group columns get plain internal names (a dim like "prop.plan" is no SQL identifier).
+    internal = [f"_g{i}" for i in range(len(by))]
+    dims = [group_value(ev, d).alias(g) for d, g in zip(by, internal, strict=True)]
+    ev = ev.select("idx", "day", "ts", "event", who.alias("who"), "account_id", session.alias("session_id"), *dims)
     ev = ev.filter(pl.col("who").is_not_null())
     acting = active(ev, roles)
     native = backend(engine_name)
     in_grid = acting.filter(pl.col("idx") >= 0)
+    everything = events.select(who.alias("who"), "ts", "event", "account_id").filter(pl.col("who").is_not_null())
+    periods = grid.periods().select("idx", "period", "complete")
+    n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
+    if by:
+        grouped = aggregate(native(ev.filter(pl.col("idx") >= 0)), native(in_grid), roles, tuple(internal))
+        result = grouped.collect(backend="polars").to_native().rename(dict(zip(internal, by, strict=True)))
+        seen = result.filter(pl.col("idx") >= grid.first).select(*by).unique()  # groups active in the range
+        frame = seen.join(periods, how="cross").join(n_days, on="idx", how="left")
+        out = frame.join(result, on=[*by, "idx"], how="left").with_columns(
+            [pl.col(c).fill_null(0).cast(pl.Float64) for c in COUNTS if c in result.columns or c == "days"])
+        return EngagementBase(out.sort(*by, "idx"), grid, hygiene, actor, in_grid.select("idx", "day", "who"),
+                              first_seen, everything, list(by))
     table = aggregate(native(ev.filter(pl.col("idx") >= 0)), native(in_grid), roles)
     table = table.join(sessions(native(acting), session_gap_s), on="idx", how="left")
     result = table.collect(backend="polars").to_native().join(
         trailing(acting, day_period, mau_days), on="idx", how="left").join(
         calendar_shares(active(events, roles).with_columns(who.alias("who")), starts, grid.first, cal),
         on="idx", how="left")
-    periods = grid.periods().select("idx", "period", "complete")
-    n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     out = periods.join(n_days, on="idx", how="left").join(result, on="idx", how="left")
     out = out.with_columns([pl.col(c).fill_null(0).cast(pl.Float64) for c in COUNTS])
-    everything = events.select(who.alias("who"), "ts", "event", "account_id").filter(pl.col("who").is_not_null())
     return EngagementBase(out.sort("idx"), grid, hygiene, actor, in_grid.select("idx", "day", "who"), first_seen,
                           everything)
+
+
+def group_value(frame: pl.DataFrame, dim: str) -> pl.Expr:
+    """The ``--by`` value of each event: ``prop.NAME`` inside properties, else a column of events."""
+    if dim.startswith("prop."):
+        return property_value(frame, dim.removeprefix("prop."))
+    if dim not in frame.columns:
+        cols = [c for c in frame.columns if not c.startswith("_") and c not in ("idx", "day", "ts")]
+        msg = f"--by {dim}: not a column of events (nor prop.NAME)"
+        raise UsageError(msg, hint=f"events columns: {', '.join(cols[:15])}")
+    return pl.col(dim).cast(pl.String)
 
 
 def trailing(acting: pl.DataFrame, day_period: pl.DataFrame, mau_days: int) -> pl.DataFrame:
@@ -199,16 +224,22 @@ def sessions(acting: nw.LazyFrame, gap_s: float) -> nw.LazyFrame:
         nw.col("seconds").median().alias("median_session_seconds"))
 
 
-def aggregate(events: nw.LazyFrame, acting: nw.LazyFrame, roles: Roles) -> nw.LazyFrame:
-    """Per period index: Σ over days of distinct actives, distinct actives, accounts, role counts."""
-    daily = acting.group_by("idx", "day").agg(nw.col("who").n_unique().alias("n"))
-    table = daily.group_by("idx").agg(nw.col("n").sum().alias("dau_sum"))
-    table = table.join(acting.group_by("idx").agg(nw.col("who").n_unique().alias("active")), on="idx", how="left")
-    accounts = acting.filter(~nw.col("account_id").is_null()).group_by("idx").agg(
+def aggregate(events: nw.LazyFrame, acting: nw.LazyFrame, roles: Roles, groups: tuple[str, ...] = ()
+              ) -> nw.LazyFrame:
+    """Per (group…, period): Σ over days of distinct actives, distinct actives, accounts, role counts.
+
+    With groups an actor counts in every group it was active in, so groups may sum to more than
+    the total (PostHog's breakdowns do the same).
+    """
+    keys = [*groups, "idx"]
+    daily = acting.group_by(*keys, "day").agg(nw.col("who").n_unique().alias("n"))
+    table = daily.group_by(*keys).agg(nw.col("n").sum().alias("dau_sum"))
+    table = table.join(acting.group_by(*keys).agg(nw.col("who").n_unique().alias("active")), on=keys, how="left")
+    accounts = acting.filter(~nw.col("account_id").is_null()).group_by(*keys).agg(
         nw.col("account_id").n_unique().alias("active_accounts"))
-    table = table.join(accounts, on="idx", how="left")
+    table = table.join(accounts, on=keys, how="left")
     for role, name in (("login", "logins"), ("key_actions", "key_actions"), ("invite", "invites")):
         names = roles.events(role)
-        counted = events.filter(nw.col("event").is_in(names)).group_by("idx").agg(nw.len().alias(name))
-        table = table.join(counted, on="idx", how="left")
+        counted = events.filter(nw.col("event").is_in(names)).group_by(*keys).agg(nw.len().alias(name))
+        table = table.join(counted, on=keys, how="left")
     return table

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 
 # With --window trailing these metrics read the window ending on each period's last day.
+# Columns the per-group table does not have yet.
+BY_UNAVAILABLE = {"sessions", "session_seconds", "session_minutes", "median_session_duration", "wau_mau_c",
+                  "dau_wau_c"}
 TRAILING = {"wau": "trail_7", "mau": "trail_n", "active_users": "trail_n", "wau_mau": "wau_mau_t",
             "dau_wau": "dau_wau_t"}
 
@@ -33,23 +36,32 @@ def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "
         msg = f"{metric_id} needs [events] {missing[0]} in the config"
         raise UsageError(msg, hint=f'add to kpi.toml: [events] {missing[0]} = ["Report Created", …]')
     if m.special:
+        if base.groups:
+            msg = f"{metric_id} is not available with --by yet (only --by feature for feature metrics)"
+            raise UsageError(msg)
         return SPECIALS[m.special](base, roles, metric_id, options or {})
+    keys = [*base.groups, "idx"]
+    needs = {m.value, *(m.ratio or ())}
+    if base.groups and (window == "trailing" or needs & BY_UNAVAILABLE):
+        extra = " (nor --window trailing)" if window == "trailing" else ""
+        msg = f"{metric_id} is not available with --by yet{extra}"
+        raise UsageError(msg)
     table = base.table.filter(pl.col("idx") >= base.grid.first).with_columns(
-        pl.when(pl.col("days") > 0).then(pl.col("dau_sum") / pl.col("days")).alias("dau"),
-        (pl.col("session_seconds") / 60).alias("session_minutes"),
-        pl.col("median_session_seconds").alias("median_session_duration"),
-    )
+        pl.when(pl.col("days") > 0).then(pl.col("dau_sum") / pl.col("days")).alias("dau"))
+    if not base.groups:
+        table = table.with_columns((pl.col("session_seconds") / 60).alias("session_minutes"),
+                                   pl.col("median_session_seconds").alias("median_session_duration"))
     trailing = window == "trailing"
     if trailing and metric_id == "dau_mau":  # mean over P's days of DAU(d) / MAU_n(d)
-        return _value(table, "dau_mau_t")
+        return _value(table, "dau_mau_t", keys)
     if m.ratio:
-        return table.select("idx", *ratio(pl.col(m.ratio[0]), pl.col(m.ratio[1])))
+        return table.select(*keys, *ratio(pl.col(m.ratio[0]), pl.col(m.ratio[1])))
     assert m.value is not None
-    return _value(table, TRAILING.get(metric_id, m.value) if trailing else m.value)
+    return _value(table, TRAILING.get(metric_id, m.value) if trailing else m.value, keys)
 
 
-def _value(table: pl.DataFrame, column: str) -> pl.DataFrame:
+def _value(table: pl.DataFrame, column: str, keys: list[str]) -> pl.DataFrame:
     """A plain value column (no numerator or denominator)."""
-    return table.select("idx", pl.col(column).cast(pl.Float64).alias("value"),
+    return table.select(*keys, pl.col(column).cast(pl.Float64).alias("value"),
                         pl.lit(None, dtype=pl.Float64).alias("numerator"),
                         pl.lit(None, dtype=pl.Float64).alias("denominator"))
