@@ -168,7 +168,8 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
         features = by == ["feature"]
         ebase = run.engagement(roles, () if features else tuple(by))
         periods = ebase.grid.periods().select("idx", "period", "complete")
-        options: dict[str, object] = {"inactive_days": run.options.inactive_days}
+        options: dict[str, object] = {"inactive_days": run.options.inactive_days,
+                                      "pql": run.settings.tables.get("pql", {})}
         for mid in engagement_ids:
             rows = evaluate_engagement(ebase, mid, roles, run.options.window or "calendar", options)
             if ("feature" in rows.columns) != features:

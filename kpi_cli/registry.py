@@ -201,6 +201,17 @@ _ENGAGEMENT = [
            "reading of Atlassian's week-2 weekly active instances).", special="w2wai", options=ACTOR_OPTS),
     Metric("w2wai_count", "W2WAI count", "count", "engagement", EVENTS, "The numerator of w2wai.",
            special="w2wai", options=ACTOR_OPTS),
+    Metric("invite_acceptance_rate", "Invite acceptance", "ratio", "engagement", EVENTS,
+           "Invitations sent in P (invite events, distinct invitee_email) whose invitee signed up (signup "
+           "event with that email) within 30 days / invitations sent in P.", special="invite_acceptance",
+           options=ACTOR_OPTS),
+    Metric("viral_coefficient", "Viral coefficient", "score", "engagement", EVENTS,
+           "invites_per_user × invite_acceptance_rate (numerator and denominator carry the two factors).",
+           special="viral", options=ACTOR_OPTS),
+    Metric("pqls", "PQLs", "count", "engagement", EVENTS,
+           "Accounts meeting the [pql] rule in P: ≥ min_active_users distinct users and ≥ min_key_actions key "
+           "action events, counting only events within within_days_of_signup of the account's first event "
+           "when set.", special="pqls", options=ACTOR_OPTS),
     Metric("feature_adoption_rate", "Feature adoption", "ratio", "engagement", EVENTS,
            "Per feature (--by feature, [events.features]): actors with one of its events in P / active "
            "actors in P.", special="feature_adoption", options=ACTOR_OPTS, roles=("features",)),

@@ -440,3 +440,28 @@ def test_by_event_column_and_property(tmp_path: Path, engine: str) -> None:
 def test_by_is_refused_where_not_built(log: Path) -> None:
     with pytest.raises(Exception, match="not available with --by"):
         compute("sessions_per_user", data=log, month="2023-03", by=["account_id"])
+
+
+def test_invites_viral_and_pqls(tmp_path: Path) -> None:
+    header = [*HEADER, "email", "properties"]
+    rows = [
+        ["i1", "", "a1", "A", "2023-03-01T10:00:00Z", "Invite Sent", "", '{"invitee_email": "New@x.io"}'],
+        ["i2", "", "a1", "A", "2023-03-02T10:00:00Z", "Invite Sent", "", '{"invitee_email": "b@x.io"}'],
+        ["i3", "", "a1", "A", "2023-03-03T10:00:00Z", "Invite Sent", "", '{"invitee_email": "new@x.io"}'],
+        ["s1", "", "n1", "A", "2023-03-10T10:00:00Z", "Signed Up", "new@x.io", "{}"],
+        ["k1", "", "n1", "A", "2023-03-11T10:00:00Z", "Report Created", "", "{}"],
+        ["k2", "", "a1", "A", "2023-03-12T10:00:00Z", "Report Created", "", "{}"],
+        ["k3", "", "b1", "B", "2023-03-12T10:00:00Z", "Report Created", "", "{}"],
+    ]
+    config = '[events]\nkey_actions = ["Report Created"]\n[pql]\nmin_active_users = 2\nmin_key_actions = 2\n'
+    folder = write(tmp_path / "ev", rows, header, config=config)
+    ids = ["invites_per_user", "invite_acceptance_rate", "viral_coefficient", "pqls"]
+    df = compute(ids, data=folder, month="2023-03", config=str(folder / "kpi.toml"))
+    got = {r["metric"]: r for r in df.iter_rows(named=True)}
+    # 3 invites by 3 active users (a1, n1, b1); 2 distinct invitees (emails compared in lower case),
+    # new@x.io signed up 9 days after the first invite: acceptance 1/2.
+    assert got["invites_per_user"]["value"] == pytest.approx(3 / 3)
+    assert (got["invite_acceptance_rate"]["numerator"], got["invite_acceptance_rate"]["denominator"]) == (1, 2)
+    assert got["viral_coefficient"]["value"] == pytest.approx(1.0 * 0.5)
+    # PQL: account A has 2 users and 2 key actions; B has 1 user.
+    assert got["pqls"]["value"] == 1

@@ -90,7 +90,10 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     acting = active(ev, roles)
     native = backend(engine_name)
     in_grid = acting.filter(pl.col("idx") >= 0)
-    everything = events.select(who.alias("who"), "ts", "event", "account_id").filter(pl.col("who").is_not_null())
+    email = pl.col("email") if "email" in events.columns else property_value(events, "email")
+    everything = events.select(who.alias("who"), "ts", "event", "account_id", email.cast(pl.String).alias("email"),
+                               property_value(events, "invitee_email").alias("invitee_email"),
+                               pl.col("actor").alias("user")).filter(pl.col("who").is_not_null())
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     if by:

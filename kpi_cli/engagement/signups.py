@@ -179,6 +179,56 @@ def feature_retention_rate(base: EngagementBase, roles: Roles, _id: str, _o: dic
     return frame.select("feature", "idx", *ratio(pl.col("n").fill_null(0.0), pl.col("d").fill_null(0.0)))
 
 
+def invite_acceptance_rate(base: EngagementBase, roles: Roles, _id: str, _o: dict[str, Any]) -> pl.DataFrame:
+    """Invitations sent in P (distinct invitee emails) that became a signup within 30 days / those."""
+    invites = base.events.filter(pl.col("event").is_in(roles.events("invite")), pl.col("invitee_email").is_not_null())
+    invites = _period(base, invites.with_columns(pl.col("invitee_email").str.to_lowercase()), "ts")
+    invites = invites.group_by("idx", "invitee_email").agg(pl.col("ts").min())
+    signups = base.events.filter(pl.col("event").is_in(roles.events("signup")), pl.col("email").is_not_null())
+    signups = signups.select(pl.col("email").str.to_lowercase().alias("invitee_email"), pl.col("ts").alias("t_s"))
+    joined = invites.join(signups, on="invitee_email", how="left").with_columns(
+        ((pl.col("t_s") >= pl.col("ts")) & (pl.col("t_s") <= pl.col("ts") + 30 * DAY_US)).fill_null(False)
+        .alias("hit"))
+    accepted = joined.group_by("idx", "invitee_email").agg(pl.col("hit").any())
+    return _per_period(base, accepted, pl.col("hit").sum(), pl.len())
+
+
+def viral_coefficient(base: EngagementBase, roles: Roles, metric_id: str, options: dict[str, Any]) -> pl.DataFrame:
+    """Invites per active actor × invite acceptance rate (numerator and denominator are those two)."""
+    per_user = base.table.filter(pl.col("idx") >= base.grid.first).select(
+        "idx", *ratio(pl.col("invites"), pl.col("active")))
+    accept = invite_acceptance_rate(base, roles, metric_id, options)
+    both = per_user.join(accept, on="idx", suffix="_a")
+    return both.select("idx", (pl.col("value") * pl.col("value_a")).alias("value"),
+                       pl.col("value").alias("numerator"), pl.col("value_a").alias("denominator"))
+
+
+def pqls(base: EngagementBase, roles: Roles, _id: str, options: dict[str, Any]) -> pl.DataFrame:
+    """Accounts meeting the ``[pql]`` rule in P: enough active users and key actions (optionally
+    counting only events within ``within_days_of_signup`` of the account's first event)."""
+    rule = dict(options.get("pql") or {})
+    if not rule:
+        msg = "pqls needs a [pql] rule in the config"
+        raise UsageError(msg,
+                         hint="e.g. [pql] min_active_users = 3, min_key_actions = 10, within_days_of_signup = 14")
+    ev = _period(base, base.events.filter(pl.col("account_id").is_not_null()), "ts")
+    if rule.get("within_days_of_signup") is not None:
+        start = base.events.filter(pl.col("account_id").is_not_null()).group_by("account_id").agg(
+            pl.col("ts").min().alias("t0"))
+        ev = ev.join(start, on="account_id").filter(
+            pl.col("ts") <= pl.col("t0") + float(rule["within_days_of_signup"]) * DAY_US)
+    key_actions = roles.events("key_actions")
+    per_account = ev.group_by("idx", "account_id").agg(
+        pl.col("user").n_unique().alias("users"), pl.col("event").is_in(key_actions).sum().alias("keys"))
+    hit = (pl.col("users") >= int(rule.get("min_active_users", 0))) & (
+        pl.col("keys") >= int(rule.get("min_key_actions", 0)))
+    counts = per_account.filter(hit).group_by("idx").agg(pl.len().cast(pl.Float64).alias("value"))
+    periods = pl.DataFrame({"idx": list(range(base.grid.first, base.grid.last + 1))}, schema={"idx": pl.Int64})
+    return periods.join(counts, on="idx", how="left").select(
+        "idx", pl.col("value").fill_null(0.0), pl.lit(None, dtype=pl.Float64).alias("numerator"),
+        pl.lit(None, dtype=pl.Float64).alias("denominator"))
+
+
 SPECIALS: dict[str, Callable[[EngagementBase, Roles, str, dict[str, Any]], pl.DataFrame]] = {
     "activation": activation_rate,
     "ttfv": time_to_first_value,
@@ -187,4 +237,7 @@ SPECIALS: dict[str, Callable[[EngagementBase, Roles, str, dict[str, Any]], pl.Da
     "w2wai": w2wai,
     "feature_adoption": feature_adoption_rate,
     "feature_retention": feature_retention_rate,
+    "invite_acceptance": invite_acceptance_rate,
+    "viral": viral_coefficient,
+    "pqls": pqls,
 }
