@@ -266,11 +266,22 @@ def _report(run: Run, common: dict[str, Any]) -> None:
 
 def _emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: list[str],
           currency: str, title: str | None = None, money: tuple[str, ...] = (),
-          ratios: tuple[str, ...] = ()) -> None:
+          ratios: tuple[str, ...] = (), grid: tuple[list[str], str, str] | None = None,
+          durations: tuple[str, ...] = ()) -> None:
+    """Write ``df`` as asked; ``grid`` = (index columns, column key, value) for ``--wide`` tables,
+    which people get as the grid on a terminal too (a cohort triangle reads better than rows)."""
     from kpi_cli import output
 
     out_path = Path(common["output"]) if common["output"] else None
     fmt = output.choose_format(common["format"], out_path, sys.stdout.isatty())
+    if grid is not None and (common["wide"] or fmt == "table"):
+        index, key, value = grid
+        before = set(index)
+        df = output.pivot(df, index, key, value)
+        if value in ratios:
+            ratios = tuple(c for c in df.columns if c not in before)
+        if value in money:
+            money = (*money, *(c for c in df.columns if c not in before))
     if fmt == "table":
         from kpi_cli import render
 
@@ -281,7 +292,7 @@ def _emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims:
             if console.measure(table, options=console.options.update_width(100_000)).maximum > console.width:
                 table = render.metrics_by_row(df, dims, currency, title)
         else:
-            table = render.frame_table(df, money, ratios, currency, title)
+            table = render.frame_table(df, money, ratios, currency, title, durations)
         if out_path is not None:
             console = _console(True)
             with console.capture() as cap:
@@ -377,7 +388,8 @@ def cohort(
     _report(run, common)
     money = ("cohort_size", "retained", "gross_retained") if of == "mrr" else ()
     _emit(df, common, long_metrics=False, dims=[], currency=run.info.get("currency", "USD"), money=money,
-          ratios=("rate", "gross_rate"), title=f"Cohorts ({of})")
+          ratios=("rate", "gross_rate"), title=f"Cohorts ({of}): rate by periods since the first",
+          grid=(["cohort", "cohort_size"], "period_index", "rate"))
 
 
 @app.command()
@@ -403,7 +415,7 @@ def funnel(
         df = funnel_run(run, steps, window=window, order=order)
     _report(run, common)
     _emit(df, common, long_metrics=False, dims=[], currency="USD", title=f"Funnel (window {window}, {order})",
-          ratios=("conversion", "step_conversion"))
+          ratios=("conversion", "step_conversion"), durations=("median_time_to_convert",))
 
 
 @app.command()
@@ -441,7 +453,8 @@ def stickiness(common: dict[str, Any]) -> None:
     with progress(common, "computing stickiness…"):
         df = stickiness_run(run)
     _report(run, common)
-    _emit(df, common, long_metrics=False, dims=[], currency="USD", title="Stickiness")
+    _emit(df, common, long_metrics=False, dims=[], currency="USD", title="Stickiness: actors by days active",
+          grid=(["period", "complete"], "days_active", "actors"))
 
 
 @app.command("list")

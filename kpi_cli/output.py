@@ -50,6 +50,25 @@ def wide(df: pl.DataFrame, dims: list[str]) -> pl.DataFrame:
     return out.sort(index, nulls_last=True).select(*index, *[m for m in order if m in out.columns], "complete")
 
 
+def pivot(df: pl.DataFrame, index: list[str], key: str, value: str) -> pl.DataFrame:
+    """One row per ``index``, one column per ``key`` value (in order), holding ``value``.
+
+    Columns of ``df`` named in ``index`` but varying along ``key`` (a cohort's size in its summary
+    row) are taken from the first ``key``.
+    """
+    import polars as pl
+
+    keys = sorted(df[key].drop_nulls().unique().to_list())
+    row_key, carried = index[:1], index[1:]
+    wide_df = df.with_columns(pl.col(key).cast(pl.String)).pivot(
+        on=key, index=row_key, values=value, aggregate_function="first")
+    if carried:
+        first = df.filter(pl.col(key) == keys[0]).select(*row_key, *carried)
+        wide_df = first.join(wide_df, on=row_key, how="right", nulls_equal=True)
+    order = [str(k) for k in keys if str(k) in wide_df.columns]
+    return wide_df.select(*index, *order)
+
+
 def _all(col: str) -> pl.Expr:
     import polars as pl
 

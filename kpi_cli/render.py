@@ -89,8 +89,25 @@ def metrics_by_row(df: pl.DataFrame, dims: list[str], currency: str, title: str 
     return table
 
 
+def fmt_seconds(v: float | None) -> str:
+    """Seconds as a person reads a duration.
+
+    Examples
+    --------
+    >>> fmt_seconds(484034), fmt_seconds(450), fmt_seconds(None)
+    ('5d 14h', '7m 30s', '—')
+    """
+    if v is None:
+        return "—"
+    s = round(v)
+    for size, unit, sub, subunit in ((86400, "d", 3600, "h"), (3600, "h", 60, "m"), (60, "m", 1, "s")):
+        if s >= size:
+            return f"{s // size}{unit} {(s % size) // sub}{subunit}"
+    return f"{s}s"
+
+
 def frame_table(df: pl.DataFrame, money: tuple[str, ...] = (), ratios: tuple[str, ...] = (),
-                currency: str = "USD", title: str | None = None) -> Table:
+                currency: str = "USD", title: str | None = None, durations: tuple[str, ...] = ()) -> Table:
     """Any frame as a table, formatting the named money and ratio columns."""
     table = Table(title=title, header_style="bold")
     for c in df.columns:
@@ -102,8 +119,10 @@ def frame_table(df: pl.DataFrame, money: tuple[str, ...] = (), ratios: tuple[str
                 cells.append(fmt_value(v, "currency", currency))
             elif c in ratios:
                 cells.append(fmt_value(v, "ratio"))
+            elif c in durations:
+                cells.append(fmt_seconds(v))
             elif isinstance(v, float):
-                cells.append(f"{v:,.2f}")
+                cells.append(f"{v:,.0f}" if v.is_integer() else f"{v:,.2f}")
             elif v is None:
                 cells.append("—")
             elif hasattr(v, "isoformat"):

@@ -465,3 +465,17 @@ def test_invites_viral_and_pqls(tmp_path: Path) -> None:
     assert got["viral_coefficient"]["value"] == pytest.approx(1.0 * 0.5)
     # PQL: account A has 2 users and 2 key actions; B has 1 user.
     assert got["pqls"]["value"] == 1
+
+
+def test_cohort_wide_grid(log: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kpi_cli.cli import app
+
+    result = CliRunner().invoke(app, ["cohort", "--of", "users", "--period", "week", "--from", "2023-02-27", "--to",
+                                      "2023-03-31", "--data", str(log), "--wide", "-f", "csv"])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "cohort,cohort_size,0,1,2,3,4"
+    assert lines[1] == "2023-02-27,2.0,1.0,0.5,1.0,0.0,"  # the §2(c) triangle's first row; W4 not over
+    assert lines[-1] == ",5.0,1.0,0.75,0.75,0.0,"  # weighted summary: W1 = (1 + 2) / (2 + 2)
