@@ -5,7 +5,9 @@ The CLI is a thin layer over these functions.
 Examples
 --------
 >>> from kpi_cli import compute
->>> compute("mrr,nrr", data="sample_data", from_="2024-01", to="2024-03")  # doctest: +SKIP
+>>> df = compute("mrr,customers", data="sample_data", month="2024-03", currency="USD")
+>>> df.select("metric", "period").rows()
+[('mrr', datetime.date(2024, 3, 1)), ('customers', datetime.date(2024, 3, 1))]
 """
 
 from __future__ import annotations
@@ -135,7 +137,8 @@ def compute(metrics: str | list[str], data: str | Path | None = None, **kwargs: 
 
     Examples
     --------
-    >>> compute("mrr", data="sample_data", month="2024-03")  # doctest: +SKIP
+    >>> compute("arr", data="sample_data", month="2024-03", currency="USD").columns
+    ['metric', 'period', 'value', 'numerator', 'denominator', 'complete']
     """
     return compute_run(metrics, Run.start(_options(data, kwargs)))
 
