@@ -24,6 +24,9 @@ demo: $(STAMP)
 	$(BIN)/kpi compute mrr,arr,new_mrr,expansion_mrr,contraction_mrr,churned_mrr,reactivation_mrr,customers,arpa,customer_churn_rate,nrr \
 		--data sample_data --from 2024-07 --to 2024-12 --currency USD -f table
 	$(BIN)/kpi movements --data sample_data --last 6 --as-of 2025-01-01 --currency USD -f table
+	$(BIN)/kpi compute engagement --data sample_data --from 2024-10 --to 2024-12 -f table
+	$(BIN)/kpi cohort --of users --data sample_data --from 2024-01 --to 2024-06 --periods 5 -f table
+	$(BIN)/kpi funnel "Signed Up" "Dashboard Viewed" "Report Created" --data sample_data --quarter 2024-Q2 -f table
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check kpi_cli tests bench

@@ -150,7 +150,7 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
     def available(m: Metric) -> bool:
         """What a group keeps: metrics whose sources exist and whose event roles are configured."""
         have_sources = all(any(run.dataset.has(s) for s in need.split("|")) for need in m.sources)
-        return have_sources and all(roles.events(r) for r in m.roles)
+        return have_sources and roles.configured(m.roles) and all(run.settings.tables.get(t) for t in m.tables)
 
     ids = resolve(metrics, available)
     run.info["metrics"] = ids

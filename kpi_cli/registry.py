@@ -28,7 +28,8 @@ class Metric:
     ratio: tuple[str, str] | None = None  # base-table numerator, denominator columns
     special: str | None = None  # name of a family function
     options: tuple[str, ...] = field(default_factory=tuple)
-    roles: tuple[str, ...] = ()  # [events] roles that must be configured (no default exists)
+    roles: tuple[str, ...] = ()  # [events] roles that must be configured ("a|b": either will do)
+    tables: tuple[str, ...] = ()  # config tables that must exist, e.g. [pql]
 
 
 BILLING = ("subscriptions|invoices",)
@@ -171,10 +172,10 @@ _ENGAGEMENT = [
            "has one, else a run of an actor's events with gaps ≤ --session-gap (30m); cut at 24 hours; it "
            "belongs to the period of its first event.", ratio=("sessions", "active"),
            options=(*ACTOR_OPTS, "session_gap")),
-    Metric("avg_session_duration", "Avg session", "duration", "engagement", EVENTS,
+    Metric("avg_session_duration", "Avg session (s)", "duration", "engagement", EVENTS,
            "Mean of last − first event time over sessions starting in P, in seconds (single-event "
            "sessions count as 0).", ratio=("session_seconds", "sessions"), options=(*ACTOR_OPTS, "session_gap")),
-    Metric("median_session_duration", "Median session", "duration", "engagement", EVENTS,
+    Metric("median_session_duration", "Median session (s)", "duration", "engagement", EVENTS,
            "Median of last − first event time over sessions starting in P, in seconds.",
            value="median_session_duration", options=(*ACTOR_OPTS, "session_gap")),
     Metric("session_minutes_per_user", "Session minutes per user", "count", "engagement", EVENTS,
@@ -186,9 +187,11 @@ _ENGAGEMENT = [
            options=ACTOR_OPTS, roles=("activation",)),
     Metric("time_to_first_value", "Time to value (h)", "duration", "engagement", EVENTS,
            "Median hours from signup to the first activation (else key action) event, over signups in P "
-           "who reached it; denominator = how many did.", special="ttfv", options=ACTOR_OPTS),
+           "who reached it; denominator = how many did.", special="ttfv", options=ACTOR_OPTS,
+           roles=("activation|key_actions",)),
     Metric("time_to_first_value_p75", "Time to value p75 (h)", "duration", "engagement", EVENTS,
-           "75th percentile (linear) of the same hours.", special="ttfv", options=ACTOR_OPTS),
+           "75th percentile (linear) of the same hours.", special="ttfv", options=ACTOR_OPTS,
+           roles=("activation|key_actions",)),
     Metric("onboarding_completion_rate", "Onboarding completion", "ratio", "engagement", EVENTS,
            "Signups in P who did the [events] onboarding steps in order within activation_window / signups "
            "in P whose window has ended.", special="onboarding", options=ACTOR_OPTS, roles=("onboarding",)),
@@ -211,7 +214,7 @@ _ENGAGEMENT = [
     Metric("pqls", "PQLs", "count", "engagement", EVENTS,
            "Accounts meeting the [pql] rule in P: ≥ min_active_users distinct users and ≥ min_key_actions key "
            "action events, counting only events within within_days_of_signup of the account's first event "
-           "when set.", special="pqls", options=ACTOR_OPTS),
+           "when set.", special="pqls", options=ACTOR_OPTS, tables=("pql",)),
     Metric("feature_adoption_rate", "Feature adoption", "ratio", "engagement", EVENTS,
            "Per feature (--by feature, [events.features]): actors with one of its events in P / active "
            "actors in P.", special="feature_adoption", options=ACTOR_OPTS, roles=("features",)),

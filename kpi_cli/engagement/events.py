@@ -47,6 +47,10 @@ class Roles:
         """Roles from a config table; unknown keys are kept (later metric families read them)."""
         return cls({**DEFAULT_ROLES, **table})
 
+    def configured(self, needed: tuple[str, ...]) -> bool:
+        """Every entry of ``needed`` has events (an entry "a|b" is met by either role)."""
+        return all(any(self.events(r) for r in entry.split("|")) for entry in needed)
+
     def events(self, role: str) -> list[str]:
         """Event names of ``role`` as a list."""
         value = self.names.get(role) or []

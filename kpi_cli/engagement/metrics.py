@@ -31,10 +31,11 @@ def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "
         msg = f"--window {window!r} is not one of calendar, trailing"
         raise UsageError(msg)
     m = METRICS[metric_id]
-    missing = [r for r in m.roles if not roles.events(r)]
+    missing = [r for r in m.roles if not roles.configured((r,))]
     if missing:
-        msg = f"{metric_id} needs [events] {missing[0]} in the config"
-        raise UsageError(msg, hint=f'add to kpi.toml: [events] {missing[0]} = ["Report Created", …]')
+        role = missing[0].split("|")[0]
+        msg = f"{metric_id} needs [events] {missing[0].replace('|', ' or ')} in the config"
+        raise UsageError(msg, hint=f'add to kpi.toml: [events] {role} = ["Report Created", …]')
     if m.special:
         if base.groups:
             msg = f"{metric_id} is not available with --by yet (only --by feature for feature metrics)"
