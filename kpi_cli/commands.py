@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from kpi_cli.cli import app, handled
+from kpi_cli.dataset import Dataset
 from kpi_cli.errors import DataError, ExitCode
 from kpi_cli.schemas import SOURCES, normalise
 
@@ -45,6 +46,8 @@ def validate(
                         ds.load("invoices")
                     else:
                         load_items(ds)
+                elif name == "events":
+                    _event_hygiene(ds)
                 else:
                     ds.load(name)
             except DataError as e:
@@ -68,6 +71,28 @@ def validate(
             typer.echo(f"! warning: {w}")
         if failed:
             raise typer.Exit(int(ExitCode.DATA_ERROR))
+
+
+def _event_hygiene(ds: Dataset) -> None:
+    """Load events through hygiene and add what it found to the report's warnings."""
+    import polars as pl
+
+    from kpi_cli.engagement.events import Exclusions, Roles, load_events
+
+    roles = Roles.from_table(ds.settings.tables.get("events", {}))
+    events, hygiene = load_events(ds, exclusions=Exclusions.from_config(ds.settings.tables.get("exclude", {})))
+    ds.warnings.append(f"events: {hygiene.repeated_ids} repeated event_id dropped, {hygiene.merged_anonymous} "
+                       f"anonymous rows merged into users, {hygiene.anonymous_rows} rows stay anonymous, "
+                       f"{hygiene.excluded_actors} actors / {hygiene.excluded_rows} rows excluded by [exclude]")
+    signups = events.filter(pl.col("event").is_in(roles.events("signup"))).group_by("actor").agg(
+        pl.col("ts").min().alias("t0"))
+    early = events.join(signups, on="actor").filter(pl.col("ts") < pl.col("t0"))
+    if early.height:
+        ds.warnings.append(f"events: {early.height} events of {early['actor'].n_unique()} actors come before "
+                           "their first signup (kept; cohorts start at the signup)")
+    if hygiene.anonymous_rows:
+        ds.warnings.append(f"events: {hygiene.anonymous_rows} rows have only an anonymous_id (each id is its own "
+                           "actor; --identified-only drops them)")
 
 
 def _date_span(ds: object, name: str) -> str | None:

@@ -479,3 +479,15 @@ def test_cohort_wide_grid(log: Path) -> None:
     assert lines[0] == "cohort,cohort_size,0,1,2,3,4"
     assert lines[1] == "2023-02-27,2.0,1.0,0.5,1.0,0.0,"  # the §2(c) triangle's first row; W4 not over
     assert lines[-1] == ",5.0,1.0,0.75,0.75,0.0,"  # weighted summary: W1 = (1 + 2) / (2 + 2)
+
+
+def test_validate_reports_event_hygiene(log: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kpi_cli.cli import app
+
+    result = CliRunner().invoke(app, ["validate", "--data", str(log)])
+    assert result.exit_code == 0, result.stdout
+    assert "19 rows read, 1 exact duplicates" in result.stdout  # e16 twice
+    assert "1 anonymous rows merged into users" in result.stdout  # e01 (anon-9 → u1)
+    assert "1 events of 1 actors come before their first signup" in result.stdout  # e01 at 08:55, signup 09:00
