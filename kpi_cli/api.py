@@ -27,6 +27,7 @@ from kpi_cli.engagement.base import EngagementBase
 from kpi_cli.engagement.base import build as build_engagement
 from kpi_cli.engagement.events import Exclusions, Roles
 from kpi_cli.engagement.metrics import evaluate as evaluate_engagement
+from kpi_cli.engagement.signups import pql_accounts
 from kpi_cli.errors import UsageError
 from kpi_cli.options import RunOptions, calendar_of, check_choice, parse_duration_days
 from kpi_cli.periods import RangeRequest, parse_as_of
@@ -273,3 +274,13 @@ def funnel_run(run: Run, steps: list[str], window: str = "14d", order: str = "lo
     return event_funnel.table(run.dataset, cal, run.options.range, parse_as_of(run.options.as_of, cal), steps,
                               window_us=window_us, order=order, actor=run.options.actor,
                               identified_only=run.options.identified_only, exclusions=run.exclusions)
+
+
+def pql_list_run(run: Run) -> pl.DataFrame:
+    """The accounts behind ``pqls``: ``period, account_id, active_users, key_actions, complete``."""
+    roles = Roles.from_table(run.settings.tables.get("events", {}))
+    base = run.engagement(roles)
+    rows = pql_accounts(base, roles, {"pql": run.settings.tables.get("pql", {})})
+    periods = base.grid.periods().select("idx", "period", "complete")
+    return rows.join(periods, on="idx").select("period", "account_id", pl.col("active_users").cast(pl.Int64),
+                                               pl.col("key_actions").cast(pl.Int64), "complete")

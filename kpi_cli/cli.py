@@ -316,7 +316,12 @@ MetricsArg = Annotated[list[str], typer.Argument(help="Metric ids or groups (rev
 
 @app.command()
 @data_command
-def compute(metrics: MetricsArg, common: dict[str, Any]) -> None:
+def compute(
+    metrics: MetricsArg,
+    common: dict[str, Any],
+    list_: Annotated[bool, typer.Option("--list", help="With pqls: the qualifying accounts instead of counts.")]
+    = False,
+) -> None:
     """Compute metrics per period (and --by group).
 
     Examples:
@@ -325,9 +330,20 @@ def compute(metrics: MetricsArg, common: dict[str, Any]) -> None:
 
       kpi compute mrr,nrr,customer_churn_rate --from 2023-01 --to 2023-12 --by plan -f csv > kpis.csv
     """
-    from kpi_cli.api import compute_run
+    from kpi_cli.api import compute_run, pql_list_run
 
     run = _run(common)
+    if list_:
+        if [m.strip() for m in ",".join(metrics).split(",")] != ["pqls"]:
+            from kpi_cli.errors import UsageError
+
+            msg = "--list goes with pqls alone"
+            raise UsageError(msg, hint="kpi compute pqls --list --month 2024-03")
+        with progress(common, "finding PQLs…"):
+            accounts = pql_list_run(run)
+        _report(run, common)
+        _emit(accounts, common, long_metrics=False, dims=[], currency="USD", title="Product-qualified leads")
+        return
     with progress(common, "computing…"):
         df = compute_run(metrics, run)
     _report(run, common)

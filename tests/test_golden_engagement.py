@@ -491,3 +491,18 @@ def test_validate_reports_event_hygiene(log: Path) -> None:
     assert "19 rows read, 1 exact duplicates" in result.stdout  # e16 twice
     assert "1 anonymous rows merged into users" in result.stdout  # e01 (anon-9 → u1)
     assert "1 events of 1 actors come before their first signup" in result.stdout  # e01 at 08:55, signup 09:00
+
+
+def test_pql_list(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kpi_cli.cli import app
+
+    folder = write(tmp_path / "ev", EVENTS, config='[events]\nkey_actions = ["Report Created"]\n'
+                                                   "[pql]\nmin_active_users = 2\nmin_key_actions = 2\n")
+    result = CliRunner().invoke(app, ["compute", "pqls", "--list", "--month", "2023-03", "--data", str(folder),
+                                      "--config", str(folder / "kpi.toml"), "-f", "csv"])
+    assert result.exit_code == 0, result.stderr
+    # March: A = u1, u2 with Report Created e06, e07, e16; B = u3, u4 with e10, e14, e17; C has one user.
+    assert result.stdout.splitlines() == ["period,account_id,active_users,key_actions,complete",
+                                          "2023-03-01,A,2,3,false", "2023-03-01,B,2,3,false"]

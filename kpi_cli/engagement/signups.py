@@ -203,9 +203,12 @@ def viral_coefficient(base: EngagementBase, roles: Roles, metric_id: str, option
                        pl.col("value").alias("numerator"), pl.col("value_a").alias("denominator"))
 
 
-def pqls(base: EngagementBase, roles: Roles, _id: str, options: dict[str, Any]) -> pl.DataFrame:
-    """Accounts meeting the ``[pql]`` rule in P: enough active users and key actions (optionally
-    counting only events within ``within_days_of_signup`` of the account's first event)."""
+def pql_accounts(base: EngagementBase, roles: Roles, options: dict[str, Any]) -> pl.DataFrame:
+    """Accounts meeting the ``[pql]`` rule per period: ``idx, account_id, active_users, key_actions``.
+
+    The rule: ≥ ``min_active_users`` distinct users and ≥ ``min_key_actions`` key action events in
+    P, counting only events within ``within_days_of_signup`` of the account's first event when set.
+    """
     rule = dict(options.get("pql") or {})
     if not rule:
         msg = "pqls needs a [pql] rule in the config"
@@ -217,12 +220,17 @@ def pqls(base: EngagementBase, roles: Roles, _id: str, options: dict[str, Any]) 
             pl.col("ts").min().alias("t0"))
         ev = ev.join(start, on="account_id").filter(
             pl.col("ts") <= pl.col("t0") + float(rule["within_days_of_signup"]) * DAY_US)
-    key_actions = roles.events("key_actions")
     per_account = ev.group_by("idx", "account_id").agg(
-        pl.col("user").n_unique().alias("users"), pl.col("event").is_in(key_actions).sum().alias("keys"))
-    hit = (pl.col("users") >= int(rule.get("min_active_users", 0))) & (
-        pl.col("keys") >= int(rule.get("min_key_actions", 0)))
-    counts = per_account.filter(hit).group_by("idx").agg(pl.len().cast(pl.Float64).alias("value"))
+        pl.col("user").n_unique().alias("active_users"),
+        pl.col("event").is_in(roles.events("key_actions")).sum().alias("key_actions"))
+    hit = (pl.col("active_users") >= int(rule.get("min_active_users", 0))) & (
+        pl.col("key_actions") >= int(rule.get("min_key_actions", 0)))
+    return per_account.filter(hit).sort("idx", "account_id")
+
+
+def pqls(base: EngagementBase, roles: Roles, _id: str, options: dict[str, Any]) -> pl.DataFrame:
+    """How many accounts meet the ``[pql]`` rule in P (see :func:`pql_accounts`)."""
+    counts = pql_accounts(base, roles, options).group_by("idx").agg(pl.len().cast(pl.Float64).alias("value"))
     periods = pl.DataFrame({"idx": list(range(base.grid.first, base.grid.last + 1))}, schema={"idx": pl.Int64})
     return periods.join(counts, on="idx", how="left").select(
         "idx", pl.col("value").fill_null(0.0), pl.lit(None, dtype=pl.Float64).alias("numerator"),
