@@ -23,7 +23,7 @@ from kpi_cli.dataset import Dataset
 from kpi_cli.engagement import cohorts as event_cohorts
 from kpi_cli.engagement import funnel as event_funnel
 from kpi_cli.engagement import tables
-from kpi_cli.engagement.base import EngagementBase
+from kpi_cli.engagement.base import ALL_PARTS, EngagementBase
 from kpi_cli.engagement.base import build as build_engagement
 from kpi_cli.engagement.events import Exclusions, Roles
 from kpi_cli.engagement.metrics import evaluate as evaluate_engagement
@@ -79,14 +79,15 @@ class Run:
         """``[exclude]`` from the config plus ``--exclude-file``."""
         return Exclusions.from_config(self.settings.tables.get("exclude", {}), self.options.exclude_file)
 
-    def engagement(self, roles: Roles, by: tuple[str, ...] = ()) -> EngagementBase:
+    def engagement(self, roles: Roles, by: tuple[str, ...] = (), needs: frozenset[str] = ALL_PARTS
+                   ) -> EngagementBase:
         """The engagement table for this run's range and actor."""
         v = self.settings.values
         cal = calendar_of(v)
         base = build_engagement(self.dataset, cal, self.options.range, parse_as_of(self.options.as_of, cal), roles,
                                 self.options.actor, self.options.identified_only, v["engine"],
                                 parse_duration_days(self.options.session_gap, "--session-gap") * 86_400,
-                                self.options.mau_days, self.exclusions, by)
+                                self.options.mau_days, self.exclusions, by, needs)
         self.info["hygiene"] = base.hygiene
         return base
 
@@ -170,7 +171,7 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
     engagement_ids = [m for m in ids if METRICS[m].family == "engagement"]
     if engagement_ids:
         features = by == ["feature"]
-        ebase = run.engagement(roles, () if features else tuple(by))
+        ebase = run.engagement(roles, () if features else tuple(by), parts_needed(engagement_ids, run.options.window))
         periods = ebase.grid.periods().select("idx", "period", "complete")
         options: dict[str, object] = {"inactive_days": run.options.inactive_days,
                                       "pql": run.settings.tables.get("pql", {})}
@@ -274,6 +275,18 @@ def funnel_run(run: Run, steps: list[str], window: str = "14d", order: str = "lo
     return event_funnel.table(run.dataset, cal, run.options.range, parse_as_of(run.options.as_of, cal), steps,
                               window_us=window_us, order=order, actor=run.options.actor,
                               identified_only=run.options.identified_only, exclusions=run.exclusions)
+
+
+def parts_needed(ids: list[str], window: str | None) -> frozenset[str]:
+    """Which optional parts of the engagement table the metrics ``ids`` read."""
+    needs = set()
+    if any(i.startswith("session") or i.endswith("session_duration") for i in ids):
+        needs.add("sessions")
+    if window == "trailing":
+        needs.add("trailing")
+    elif any(i in ("wau_mau", "dau_wau") for i in ids):
+        needs.add("shares")
+    return frozenset(needs)
 
 
 def pql_list_run(run: Run) -> pl.DataFrame:

@@ -48,12 +48,14 @@ class EngagementBase:
 
 
 SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
+# Optional parts of the table, computed only when a metric asks for them.
+ALL_PARTS = frozenset({"sessions", "trailing", "shares"})
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
           identified_only: bool = False, engine_name: str = "polars", session_gap_s: float = 1800.0,
-          mau_days: int = 30, exclusions: Exclusions | None = None, by: tuple[str, ...] = ()
-          ) -> EngagementBase:
+          mau_days: int = 30, exclusions: Exclusions | None = None, by: tuple[str, ...] = (),
+          needs: frozenset[str] = ALL_PARTS) -> EngagementBase:
     """Clean the events once and aggregate them over the requested periods."""
     if actor not in ("user", "account"):
         msg = f"--actor {actor!r} is not one of user, account"
@@ -106,13 +108,16 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         return EngagementBase(out.sort(*by, "idx"), grid, hygiene, actor, in_grid.select("idx", "day", "who"),
                               first_seen, everything, list(by))
     table = aggregate(native(ev.filter(pl.col("idx") >= 0)), native(in_grid), roles)
-    table = table.join(sessions(native(acting), session_gap_s), on="idx", how="left")
-    result = table.collect(backend="polars").to_native().join(
-        trailing(acting, day_period, mau_days), on="idx", how="left").join(
-        calendar_shares(active(events, roles).with_columns(who.alias("who")), starts, grid.first, cal),
-        on="idx", how="left")
+    if "sessions" in needs:
+        table = table.join(sessions(native(acting), session_gap_s), on="idx", how="left")
+    result = table.collect(backend="polars").to_native()
+    if "trailing" in needs:
+        result = result.join(trailing(acting, day_period, mau_days), on="idx", how="left")
+    if "shares" in needs:
+        shares = calendar_shares(active(events, roles).with_columns(who.alias("who")), starts, grid.first, cal)
+        result = result.join(shares, on="idx", how="left")
     out = periods.join(n_days, on="idx", how="left").join(result, on="idx", how="left")
-    out = out.with_columns([pl.col(c).fill_null(0).cast(pl.Float64) for c in COUNTS])
+    out = out.with_columns([pl.col(c).fill_null(0).cast(pl.Float64) for c in COUNTS if c in out.columns])
     return EngagementBase(out.sort("idx"), grid, hygiene, actor, in_grid.select("idx", "day", "who"), first_seen,
                           everything)
 

@@ -49,7 +49,7 @@ def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "
         raise UsageError(msg)
     table = base.table.filter(pl.col("idx") >= base.grid.first).with_columns(
         pl.when(pl.col("days") > 0).then(pl.col("dau_sum") / pl.col("days")).alias("dau"))
-    if not base.groups:
+    if "session_seconds" in table.columns:
         table = table.with_columns((pl.col("session_seconds") / 60).alias("session_minutes"),
                                    pl.col("median_session_seconds").alias("median_session_duration"))
     trailing = window == "trailing"
