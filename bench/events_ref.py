@@ -1,7 +1,7 @@
 """Independent DuckDB reference for ``dau``, ``mau``, ``dau_mau`` and a weekly user cohort (SPEC §3.3).
 
-Written from SPEC §1.2/§2/§3.3 only (not from ``kpi_cli``). Reads ``<data>/events.parquet`` (or a
-file / folder of Parquet parts given with ``--data``) and writes CSV:
+Written from SPEC §1.2/§2/§3.3 only (not from ``kpi_cli``). Reads ``<data>/events.parquet`` (or the
+Parquet file given with ``--data``) and writes CSV:
 
 - default: long ``metric,period,value,numerator,denominator`` rows, ``period`` = first day of the
   UTC calendar month, for every month from ``--from`` to ``--to`` (empty months included: 0, 0, null);
@@ -42,31 +42,37 @@ METRICS = ["dau", "mau", "dau_mau"]
 
 # the cleaned event stream: one CTE chain shared by both queries ($path, $start, $end bound by DuckDB)
 CLEAN_SQL = """
-WITH raw AS (
-    SELECT event_id, "timestamp" AS ts, event, user_id, anonymous_id, account_id, {order_key} AS rn
-    FROM read_parquet($path, {read_opts})
+WITH raw AS NOT MATERIALIZED (
+    -- pos orders rows by (timestamp, position in the file): µs since the epoch in the high bits
+    SELECT event_id, "timestamp" AS ts, event, user_id, anonymous_id, account_id,
+           CAST(epoch_us("timestamp") AS HUGEINT) * 4294967296 + file_row_number AS pos
+    FROM read_parquet($path, file_row_number = true)
 ),
-kept_with_id AS (   -- one row per event_id: earliest timestamp, then first in the file
-    SELECT arg_min({{'ts': ts, 'rn': rn, 'event': event, 'user_id': user_id, 'anonymous_id': anonymous_id}},
-                   (ts, rn)) AS r
+repeated AS (       -- ids seen more than once, and the row each one keeps
+    SELECT event_id, min(pos) AS keep
     FROM raw
     WHERE event_id <> ''            -- NULL and '' are "no id"
     GROUP BY event_id
+    HAVING count(*) > 1
+),
+kept_with_id AS (   -- one row per event_id: earliest timestamp, then first in the file
+    SELECT r.pos, r.ts, r.event, r.user_id, r.anonymous_id
+    FROM raw AS r LEFT JOIN repeated AS d ON d.event_id = r.event_id
+    WHERE r.event_id <> '' AND (d.keep IS NULL OR d.keep = r.pos)
 ),
 kept_without_id AS (  -- exact duplicates (every column equal) dropped; file position = first copy
-    SELECT ts, min(rn) AS rn, event, user_id, anonymous_id
+    SELECT min(pos) AS pos, ts, event, user_id, anonymous_id
     FROM raw
     WHERE event_id IS NULL OR event_id = ''
     GROUP BY event_id, ts, event, user_id, anonymous_id, account_id
 ),
 clean AS (
-    SELECT r.ts AS ts, r.rn AS rn, r.event AS event, r.user_id AS user_id, r.anonymous_id AS anonymous_id
-    FROM kept_with_id
+    SELECT pos, ts, event, user_id, anonymous_id FROM kept_with_id
     UNION ALL
-    SELECT ts, rn, event, user_id, anonymous_id FROM kept_without_id
+    SELECT pos, ts, event, user_id, anonymous_id FROM kept_without_id
 ),
-identity_map AS (   -- anonymous id -> user of its earliest row carrying both ids
-    SELECT anonymous_id, arg_min(user_id, (ts, rn)) AS mapped_user
+identity_map AS (   -- anonymous id -> user of its earliest row carrying both ids (then first in file)
+    SELECT anonymous_id, arg_min(user_id, pos) AS mapped_user
     FROM clean
     WHERE user_id IS NOT NULL AND anonymous_id IS NOT NULL
     GROUP BY anonymous_id
@@ -144,26 +150,13 @@ def _next_month(d: date) -> date:
     return date(d.year + d.month // 12, d.month % 12 + 1, 1)
 
 
-def _source(data: Path) -> tuple[str, bool]:
-    """(Parquet path or glob of the events source, whether it is a multi-file glob)."""
+def _source(data: Path) -> str:
+    """The events Parquet file: ``data`` itself or ``data/events.parquet`` (a single file: file order matters)."""
     if data.is_file():
-        return str(data), False
+        return str(data)
     if (data / "events.parquet").is_file():
-        return str(data / "events.parquet"), False
-    if (data / "events").is_dir():
-        return str(data / "events" / "**" / "*.parquet"), True
+        return str(data / "events.parquet")
     raise SystemExit(f"no events.parquet under {data}")
-
-
-def _query(tail: str, multi_file: bool) -> str:
-    if multi_file:  # file order = (file name, row in file)
-        return (
-            CLEAN_SQL.format(
-                order_key="(filename, file_row_number)", read_opts="filename = true, file_row_number = true"
-            )
-            + tail
-        )
-    return CLEAN_SQL.format(order_key="file_row_number", read_opts="file_row_number = true") + tail
 
 
 def _connect(threads: int | None) -> duckdb.DuckDBPyConnection:
@@ -182,10 +175,10 @@ def _params(path: str, first: date, last: date) -> dict[str, object]:
 Row = tuple[str, str, float | None, float | None, float | None]  # metric, period, value, numerator, denominator
 
 
-def monthly(path: str, first: date, last: date, multi_file: bool = False, threads: int | None = None) -> list[Row]:
+def monthly(path: str, first: date, last: date, threads: int | None = None) -> list[Row]:
     """Long rows for dau, mau, dau_mau per month from ``first`` to ``last`` (first days of months)."""
     con = _connect(threads)
-    res = con.execute(_query(MONTHLY_SQL, multi_file), _params(path, first, last)).fetchall()
+    res = con.execute(CLEAN_SQL + MONTHLY_SQL, _params(path, first, last)).fetchall()
     con.close()
     out: dict[str, list[Row]] = {m: [] for m in METRICS}
     for month, actor_days, mau, days in res:
@@ -197,10 +190,10 @@ def monthly(path: str, first: date, last: date, multi_file: bool = False, thread
     return [row for m in METRICS for row in out[m]]
 
 
-def cohort(path: str, first: date, last: date, multi_file: bool = False, threads: int | None = None) -> list[tuple]:
+def cohort(path: str, first: date, last: date, threads: int | None = None) -> list[tuple]:
     """(cohort, period_index, cohort_size, retained, rate) rows for weekly user cohorts."""
     con = _connect(threads)
-    res = con.execute(_query(COHORT_SQL, multi_file), _params(path, first, last)).fetchall()
+    res = con.execute(CLEAN_SQL + COHORT_SQL, _params(path, first, last)).fetchall()
     con.close()
     return [(c.isoformat(), k, size, ret, ret / size) for c, k, size, ret in res]
 
@@ -244,9 +237,9 @@ SELFTEST_ROWS = [
     ("e9", "2024-01-10 10:00:00", "Page Viewed", "u1", "a1", "acc1"),  # exact duplicate
     ("e8", "2024-01-31 23:00:00", "Report Created", "u4", None, "acc4"),
     ("e11", "2024-01-15 10:00:00", "Page Viewed", None, "a4", None),  # -> u7
-    # same id, same timestamp: the first in the file (u8) wins
+    # same id, same timestamp: the first in the file (u8) wins; keeping u1's copy would lose u8 from MAU
     ("e12", "2024-01-20 10:00:00", "Page Viewed", "u8", None, "acc8"),
-    ("e12", "2024-01-20 10:00:00", "Page Viewed", "u9", None, "acc9"),
+    ("e12", "2024-01-20 10:00:00", "Page Viewed", "u1", None, "acc1"),
     # rows without an id are not duplicates of one another (only exact copies are)
     (None, "2024-02-10 10:00:00", "Page Viewed", "u5", None, "acc5"),
     (None, "2024-02-10 10:00:00", "Page Viewed", "u5", None, "acc5"),
@@ -324,15 +317,15 @@ def main() -> None:
     if a.selftest:
         selftest()
         return
-    path, multi = _source(a.data)
+    path = _source(a.data)
     if a.cohort:
         write_csv(
             ["cohort", "period_index", "cohort_size", "retained", "rate"],
-            cohort(path, a.first, a.last, multi, a.threads),
+            cohort(path, a.first, a.last, a.threads),
             a.output,
         )
     else:
-        rows = monthly(path, a.first, a.last, multi, a.threads)
+        rows = monthly(path, a.first, a.last, a.threads)
         write_csv(["metric", "period", "value", "numerator", "denominator"], rows, a.output)
 
 

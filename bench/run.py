@@ -1,9 +1,16 @@
-"""Benchmark harness: ``kpi compute`` vs an independent DuckDB reference on generated data.
+"""Benchmark harness: ``kpi`` vs independent DuckDB references on generated data.
 
-Generates ``bench/data`` (and a quarter-size copy for the linearity check) when missing, runs both
-implementations best-of-N as separate processes measuring wall time and peak RSS, checks that every
-value agrees to 1e-6 (relative, 1e-6 absolute near zero), times ``kpi --help`` and ``kpi list``, and
-prints a table. Exit 0 if all numbers agree, 1 if they disagree, 2 if a command failed to run.
+Two suites (``--suite revenue|events|all``):
+
+- revenue: generates ``bench/data`` (and a quarter-size copy for the linearity check) when missing,
+  runs ``kpi compute <6 MRR metrics>`` and ``duckdb_ref.py`` best-of-N as separate processes measuring
+  wall time and peak RSS, checks that every value agrees to 1e-6 (relative, 1e-6 absolute near zero),
+  times ``kpi --help`` and ``kpi list``, and prints a table.
+- events: generates ``bench/data/events`` (20M events) when missing, does the same for
+  ``kpi compute dau,mau,dau_mau`` against ``events_ref.py`` (agreement to 1e-9 relative), then times
+  ``kpi cohort --of users --period week`` against the reference's weekly cohort query.
+
+Exit 0 if all numbers agree, 1 if they disagree, 2 if a command failed to run.
 """
 
 from __future__ import annotations
@@ -29,6 +36,12 @@ METRICS = ["mrr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", 
 DEFAULT_CUSTOMERS = 100_000
 REL_TOL = 1e-6
 ABS_TOL = 1e-6
+EVENT_METRICS = ["dau", "mau", "dau_mau"]
+DEFAULT_EVENTS = 20_000_000
+EVENTS_REL_TOL = 1e-9
+EVENTS_ABS_TOL = 1e-12
+SUITES = ("revenue", "events", "all")
+DEFAULT_SUITE = "revenue"
 TIME_BIN = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
 
 # fallback when /usr/bin/time is missing: a fresh Python runs the command and reports the children's peak
@@ -134,14 +147,20 @@ def read_long(path: Path) -> dict[tuple[str, str], float | None]:
     return out
 
 
-def compare(kpi: dict[tuple[str, str], float | None], ref: dict[tuple[str, str], float | None]) -> list[str]:
+def compare(
+    kpi: dict[tuple[str, str], float | None],
+    ref: dict[tuple[str, str], float | None],
+    metrics: list[str] = METRICS,
+    rel_tol: float = REL_TOL,
+    abs_tol: float = ABS_TOL,
+) -> list[str]:
     """Human-readable disagreements between the kpi and the reference outputs."""
     problems = []
-    order = {m: i for i, m in enumerate(METRICS)}
+    order = {m: i for i, m in enumerate(metrics)}
     for key in sorted(set(ref) | set(kpi), key=lambda k: (order.get(k[0], 99), k[1])):
         k, r = kpi.get(key, "missing"), ref.get(key, "missing")
         if isinstance(k, float) and isinstance(r, float):
-            if not math.isclose(k, r, rel_tol=REL_TOL, abs_tol=ABS_TOL):
+            if not math.isclose(k, r, rel_tol=rel_tol, abs_tol=abs_tol):
                 problems.append(f"{key[0]:<17} {key[1]}  kpi={k!r:<22} ref={r!r:<22} diff={k - r:+.6g}")
         elif k != r:
             problems.append(f"{key[0]:<17} {key[1]}  kpi={k!r:<22} ref={r!r}")
@@ -164,19 +183,8 @@ def _fail(label: str, best: Best) -> None:
     print(f"\n{label} failed (exit {last.returncode}):\n{tail}", file=sys.stderr)
 
 
-def main() -> int:
-    """Run the benchmark; returns the process exit code."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS)
-    p.add_argument("--years", type=int, default=5)
-    p.add_argument("--first-year", type=int, default=2020)
-    p.add_argument("--runs", type=int, default=3, help="best of N for compute runs (default 3)")
-    p.add_argument("--startup-runs", type=int, default=5, help="best of N for --help / list (default 5)")
-    p.add_argument("--no-linearity", action="store_true", help="skip the quarter-size run")
-    p.add_argument("--regenerate", action="store_true", help="regenerate the data even if present")
-    p.add_argument("--kpi", default=str(ROOT / ".venv" / "bin" / "kpi"), help="kpi executable")
-    a = p.parse_args()
-
+def run_revenue(a: argparse.Namespace) -> int:
+    """The revenue suite (MRR movements, linearity, start-up); returns the exit status."""
     frm = f"{a.first_year}-01"
     to = f"{a.first_year + a.years - 1}-12"
     data_dir = BENCH / "data"
@@ -186,10 +194,6 @@ def main() -> int:
     if not a.no_linearity:
         q = max(1, a.customers // 4)
         sizes.append(("quarter", q, data_dir / f"n{q}", Path(tempfile.gettempdir()) / "kpi_out_quarter.csv"))
-
-    if not Path(a.kpi).exists():
-        print(f"kpi executable not found: {a.kpi}", file=sys.stderr)
-        return 2
 
     status = 0
     results = []
@@ -254,6 +258,153 @@ def main() -> int:
         if not b.ok:
             _fail(f"kpi {key}", b)
             status = max(status, 2)
+    return status
+
+
+def ensure_events(out_dir: Path, events: int, force: bool) -> dict[str, float]:
+    """Generate ``out_dir/events.parquet`` unless it exists with the same arguments."""
+    meta_path = out_dir / ".generated.json"
+    if not force and meta_path.exists() and (out_dir / "events.parquet").exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("events") == events:
+            return {**meta, "cached": True}
+    cmd = [PY, str(BENCH / "events_generate.py"), "--events", str(events), "--out", str(out_dir)]
+    print(f"generating {out_dir.relative_to(ROOT)} ({events} events) ...", file=sys.stderr)
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return {**json.loads(meta_path.read_text()), "cached": False}
+
+
+def read_cohort(path: Path) -> dict[tuple[str, int], tuple[float, float | None]]:
+    """``{(cohort, period_index): (cohort_size, retained)}``; summary rows (no cohort) are skipped."""
+    with path.open(newline="") as fh:
+        out = {}
+        for row in csv.DictReader(fh):
+            if not row.get("cohort"):
+                continue
+            ret = row["retained"]
+            out[(row["cohort"], int(row["period_index"]))] = (
+                float(row["cohort_size"]),
+                float(ret) if ret not in ("", "null", "None") else None,
+            )
+    return out
+
+
+def compare_cohorts(kpi: dict, ref: dict) -> list[str]:
+    """Cells whose size or retained count differ (a null kpi cell -- incomplete -- is not compared)."""
+    problems = [f"{key} only in {'kpi' if key in kpi else 'reference'}" for key in sorted(set(kpi) ^ set(ref))]
+    for key in sorted(set(kpi) & set(ref)):
+        (ks, kr), (rs, rr) = kpi[key], ref[key]
+        if ks != rs or (kr is not None and kr != rr):
+            problems.append(f"{key}: kpi size={ks} retained={kr}, ref size={rs} retained={rr}")
+    return problems
+
+
+def _load() -> str:
+    """The 1/5/15-minute load averages, for the record (another process may share the 2 cores)."""
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run_events(a: argparse.Namespace) -> int:
+    """The events suite (dau/mau/dau_mau agreement and speed, weekly cohort speed); returns the exit status."""
+    ddir = BENCH / "data" / ("events" if a.events == DEFAULT_EVENTS else f"events_{a.events}")
+    meta = ensure_events(ddir, a.events, a.regenerate)
+    rel = os.path.relpath(ddir, ROOT)
+    tmp = Path(tempfile.gettempdir())
+    kpi_out, ref_out = tmp / "kpi_ev.csv", tmp / "kpi_ev_ref.csv"
+    kpi_coh, ref_coh = tmp / "kpi_cohort.csv", tmp / "kpi_cohort_ref.csv"
+    span = ["--from", "2024-01", "--to", "2024-12", "--data", rel]
+    ref = [PY, str(BENCH / "events_ref.py"), *span]
+    dau_cmds = {
+        "kpi": [a.kpi, "compute", ",".join(EVENT_METRICS), *span, "-f", "csv", "-o", str(kpi_out)],
+        "duckdb": [*ref, "-o", str(ref_out)],
+    }
+    cohort_cmds = {
+        "kpi": [a.kpi, "cohort", "--of", "users", "--period", "week", *span, "-f", "csv", "-o", str(kpi_coh)],
+        "duckdb": [*ref, "--cohort", "-o", str(ref_coh)],
+    }
+    load_before = _load()
+    status = 0
+    rows = []
+    for label, cmds in (("dau,mau,dau_mau", dau_cmds), ("cohort week", cohort_cmds)):
+        print(f"[events {label}] running kpi and duckdb, best of {a.runs} ...", file=sys.stderr)
+        best = best_of(cmds, a.runs)
+        agree = "n/a"
+        if not best["kpi"].ok or not best["duckdb"].ok:
+            for key in ("kpi", "duckdb"):
+                if not best[key].ok:
+                    _fail(f"[events {label}] {key}", best[key])
+            status = 2
+        elif label == "cohort week":  # timing only: reported, does not change the exit status
+            problems = compare_cohorts(read_cohort(kpi_coh), read_cohort(ref_coh))
+            agree = "yes*" if not problems else f"no* ({len(problems)})"
+            if problems:
+                print(f"\n[events cohort] {len(problems)} cells differ (first 10, informational):", file=sys.stderr)
+                print("\n".join("  " + p for p in problems[:10]), file=sys.stderr)
+        else:
+            problems = compare(read_long(kpi_out), read_long(ref_out), EVENT_METRICS, EVENTS_REL_TOL, EVENTS_ABS_TOL)
+            agree = "yes" if not problems else f"NO ({len(problems)})"
+            if problems:
+                status = max(status, 1)
+                print(f"\n[events] {len(problems)} values disagree (first 20):", file=sys.stderr)
+                print("\n".join("  " + p for p in problems[:20]), file=sys.stderr)
+        rows.append((label, best, agree))
+    load_after = _load()
+
+    gen = f"{meta['seconds']:.1f} s" + (" (cached)" if meta.get("cached") else "")
+    print(f"\nevents: {rel}/events.parquet, {int(meta['rows']):,} rows, generated in {gen}")
+    head = f"{'command':<16} {'kpi s':>8} {'duckdb s':>9} {'duck/kpi':>8} {'kpi MB':>7} {'duck MB':>8}  agree"
+    print(head)
+    print("-" * len(head))
+    for label, best, agree in rows:
+        k, d = best["kpi"], best["duckdb"]
+        ratio = f"{d.seconds / k.seconds:.2f}" if k.ok and d.ok else "-"
+        print(
+            f"{label:<16} {fmt_s(k.seconds if k.ok else None):>8} {fmt_s(d.seconds if d.ok else None):>9}"
+            f" {ratio:>8} {fmt_mb(k.peak_mb):>7} {fmt_mb(d.peak_mb):>8}  {agree}"
+        )
+    print(f"(best of {a.runs} wall seconds; peak RSS = max over runs; duck/kpi > 1 means kpi is faster;")
+    print(" * cohort cells compared for information only: cohort_size and retained, kpi's null cells skipped)")
+    (_, dau, _), (_, coh, _) = rows
+    if all(b["kpi"].ok and b["duckdb"].ok for b in (dau, coh)):
+        speed = dau["duckdb"].seconds / dau["kpi"].seconds
+        mem_ok = None not in (dau["kpi"].peak_mb, dau["duckdb"].peak_mb) and dau["kpi"].peak_mb <= dau["duckdb"].peak_mb
+        cohort_ratio = coh["kpi"].seconds / dau["kpi"].seconds
+        print("targets:")
+        print(f"  dau,mau,dau_mau >= 2x faster than DuckDB: {speed:.2f}x  {'met' if speed >= 2 else 'MISSED'}")
+        print(
+            f"  peak RSS <= DuckDB's: {fmt_mb(dau['kpi'].peak_mb)} vs {fmt_mb(dau['duckdb'].peak_mb)} MB"
+            f"  {'met' if mem_ok else 'MISSED'}"
+        )
+        print(f"  kpi cohort <= 2x kpi dau run: {cohort_ratio:.2f}x  {'met' if cohort_ratio <= 2 else 'MISSED'}")
+    print(f"{load_before} (before), {load_after} (after); {os.cpu_count()} cores")
+    return status
+
+
+def main() -> int:
+    """Run the benchmark; returns the process exit code."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--suite", choices=SUITES, default=DEFAULT_SUITE, help=f"default {DEFAULT_SUITE}")
+    p.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS)
+    p.add_argument("--years", type=int, default=5)
+    p.add_argument("--first-year", type=int, default=2020)
+    p.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="events suite: rows (default 20,000,000)")
+    p.add_argument("--runs", type=int, default=3, help="best of N for compute runs (default 3)")
+    p.add_argument("--startup-runs", type=int, default=5, help="best of N for --help / list (default 5)")
+    p.add_argument("--no-linearity", action="store_true", help="skip the quarter-size run")
+    p.add_argument("--regenerate", action="store_true", help="regenerate the data even if present")
+    p.add_argument("--kpi", default=str(ROOT / ".venv" / "bin" / "kpi"), help="kpi executable")
+    a = p.parse_args()
+
+    if not Path(a.kpi).exists():
+        print(f"kpi executable not found: {a.kpi}", file=sys.stderr)
+        return 2
+    status = 0
+    if a.suite in ("revenue", "all"):
+        status = max(status, run_revenue(a))
+    if a.suite in ("events", "all"):
+        if a.suite == "all":
+            print()
+        status = max(status, run_events(a))
     return status
 
 

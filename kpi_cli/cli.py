@@ -203,7 +203,7 @@ def progress(common: dict[str, Any], message: str) -> Iterator[None]:
         status.stop()
 
 
-def _run(common: dict[str, Any]) -> Run:
+def start_run(common: dict[str, Any]) -> Run:
     from kpi_cli.api import Run
     from kpi_cli.options import RunOptions
     from kpi_cli.periods import RangeRequest
@@ -228,7 +228,7 @@ def _run(common: dict[str, Any]) -> Run:
     return Run.start(opts)
 
 
-def _report(run: Run, common: dict[str, Any]) -> None:
+def report(run: Run, common: dict[str, Any]) -> None:
     """Skipped rows, warnings and (with -v) the per-source counts, on stderr."""
     ds = run.dataset
     if common["rejects"]:
@@ -264,7 +264,7 @@ def _report(run: Run, common: dict[str, Any]) -> None:
                        f"{hygiene.excluded_actors} actors and {hygiene.excluded_rows} rows excluded", err=True)
 
 
-def _emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: list[str],
+def emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: list[str],
           currency: str, title: str | None = None, money: tuple[str, ...] = (),
           ratios: tuple[str, ...] = (), grid: tuple[list[str], str, str] | None = None,
           durations: tuple[str, ...] = ()) -> None:
@@ -332,7 +332,7 @@ def compute(
     """
     from kpi_cli.api import compute_run, pql_list_run
 
-    run = _run(common)
+    run = start_run(common)
     if list_:
         if [m.strip() for m in ",".join(metrics).split(",")] != ["pqls"]:
             from kpi_cli.errors import UsageError
@@ -341,13 +341,13 @@ def compute(
             raise UsageError(msg, hint="kpi compute pqls --list --month 2024-03")
         with progress(common, "finding PQLs…"):
             accounts = pql_list_run(run)
-        _report(run, common)
-        _emit(accounts, common, long_metrics=False, dims=[], currency="USD", title="Product-qualified leads")
+        report(run, common)
+        emit(accounts, common, long_metrics=False, dims=[], currency="USD", title="Product-qualified leads")
         return
     with progress(common, "computing…"):
         df = compute_run(metrics, run)
-    _report(run, common)
-    _emit(df, common, long_metrics=True, dims=list(common["by"] or ()), currency=run.info.get("currency", "USD"))
+    report(run, common)
+    emit(df, common, long_metrics=True, dims=list(common["by"] or ()), currency=run.info.get("currency", "USD"))
 
 
 @app.command()
@@ -366,111 +366,13 @@ def movements(
     """
     from kpi_cli.api import movements_run
 
-    run = _run(common)
+    run = start_run(common)
     with progress(common, "computing movements…"):
         df = movements_run(run, customers=customers)
-    _report(run, common)
+    report(run, common)
     money = ("start_mrr", "new", "expansion", "reactivation", "contraction", "churned", "fx", "end_mrr", "change")
-    _emit(df, common, long_metrics=False, dims=[], currency=run.info.get("currency", "USD"), money=money,
+    emit(df, common, long_metrics=False, dims=[], currency=run.info.get("currency", "USD"), money=money,
           title="MRR movements")
-
-
-@app.command()
-@data_command
-def cohort(
-    common: dict[str, Any],
-    of: Annotated[str, typer.Option(help="customers (logo) | mrr (net and gross MRR) from billing; users | "
-                                    "accounts from events.")] = "customers",
-    periods: Annotated[int | None, typer.Option(help="Periods after the first to show.")] = None,
-    criterion: Annotated[str, typer.Option(help="on (active in period k) | on-or-after (k or later).")] = "on",
-    clock: Annotated[str, typer.Option(help="calendar periods | rolling (7/30 days from each entry).")]
-    = "calendar",
-) -> None:
-    """Retention triangle: by first paying period (billing) or first signup (events).
-
-    Examples:
-
-      kpi cohort --of customers --from 2023-01
-
-      kpi cohort --of mrr --periods 12 -f csv
-
-      kpi cohort --of users --period week --clock rolling
-    """
-    from kpi_cli.api import cohort_run
-
-    run = _run(common)
-    with progress(common, "building cohorts…"):
-        df = cohort_run(run, of=of, periods=periods, criterion=criterion, clock=clock)
-    _report(run, common)
-    money = ("cohort_size", "retained", "gross_retained") if of == "mrr" else ()
-    _emit(df, common, long_metrics=False, dims=[], currency=run.info.get("currency", "USD"), money=money,
-          ratios=("rate", "gross_rate"), title=f"Cohorts ({of}): rate by periods since the first",
-          grid=(["cohort", "cohort_size"], "period_index", "rate"))
-
-
-@app.command()
-@data_command
-def funnel(
-    steps: Annotated[list[str], typer.Argument(help="Event names, in order.", show_default=False)],
-    common: dict[str, Any],
-    order: Annotated[str, typer.Option(help="loose (default) | strict | any.")] = "loose",
-) -> None:
-    """Conversion through ordered steps, with pending entrants and median time to convert.
-
-    Examples:
-
-      kpi funnel "Signed Up" "Report Created" --month 2023-03 --window 7d
-
-      kpi funnel "Signed Up" "Invite Sent" "Report Created" --from 2023-01 --order strict
-    """
-    from kpi_cli.api import funnel_run
-
-    run = _run(common)
-    window = common["window"] or "14d"
-    with progress(common, "computing funnel…"):
-        df = funnel_run(run, steps, window=window, order=order)
-    _report(run, common)
-    _emit(df, common, long_metrics=False, dims=[], currency="USD", title=f"Funnel (window {window}, {order})",
-          ratios=("conversion", "step_conversion"), durations=("median_time_to_convert",))
-
-
-@app.command()
-@data_command
-def lifecycle(common: dict[str, Any]) -> None:
-    """Growth accounting per period: new, returning, resurrecting, dormant (negative), quick ratio.
-
-    Examples:
-
-      kpi lifecycle --from 2023-01 --to 2023-06
-
-      kpi lifecycle --period week --last 8 --actor account
-    """
-    from kpi_cli.api import lifecycle_run
-
-    run = _run(common)
-    with progress(common, "computing lifecycle…"):
-        df = lifecycle_run(run)
-    _report(run, common)
-    _emit(df, common, long_metrics=False, dims=[], currency="USD", title="Lifecycle")
-
-
-@app.command()
-@data_command
-def stickiness(common: dict[str, Any]) -> None:
-    """Histogram: actors active on exactly n days of each period, and on at least n.
-
-    Example:
-
-      kpi stickiness --month 2023-03
-    """
-    from kpi_cli.api import stickiness_run
-
-    run = _run(common)
-    with progress(common, "computing stickiness…"):
-        df = stickiness_run(run)
-    _report(run, common)
-    _emit(df, common, long_metrics=False, dims=[], currency="USD", title="Stickiness: actors by days active",
-          grid=(["period", "complete"], "days_active", "actors"))
 
 
 @app.command("list")
@@ -541,4 +443,4 @@ def main() -> None:
     app()
 
 
-from kpi_cli import commands  # noqa: E402, F401 — registers validate, init, config, sample
+from kpi_cli import commands, table_commands  # noqa: E402, F401 — register the other commands
