@@ -1,6 +1,6 @@
 """Benchmark harness: ``kpi`` vs independent DuckDB references on generated data.
 
-Two suites (``--suite revenue|events|all``):
+Two suites (``--suite revenue|events|all``, default ``all``: about 7.5 minutes on 2 cores with cached data):
 
 - revenue: generates ``bench/data`` (and a quarter-size copy for the linearity check) when missing,
   runs ``kpi compute <6 MRR metrics>`` and ``duckdb_ref.py`` best-of-N as separate processes measuring
@@ -41,7 +41,7 @@ DEFAULT_EVENTS = 20_000_000
 EVENTS_REL_TOL = 1e-9
 EVENTS_ABS_TOL = 1e-12
 SUITES = ("revenue", "events", "all")
-DEFAULT_SUITE = "revenue"
+DEFAULT_SUITE = "all"
 TIME_BIN = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
 
 # fallback when /usr/bin/time is missing: a fresh Python runs the command and reports the children's peak
@@ -299,6 +299,16 @@ def compare_cohorts(kpi: dict, ref: dict) -> list[str]:
     return problems
 
 
+def _git_state() -> str:
+    """``HEAD`` of the project and whether ``kpi_cli`` has uncommitted changes (the code being timed)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "kpi_cli"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return "git state unknown"
+    return f"kpi at {head.stdout.strip() or '?'}" + (" + uncommitted kpi_cli changes" if dirty.stdout.strip() else "")
+
+
 def _load() -> str:
     """The 1/5/15-minute load averages, for the record (another process may share the 2 cores)."""
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -322,7 +332,7 @@ def run_events(a: argparse.Namespace) -> int:
         "kpi": [a.kpi, "cohort", "--of", "users", "--period", "week", *span, "-f", "csv", "-o", str(kpi_coh)],
         "duckdb": [*ref, "--cohort", "-o", str(ref_coh)],
     }
-    load_before = _load()
+    load_before, git_before = _load(), _git_state()
     status = 0
     rows = []
     for label, cmds in (("dau,mau,dau_mau", dau_cmds), ("cohort week", cohort_cmds)):
@@ -348,7 +358,7 @@ def run_events(a: argparse.Namespace) -> int:
                 print(f"\n[events] {len(problems)} values disagree (first 20):", file=sys.stderr)
                 print("\n".join("  " + p for p in problems[:20]), file=sys.stderr)
         rows.append((label, best, agree))
-    load_after = _load()
+    load_after, git_after = _load(), _git_state()
 
     gen = f"{meta['seconds']:.1f} s" + (" (cached)" if meta.get("cached") else "")
     print(f"\nevents: {rel}/events.parquet, {int(meta['rows']):,} rows, generated in {gen}")
@@ -362,6 +372,9 @@ def run_events(a: argparse.Namespace) -> int:
             f"{label:<16} {fmt_s(k.seconds if k.ok else None):>8} {fmt_s(d.seconds if d.ok else None):>9}"
             f" {ratio:>8} {fmt_mb(k.peak_mb):>7} {fmt_mb(d.peak_mb):>8}  {agree}"
         )
+    for label, best, _ in rows:
+        each = "  ".join(f"{key} " + "/".join(f"{r.seconds:.1f}" for r in b.runs) for key, b in best.items())
+        print(f"  {label} runs: {each}")
     print(f"(best of {a.runs} wall seconds; peak RSS = max over runs; duck/kpi > 1 means kpi is faster;")
     print(" * cohort cells compared for information only: cohort_size and retained, kpi's null cells skipped)")
     (_, dau, _), (_, coh, _) = rows
@@ -377,6 +390,7 @@ def run_events(a: argparse.Namespace) -> int:
         )
         print(f"  kpi cohort <= 2x kpi dau run: {cohort_ratio:.2f}x  {'met' if cohort_ratio <= 2 else 'MISSED'}")
     print(f"{load_before} (before), {load_after} (after); {os.cpu_count()} cores")
+    print(git_before if git_before == git_after else f"{git_before} (before), {git_after} (after: kpi changed!)")
     return status
 
 
