@@ -286,6 +286,8 @@ def parts_needed(ids: list[str], window: str | None) -> frozenset[str]:
         needs.add("trailing")
     elif any(i in ("wau_mau", "dau_wau") for i in ids):
         needs.add("shares")
+    if any(METRICS[i].special for i in ids):  # signup, account and feature metrics read every event
+        needs.add("entrants")
     return frozenset(needs)
 
 

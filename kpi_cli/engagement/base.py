@@ -49,7 +49,7 @@ class EngagementBase:
 
 SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
 # Optional parts of the table, computed only when a metric asks for them.
-ALL_PARTS = frozenset({"sessions", "trailing", "shares"})
+ALL_PARTS = frozenset({"sessions", "trailing", "shares", "lifecycle", "entrants"})
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
@@ -75,14 +75,18 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     )
     who = pl.col("actor") if actor == "user" else pl.col("account_id")
     period_bounds = pl.lit(pl.Series([cal.instant(d) for d in starts], dtype=pl.Int64))
-    first_seen = active(events, roles).filter(who.is_not_null()).group_by(who.alias("who")).agg(
-        pl.col("ts").min()).select(
-        "who", (period_bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("first_idx"))
+    first_seen = pl.DataFrame(schema={"who": pl.String, "first_idx": pl.Int64})
+    if "lifecycle" in needs:
+        first_seen = active(events, roles).filter(who.is_not_null()).group_by(who.alias("who")).agg(
+            pl.col("ts").min()).select(
+            "who", (period_bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("first_idx"))
     bounds = pl.lit(pl.Series(day_bounds, dtype=pl.Int64))
     # A day of events before the grid lets sessions that start there be recognised and left out.
     ev = events.filter(pl.col("ts") >= day_bounds[0] - SESSION_CAP_US, pl.col("ts") < day_bounds[-1])
     ev = ev.with_columns((bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("day"))
-    ev = ev.join(day_period, on="day", how="left").with_columns(pl.col("idx").fill_null(-1))
+    # Day → period by position (days are numbered 0…n−1), not by a join over every event.
+    ev = ev.with_columns(pl.when(pl.col("day") >= 0).then(pl.lit(day_period["idx"]).gather(
+        pl.col("day").clip(lower_bound=0))).otherwise(-1).alias("idx"))
     session = pl.col("session_id") if "session_id" in ev.columns else pl.lit(None, dtype=pl.String)
     # Group columns get plain internal names (a dim like "prop.plan" is no SQL identifier).
     internal = [f"_g{i}" for i in range(len(by))]
@@ -92,10 +96,13 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     acting = active(ev, roles)
     native = backend(engine_name)
     in_grid = acting.filter(pl.col("idx") >= 0)
-    email = pl.col("email") if "email" in events.columns else property_value(events, "email")
-    everything = events.select(who.alias("who"), "ts", "event", "account_id", email.cast(pl.String).alias("email"),
-                               property_value(events, "invitee_email").alias("invitee_email"),
-                               pl.col("actor").alias("user")).filter(pl.col("who").is_not_null())
+    everything = pl.DataFrame()
+    if "entrants" in needs:
+        email = pl.col("email") if "email" in events.columns else property_value(events, "email")
+        everything = events.select(who.alias("who"), "ts", "event", "account_id",
+                                   email.cast(pl.String).alias("email"),
+                                   property_value(events, "invitee_email").alias("invitee_email"),
+                                   pl.col("actor").alias("user")).filter(pl.col("who").is_not_null())
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     if by:

@@ -156,7 +156,12 @@ def load_events(ds: Dataset, identified_only: bool = False, exclusions: Exclusio
     both = frame.filter(pl.col("user_id").is_not_null() & pl.col("anonymous_id").is_not_null())
     alias = (both.sort("ts", "_file", "_line").unique("anonymous_id", keep="first")
              .select("anonymous_id", pl.col("user_id").alias("_merged")))
-    frame = frame.join(alias, on="anonymous_id", how="left")
+    # Only rows without a user id need the alias map: join those few, not the whole log.
+    needs_alias = pl.col("user_id").is_null() & pl.col("anonymous_id").is_not_null()
+    frame = pl.concat([
+        frame.filter(~needs_alias).with_columns(pl.lit(None, dtype=pl.String).alias("_merged")),
+        frame.filter(needs_alias).join(alias, on="anonymous_id", how="left"),
+    ], how="diagonal_relaxed")
     resolved = pl.coalesce("user_id", "_merged")
     anonymous = resolved.is_null()
     merged = frame.filter(pl.col("user_id").is_null() & pl.col("_merged").is_not_null()).height
