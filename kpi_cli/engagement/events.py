@@ -146,26 +146,29 @@ def load_events(ds: Dataset, identified_only: bool = False, exclusions: Exclusio
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c))
     before = frame.height
     # Repeated event ids: keep the earliest timestamp, then the first in the file.
-    # Only rows whose id repeats need sorting; usually a tiny share of the log.
-    repeats = pl.col("event_id").is_not_null() & pl.col("event_id").is_duplicated()
-    clash = frame.filter(repeats)
+    # Only rows whose id repeats need sorting; usually a tiny share of the log. One filter keeps
+    # the rest and the winners, so the wide frame is copied once.
+    # Hashes find repeats fast; a collision only adds a row to the (exact) sort below.
+    repeats = pl.col("event_id").is_not_null() & pl.col("event_id").hash(7).is_duplicated()
+    frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"))
+    clash = frame.filter(repeats).select("event_id", "ts", "_file", "_line", "_row")
     if clash.height:
-        winners = clash.sort("ts", "_file", "_line").unique("event_id", keep="first", maintain_order=True)
-        frame = pl.concat([frame.filter(~repeats), winners])
+        winners = clash.sort("ts", "_file", "_line").unique("event_id", keep="first")["_row"]
+        frame = frame.filter(~repeats | pl.col("_row").is_in(winners.implode()))
+    frame = frame.drop("_row")
     repeated = before - frame.height
     both = frame.filter(pl.col("user_id").is_not_null() & pl.col("anonymous_id").is_not_null())
-    alias = (both.sort("ts", "_file", "_line").unique("anonymous_id", keep="first")
-             .select("anonymous_id", pl.col("user_id").alias("_merged")))
-    # Only rows without a user id need the alias map: join those few, not the whole log.
+    alias = (both.select("anonymous_id", "user_id", "ts", "_file", "_line").sort("ts", "_file", "_line")
+             .unique("anonymous_id", keep="first"))
+    # Only rows without a user id need the alias map: a hash lookup, not a join over the whole log.
     needs_alias = pl.col("user_id").is_null() & pl.col("anonymous_id").is_not_null()
-    frame = pl.concat([
-        frame.filter(~needs_alias).with_columns(pl.lit(None, dtype=pl.String).alias("_merged")),
-        frame.filter(needs_alias).join(alias, on="anonymous_id", how="left"),
-    ], how="diagonal_relaxed")
+    merged_id = pl.col("anonymous_id").replace_strict(alias["anonymous_id"], alias["user_id"], default=None)
+    frame = frame.with_columns(pl.when(needs_alias).then(merged_id).otherwise(None).alias("_merged"))
     resolved = pl.coalesce("user_id", "_merged")
     anonymous = resolved.is_null()
-    merged = frame.filter(pl.col("user_id").is_null() & pl.col("_merged").is_not_null()).height
-    anonymous_rows = frame.filter(anonymous).height
+    merged, anonymous_rows = frame.select(
+        (pl.col("user_id").is_null() & pl.col("_merged").is_not_null()).sum().alias("merged"),
+        anonymous.sum().alias("anonymous")).row(0)
     if identified_only:
         frame = frame.filter(~anonymous)
     frame = frame.with_columns(
