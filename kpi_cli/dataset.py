@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from kpi_cli.errors import BadRowsError
 from kpi_cli.loading import Source, load_source
-from kpi_cli.parsing import Check, bad_row_lines, parse_source, rejects_frame
+from kpi_cli.parsing import Check, Typed, bad_row_lines, bad_rows, parse_source, rejects_frame, typed_source
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,6 +45,7 @@ class Dataset:
     warnings: list[str] = field(default_factory=list)
     rejected: list[pl.DataFrame] = field(default_factory=list)
     _cache: dict[str, pl.DataFrame | None] = field(default_factory=dict)
+    memo: dict[str, object] = field(default_factory=dict)  # derived frames, e.g. events after hygiene
 
     def has(self, name: str) -> bool:
         """True when source ``name`` has files."""
@@ -65,20 +66,48 @@ class Dataset:
         transforms, checks = rules(src, list(src.mapping)) if rules else ([], [])
         parsed = parse_source(src, transforms, checks, frame_step)
         report = SourceReport(name, src.files, src.mapping, parsed.rows_read, parsed.duplicates)
-        report.rejected = parsed.bad.height
-        if parsed.bad.height:
-            counts = parsed.bad.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
-            report.reasons = dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
-            if self.on_bad_rows == "error":
-                lines = bad_row_lines(parsed.bad.sort("_file", "_line"))
-                msg = f"{parsed.bad.height} bad row{'s' * (parsed.bad.height != 1)} in {name}"
-                raise BadRowsError(msg, lines, parsed.bad.height,
-                                   hint="fix them, or pass --on-bad-rows skip (with --rejects FILE to keep them)")
-            import polars as pl
-
-            self.rejected.append(rejects_frame(parsed.bad).with_columns(pl.lit(name).alias("source")))
+        self._settle(report, parsed.bad)
         good = parsed.good
         report.used = good.height
-        self.reports[name] = report
         self._cache[name] = good
         return good
+
+    def typed(self, name: str, *, rules: Rules | None = None) -> Typed:
+        """Source ``name`` parsed lazily, bad rows flagged in ``_check`` but not yet removed.
+
+        For sources too large to hold whole (events): the caller streams over ``frame`` and calls
+        :meth:`settle` with what it found. CSV and JSON are parsed once and held in memory, so
+        that several passes do not parse the text again; Parquet is scanned on every pass.
+        """
+        src = load_source(name, self.settings)
+        assert src is not None
+        self.warnings += src.warnings
+        transforms, checks = rules(src, list(src.mapping)) if rules else ([], [])
+        typed = typed_source(src, transforms, checks)
+        if not src.columnar:
+            typed.frame = typed.frame.collect(engine="streaming").lazy()
+        return typed
+
+    def settle(self, typed: Typed, flagged: pl.DataFrame, rows_read: int, duplicates: int, used: int) -> None:
+        """Record a streamed source: bad rows (``_file, _line, _check``) raise or go to the rejects."""
+        src = typed.src
+        report = SourceReport(src.name, src.files, src.mapping, rows_read, duplicates)
+        self._settle(report, bad_rows(src, flagged, typed.checks, typed.present))
+        report.used = used
+
+    def _settle(self, report: SourceReport, bad: pl.DataFrame) -> None:
+        """Count bad rows by reason; raise under ``--on-bad-rows error``, else keep them for the rejects."""
+        import polars as pl
+
+        name = report.name
+        report.rejected = bad.height
+        if bad.height:
+            counts = bad.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+            report.reasons = dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
+            if self.on_bad_rows == "error":
+                lines = bad_row_lines(bad.sort("_file", "_line"))
+                msg = f"{bad.height} bad row{'s' * (bad.height != 1)} in {name}"
+                raise BadRowsError(msg, lines, bad.height,
+                                   hint="fix them, or pass --on-bad-rows skip (with --rejects FILE to keep them)")
+            self.rejected.append(rejects_frame(bad).with_columns(pl.lit(name).alias("source")))
+        self.reports[name] = report

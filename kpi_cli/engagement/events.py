@@ -8,7 +8,7 @@ anonymous are their own actor, unless ``identified_only``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,8 @@ DEFAULT_ROLES: dict[str, Any] = {
     "active_events": [],
     "inactive_events": [],
 }
+ID_COLUMNS = ("event_id", "user_id", "anonymous_id", "account_id")
+ROW_FILE = 1 << 40  # a row's key: file index × 2⁴⁰ + line
 ANON_PREFIX = "anon:"  # keeps an anonymous id from colliding with a user id of the same text
 
 
@@ -133,52 +135,87 @@ def event_rules(_src: Source, cols: list[str]) -> tuple[list[pl.Expr], list[Chec
 
 def load_events(ds: Dataset, identified_only: bool = False, exclusions: Exclusions | None = None
                 ) -> tuple[pl.DataFrame, Hygiene]:
-    """Clean events: ``ts, event, actor, account_id`` (+ other columns), one row per real event."""
-    raw = ds.load("events", rules=event_rules)
-    assert raw is not None
-    if raw.height == 0:
-        msg = "no events to compute from (the file has only a header, or every row was rejected)"
-        raise DataError(msg,
-                        hint="check the export, or run `kpi validate`")
-    frame = raw.rename({"timestamp": "ts"})
-    for c in ("user_id", "anonymous_id", "account_id", "event_id"):
-        if c not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(c))
-    before = frame.height
-    # Repeated event ids: keep the earliest timestamp, then the first in the file.
-    # Only rows whose id repeats need sorting; usually a tiny share of the log. One filter keeps
-    # the rest and the winners, so the wide frame is copied once.
-    # Hashes find repeats fast; a collision only adds a row to the (exact) sort below.
-    repeats = pl.col("event_id").is_not_null() & pl.col("event_id").hash(7).is_duplicated()
-    frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"))
-    clash = frame.filter(repeats).select("event_id", "ts", "_file", "_line", "_row")
-    if clash.height:
-        winners = clash.sort("ts", "_file", "_line").unique("event_id", keep="first")["_row"]
-        frame = frame.filter(~repeats | pl.col("_row").is_in(winners.implode()))
-    frame = frame.drop("_row")
-    repeated = before - frame.height
-    both = frame.filter(pl.col("user_id").is_not_null() & pl.col("anonymous_id").is_not_null())
-    alias = (both.select("anonymous_id", "user_id", "ts", "_file", "_line").sort("ts", "_file", "_line")
-             .unique("anonymous_id", keep="first"))
-    # Only rows without a user id need the alias map: a hash lookup, not a join over the whole log.
-    needs_alias = pl.col("user_id").is_null() & pl.col("anonymous_id").is_not_null()
-    merged_id = pl.col("anonymous_id").replace_strict(alias["anonymous_id"], alias["user_id"], default=None)
-    frame = frame.with_columns(pl.when(needs_alias).then(merged_id).otherwise(None).alias("_merged"))
-    resolved = pl.coalesce("user_id", "_merged")
-    anonymous = resolved.is_null()
-    merged, anonymous_rows = frame.select(
-        (pl.col("user_id").is_null() & pl.col("_merged").is_not_null()).sum().alias("merged"),
-        anonymous.sum().alias("anonymous")).row(0)
-    if identified_only:
-        frame = frame.filter(~anonymous)
-    frame = frame.with_columns(
-        pl.coalesce(resolved, pl.lit(ANON_PREFIX) + pl.col("anonymous_id")).alias("actor")
-    ).drop("_merged")
-    dropped = anonymous_rows if identified_only else 0
-    excluded_actors = excluded_rows = 0
+    """Clean events: ``ts, event, actor, user_id, account_id`` (+ other columns), one row per real event."""
+    key = f"events:clean:{identified_only}"
+    if key not in ds.memo:
+        ds.memo[key] = _clean_events(ds, identified_only)
+    cached: tuple[pl.DataFrame, Hygiene] = ds.memo[key]  # type: ignore[assignment]
+    frame, hygiene = cached
     if exclusions:
-        frame, excluded_actors, excluded_rows = _exclude(frame, exclusions)
-    return frame, Hygiene(repeated, merged, anonymous_rows, dropped, excluded_actors, excluded_rows)
+        frame, actors, rows = _exclude(frame, exclusions)
+        hygiene = replace(hygiene, excluded_actors=actors, excluded_rows=rows)
+    return frame, hygiene
+
+
+def _clean_events(ds: Dataset, identified_only: bool) -> tuple[pl.DataFrame, Hygiene]:
+    """Hygiene over one in-memory copy of the log, without its event id text.
+
+    Event ids are long strings needed only where they repeat: the log is held with a 64-bit hash
+    of each id, and the text is read again for the few rows whose hash repeats, so every decision
+    is exact. Rows are identified by file and line, packed in one integer.
+    """
+    typed = ds.typed("events", rules=event_rules)
+    lf = typed.frame
+    names = lf.collect_schema().names()
+    lf = lf.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in ID_COLUMNS if c not in names])
+    lf = lf.with_columns((pl.col("_file").cast(pl.Int64) * ROW_FILE + pl.col("_line")).alias("_row"))
+    values = [c for c in lf.collect_schema().names() if c not in ("_file", "_line", "_check", "_row")]
+    id_hash = pl.when(pl.col("event_id").is_not_null()).then(pl.col("event_id").hash(7))
+    whole = lf.select("_row", "_check", *[c for c in values if c != "event_id"], id_hash.alias("_h")).collect(
+        engine="streaming")
+    bad = pl.col("_check").is_not_null()
+    flagged = whole.filter(bad).select((pl.col("_row") // ROW_FILE).cast(pl.UInt32).alias("_file"),
+                                       (pl.col("_row") % ROW_FILE).alias("_line"), "_check")
+    ds.settle(typed, flagged, whole.height, 0, 0)
+    if whole.height == flagged.height:
+        msg = "no events to compute from (the file has only a header, or every row was rejected)"
+        raise DataError(msg, hint="check the export, or run `kpi validate`")
+    good = whole.filter(~bad) if flagged.height else whole
+    del whole
+    ids = _repeated(good.lazy().filter(pl.col("_h").is_not_null()), pl.col("_h")).collect(engine="streaming")
+    clash = good.filter(pl.col("_h").is_in(ids["h"].implode()))
+    text = lf.filter(pl.col("_row").is_in(clash["_row"].implode())).select("_row", "event_id")
+    clash = clash.join(text.collect(engine="streaming"), on="_row").select(*values, "_row")
+    # Repeated ids keep the earliest timestamp, then the first row in the file; a loser that
+    # copies an earlier row exactly is reported as an exact duplicate, like an id-less repeat.
+    clash = clash.sort("timestamp", "_row")
+    losers = clash.filter(~pl.col("event_id").is_first_distinct())["_row"]
+    copies = clash.filter(~pl.struct(values).is_first_distinct()).height
+    repeats = _exact_repeats(good.filter(pl.col("_h").is_null()), [c for c in values if c != "event_id"])
+    drop = pl.concat([losers, repeats])
+    frame = good.filter(~pl.col("_row").is_in(drop.implode())) if drop.len() else good
+    del good
+    both = pl.col("user_id").is_not_null() & pl.col("anonymous_id").is_not_null()
+    alias = frame.lazy().filter(both).group_by("anonymous_id").agg(
+        pl.col("user_id").sort_by("timestamp", "_row").first()).collect()
+    frame = frame.drop("_row", "_check", "_h").rename({"timestamp": "ts"})
+    # Only rows without a user id need the map: gathered, resolved and put back by position.
+    at = frame.select(pl.arg_where(pl.col("user_id").is_null()).alias("i"))["i"]
+    anon = frame["anonymous_id"].gather(at)
+    merged = anon.replace_strict(alias["anonymous_id"], alias["user_id"], default=None)
+    n_merged = int(merged.is_not_null().sum())
+    resolved = merged if identified_only else merged.fill_null(ANON_PREFIX + anon)
+    frame = frame.with_columns(frame["user_id"].scatter(at, resolved).alias("actor"))
+    if identified_only:
+        frame = frame.filter(pl.col("actor").is_not_null())
+    anonymous = at.len() - n_merged
+    ds.reports["events"].duplicates = repeats.len() + copies
+    ds.reports["events"].used = frame.height
+    return frame, Hygiene(losers.len() - copies, n_merged, anonymous, anonymous if identified_only else 0)
+
+
+def _repeated(frame: pl.LazyFrame, key: pl.Expr) -> pl.LazyFrame:
+    """Hashes seen more than once (``h``): candidates, to be compared by value."""
+    return frame.group_by(key.alias("h")).agg(pl.len()).filter(pl.col("len") > 1).select("h")
+
+
+def _exact_repeats(frame: pl.DataFrame, values: list[str]) -> pl.Series:
+    """``_row`` of rows equal in every value to an earlier row; row hashes first, values on a hit."""
+    if frame.height == 0:
+        return pl.Series("_row", [], dtype=pl.Int64)
+    hashed = frame.with_columns(pl.struct(values).hash(11).alias("_rh"))
+    suspects = hashed.filter(pl.col("_rh").is_in(_repeated(hashed.lazy(), pl.col("_rh")).collect()["h"].implode()))
+    return suspects.sort("_row").filter(~pl.struct(values).is_first_distinct())["_row"]
 
 
 def _exclude(frame: pl.DataFrame, ex: Exclusions) -> tuple[pl.DataFrame, int, int]:
