@@ -380,21 +380,11 @@ def list_metrics(
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json.")] = "table",
 ) -> None:
     """List every metric: id, unit, sources, label."""
-    rows = [(m.id, m.family, m.unit, ", ".join(m.sources), m.label) for m in METRICS.values()]
-    if format == "table":
-        for row in rows:
-            typer.echo(f"{row[0]:<26} {row[2]:<9} {row[4]}")
-        typer.echo(f"\ngroups: {', '.join(GROUPS)}")
-        return
-    import json
+    from kpi_cli.listing import render
 
-    if format == "json":
-        keys = ("id", "family", "unit", "sources", "label")
-        typer.echo(json.dumps([dict(zip(keys, r, strict=True)) for r in rows], indent=1))
-        return
-    typer.echo("id,family,unit,sources,label")
-    for r in rows:
-        typer.echo(",".join(f'"{x}"' if "," in x else x for x in r))
+    # The console script answers plain `kpi list` calls before Typer loads (kpi_cli.listing.fast_list),
+    # with this same text.
+    typer.echo(render(format), nl=False)
 
 
 @app.command()
@@ -438,9 +428,11 @@ def main_callback(
     """SaaS KPIs from billing exports."""
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main() -> int | None:
+    """Entry point of installs wired to ``kpi_cli.cli:main``: the same as ``kpi_cli.__main__.main``."""
+    from kpi_cli.__main__ import main as entry
+
+    return entry()
 
 
 from kpi_cli import commands, table_commands  # noqa: E402, F401 — register the other commands
