@@ -437,9 +437,11 @@ def test_by_event_column_and_property(tmp_path: Path, engine: str) -> None:
     assert by_plan == {"team": 3, "pro": 3}
 
 
-def test_by_is_refused_where_not_built(log: Path) -> None:
-    with pytest.raises(Exception, match="not available with --by"):
-        compute("sessions_per_user", data=log, month="2023-03", by=["account_id"])
+def test_feature_metrics_take_only_by_feature(tmp_path: Path) -> None:
+    folder = write(tmp_path / "ev", EVENTS, config=ROLES)
+    with pytest.raises(Exception, match="use --by feature alone"):
+        compute("feature_adoption_rate", data=folder, month="2023-03", by=["account_id"],
+                config=str(folder / "kpi.toml"))
 
 
 def test_invites_viral_and_pqls(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import narwhals as nw
 import polars as pl
 
 from kpi_cli.engagement.events import Exclusions, Hygiene, Roles, active, load_events, property_value
+from kpi_cli.engagement.groups import group_exprs, groups_cross, over
 from kpi_cli.engines import backend
 from kpi_cli.errors import UsageError
 from kpi_cli.grid import Grid
@@ -44,7 +45,8 @@ class EngagementBase:
     acting: pl.DataFrame
     first_seen: pl.DataFrame
     events: pl.DataFrame  # every clean event: who, ts, event, account_id (whole log)
-    groups: list[str] = field(default_factory=list)  # --by dimensions of ``table``
+    groups: list[str] = field(default_factory=list)  # --by dimensions
+    keys: list[str] = field(default_factory=list)  # their internal columns in ``table`` and ``events``
 
 
 SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
@@ -90,7 +92,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     session = pl.col("session_id") if "session_id" in ev.columns else pl.lit(None, dtype=pl.String)
     # Group columns get plain internal names (a dim like "prop.plan" is no SQL identifier).
     internal = [f"_g{i}" for i in range(len(by))]
-    dims = [group_value(ev, d).alias(g) for d, g in zip(by, internal, strict=True)]
+    exprs = group_exprs(ds, events, by)
+    dims = [e.alias(g) for e, g in zip(exprs, internal, strict=True)]
     ev = ev.select("idx", "day", "ts", "event", who.alias("who"), "account_id", session.alias("session_id"), *dims)
     ev = ev.filter(pl.col("who").is_not_null())
     acting = active(ev, roles)
@@ -102,70 +105,79 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         everything = events.select(who.alias("who"), "ts", "event", "account_id",
                                    email.cast(pl.String).alias("email"),
                                    property_value(events, "invitee_email").alias("invitee_email"),
-                                   pl.col("actor").alias("user")).filter(pl.col("who").is_not_null())
+                                   pl.col("actor").alias("user"), *dims).filter(pl.col("who").is_not_null())
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
-    if by:
-        grouped = aggregate(native(ev.filter(pl.col("idx") >= 0)), native(in_grid), roles, tuple(internal))
-        result = grouped.collect(backend="polars").to_native().rename(dict(zip(internal, by, strict=True)))
-        seen = result.filter(pl.col("idx") >= grid.first).select(*by).unique()  # groups active in the range
-        frame = seen.join(periods, how="cross").join(n_days, on="idx", how="left")
-        out = frame.join(result, on=[*by, "idx"], how="left").with_columns(
-            [pl.col(c).fill_null(0).cast(pl.Float64) for c in COUNTS if c in result.columns or c == "days"])
-        return EngagementBase(out.sort(*by, "idx"), grid, hygiene, actor, in_grid.select("idx", "day", "who"),
-                              first_seen, everything, list(by))
-    table = aggregate(native(ev.filter(pl.col("idx") >= 0)), native(in_grid), roles)
+    keys = tuple(internal)
+    parts = [aggregate(native(ev.filter(pl.col("idx") >= 0)), native(in_grid), roles, keys)
+             .collect(backend="polars").to_native()]
     if "sessions" in needs:
-        table = table.join(sessions(native(acting), session_gap_s), on="idx", how="left")
-    result = table.collect(backend="polars").to_native()
+        parts.append(sessions(native(acting), session_gap_s, keys).collect(backend="polars").to_native())
     if "trailing" in needs:
-        result = result.join(trailing(acting, day_period, mau_days), on="idx", how="left")
+        parts.append(trailing(acting, day_period, mau_days, keys))
     if "shares" in needs:
-        shares = calendar_shares(active(events, roles).with_columns(who.alias("who")), starts, grid.first, cal)
-        result = result.join(shares, on="idx", how="left")
-    out = periods.join(n_days, on="idx", how="left").join(result, on="idx", how="left")
-    out = out.with_columns([pl.col(c).fill_null(0).cast(pl.Float64) for c in COUNTS if c in out.columns])
-    return EngagementBase(out.sort("idx"), grid, hygiene, actor, in_grid.select("idx", "day", "who"), first_seen,
-                          everything)
+        log = active(events, roles).select(who.alias("who"), "ts", *dims).filter(pl.col("who").is_not_null())
+        parts.append(calendar_shares(log, starts, grid.first, cal, keys))
+    out = assemble(parts, periods.join(n_days, on="idx", how="left"), list(keys), grid.first)
+    return EngagementBase(out, grid, hygiene, actor, in_grid.select("idx", "day", "who"), first_seen, everything,
+                          list(by), list(keys))
 
 
-def group_value(frame: pl.DataFrame, dim: str) -> pl.Expr:
-    """The ``--by`` value of each event: ``prop.NAME`` inside properties, else a column of events."""
-    if dim.startswith("prop."):
-        return property_value(frame, dim.removeprefix("prop."))
-    if dim not in frame.columns:
-        cols = [c for c in frame.columns if not c.startswith("_") and c not in ("idx", "day", "ts")]
-        msg = f"--by {dim}: not a column of events (nor prop.NAME)"
-        raise UsageError(msg, hint=f"events columns: {', '.join(cols[:15])}")
-    return pl.col(dim).cast(pl.String)
+def assemble(parts: list[pl.DataFrame], periods: pl.DataFrame, keys: list[str], first: int) -> pl.DataFrame:
+    """The parts (each per group… and period) side by side on every period of every group seen.
+
+    A group is seen when a part has a row for it in a requested period: activity, a session, a
+    non-empty trailing window or a calendar share. Absent (group, period) pairs get 0 counts.
+    """
+    frame = periods
+    if keys:
+        seen = pl.concat([p.filter(pl.col("idx") >= first, *_nonempty(p)).select(keys) for p in parts]).unique()
+        frame = seen.join(periods, how="cross")
+    on = [*keys, "idx"]
+    for part in parts:
+        frame = frame.join(part, on=on, how="left")
+    frame = frame.with_columns([pl.col(c).fill_null(0).cast(pl.Float64) for c in COUNTS if c in frame.columns])
+    return frame.sort(on)
 
 
-def trailing(acting: pl.DataFrame, day_period: pl.DataFrame, mau_days: int) -> pl.DataFrame:
-    """Per period: distinct actives in the 7 and ``mau_days`` days ending on its last day, and the
-    mean over its days of DAU(d) / MAU_n(d) (``--window trailing``).
+def _nonempty(part: pl.DataFrame) -> list[pl.Expr]:
+    """Rows of a part that show a group: a non-empty trailing window, a calendar share."""
+    if "trail_n" in part.columns:
+        return [pl.col("trail_n") > 0]
+    if "wau_mau_c" in part.columns:
+        return [pl.col("wau_mau_c").is_not_null() | pl.col("dau_wau_c").is_not_null()]
+    return []
+
+
+def trailing(acting: pl.DataFrame, day_period: pl.DataFrame, mau_days: int, groups: tuple[str, ...] = ()
+             ) -> pl.DataFrame:
+    """Per (group…,) period: distinct actives in the 7 and ``mau_days`` days ending on its last day,
+    and the mean over its days of DAU(d) / MAU_n(d) (``--window trailing``).
 
     Linear in active (actor, day) pairs: each pair covers the window-end days from its day until
     the actor's next active day or the window length, whichever comes first, so a difference
-    array summed over days counts each actor once per window.
+    array summed over days counts each actor once per window. With groups the same runs on each
+    group's own pairs (an actor active in two groups counts in both).
     """
-    pairs = acting.filter(pl.col("day") >= 0).select("who", "day").unique().sort("who", "day")
+    keys = list(groups)
+    pairs = acting.filter(pl.col("day") >= 0).select(*keys, "who", "day").unique().sort(*keys, "who", "day")
     n_days = day_period.height
-    out = day_period.select("day", "idx")
+    out = groups_cross(pairs, keys, day_period.select("day", "idx"))
     for name, length in (("trail_7", 7), ("trail_n", mau_days)):
-        nxt = pl.col("day").shift(-1).over("who")
+        nxt = pl.col("day").shift(-1).over([*keys, "who"])
         stop = pl.min_horizontal(pl.col("day") + length, nxt.fill_null(n_days))
-        diff = pl.concat([pairs.select("day", pl.lit(1).alias("d")),
-                          pairs.select(stop.alias("day"), pl.lit(-1).alias("d"))]).group_by("day").agg(
+        diff = pl.concat([pairs.select(*keys, "day", pl.lit(1).alias("d")),
+                          pairs.select(*keys, stop.alias("day"), pl.lit(-1).alias("d"))]).group_by(*keys, "day").agg(
             pl.col("d").sum())
-        counts = out.select("day").join(diff, on="day", how="left").sort("day").select(
-            "day", pl.col("d").fill_null(0).cum_sum().alias(name))
-        out = out.join(counts, on="day", how="left")
-    daily = pairs.group_by("day").agg(pl.len().alias("dau"))
-    out = out.join(daily, on="day", how="left").with_columns(pl.col("dau").fill_null(0))
+        counts = out.select(*keys, "day").join(diff, on=[*keys, "day"], how="left").sort(*keys, "day").select(
+            *keys, "day", over(pl.col("d").fill_null(0).cum_sum(), keys).alias(name))
+        out = out.join(counts, on=[*keys, "day"], how="left")
+    daily = pairs.group_by(*keys, "day").agg(pl.len().alias("dau"))
+    out = out.join(daily, on=[*keys, "day"], how="left").with_columns(pl.col("dau").fill_null(0))
     def share(num: str, den: str) -> pl.Expr:
         return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den))
 
-    per_period = out.sort("day").group_by("idx").agg(
+    per_period = out.sort(*keys, "day").group_by(*keys, "idx").agg(
         pl.col("trail_7").last(), pl.col("trail_n").last(),
         share("dau", "trail_n").mean().alias("dau_mau_t"),
         share("trail_7", "trail_n").mean().alias("wau_mau_t"),
@@ -174,16 +186,21 @@ def trailing(acting: pl.DataFrame, day_period: pl.DataFrame, mau_days: int) -> p
     return per_period.with_columns(pl.col("dau_mau_t", "wau_mau_t", "dau_wau_t").cast(pl.Float64))
 
 
-def calendar_shares(acting_log: pl.DataFrame, starts: list[date], first: int, cal: Calendar) -> pl.DataFrame:
-    """Per period: the mean, over calendar weeks starting in it, of WAU / MAU of the week's month
-    (``wau_mau``) and of the week's average DAU / WAU (``dau_wau``).
+def calendar_shares(acting_log: pl.DataFrame, starts: list[date], first: int, cal: Calendar,
+                    groups: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Per (group…,) period: the mean, over calendar weeks starting in it, of WAU / MAU of the week's
+    month (``wau_mau``) and of the week's average DAU / WAU (``dau_wau``).
 
-    Weeks and months are whole (read from the full log), even where they stick out of the range.
+    Weeks and months are whole (read from the full log), even where they stick out of the range. A
+    week without actives in a month with some counts as WAU / MAU = 0; its DAU / WAU is undefined
+    and left out of the mean. With groups the same runs on each group's own rows.
     """
+    keys = list(groups)
     week, month, day = (Calendar(g, cal.tz, cal.week_start) for g in ("week", "month", "day"))
     weeks = [w for w in week.starts(starts[first], starts[-1] - timedelta(days=1)) if w >= starts[first]]
     if not weeks:
-        return pl.DataFrame(schema={"idx": pl.Int64, "wau_mau_c": pl.Float64, "dau_wau_c": pl.Float64})
+        return pl.DataFrame(schema={**dict.fromkeys(keys, pl.String), "idx": pl.Int64, "wau_mau_c": pl.Float64,
+                                    "dau_wau_c": pl.Float64})
     months = month.starts(weeks[0], weeks[-1])
     span_days = day.starts(weeks[0], weeks[-1] + timedelta(days=6))
 
@@ -194,31 +211,35 @@ def calendar_shares(acting_log: pl.DataFrame, starts: list[date], first: int, ca
     month_b = [cal.instant(m) for m in [*months, month.step(months[-1])]]
     day_b = [cal.instant(d) for d in [*span_days, span_days[-1] + timedelta(days=1)]]
     lo, hi = min(week_b[0], month_b[0]), max(week_b[-1], month_b[-1])
-    rows = acting_log.filter(pl.col("ts") >= lo, pl.col("ts") < hi).select("who", "ts")
+    rows = acting_log.filter(pl.col("ts") >= lo, pl.col("ts") < hi).select(*keys, "who", "ts")
     rows = rows.with_columns(locate("ts", week_b).alias("w"), locate("ts", month_b).alias("m"),
                              locate("ts", day_b).alias("d"))
     in_weeks = rows.filter(pl.col("w") >= 0, pl.col("w") < len(weeks))
-    wau = in_weeks.group_by("w").agg(pl.col("who").n_unique().alias("wau"))
-    dau = in_weeks.group_by("w", "d").agg(pl.col("who").n_unique().alias("n")).group_by("w").agg(
+    wau = in_weeks.group_by(*keys, "w").agg(pl.col("who").n_unique().alias("wau"))
+    dau = in_weeks.group_by(*keys, "w", "d").agg(pl.col("who").n_unique().alias("n")).group_by(*keys, "w").agg(
         (pl.col("n").sum() / 7).alias("avg_dau"))
-    mau = rows.filter(pl.col("m") >= 0, pl.col("m") < len(months)).group_by("m").agg(
+    mau = rows.filter(pl.col("m") >= 0, pl.col("m") < len(months)).group_by(*keys, "m").agg(
         pl.col("who").n_unique().alias("mau"))
     owner = pl.DataFrame({"w": list(range(len(weeks))), "m": [bisect_right(months, w) - 1 for w in weeks],
                           "idx": [bisect_right(starts, w) - 1 for w in weeks]},
                          schema={"w": pl.Int64, "m": pl.Int64, "idx": pl.Int64})
-    per_week = owner.join(wau, on="w", how="left").join(dau, on="w", how="left").join(mau, on="m", how="left")
-    return per_week.group_by("idx").agg(
-        (pl.col("wau") / pl.col("mau")).mean().alias("wau_mau_c"),
-        (pl.col("avg_dau") / pl.col("wau")).mean().alias("dau_wau_c"),
+    per_week = groups_cross(rows, keys, owner).join(wau, on=[*keys, "w"], how="left").join(
+        dau, on=[*keys, "w"], how="left").join(mau, on=[*keys, "m"], how="left")
+    wau_n = pl.col("wau").fill_null(0)
+    return per_week.group_by(*keys, "idx").agg(
+        pl.when(pl.col("mau") > 0).then(wau_n / pl.col("mau")).mean().cast(pl.Float64).alias("wau_mau_c"),
+        pl.when(wau_n > 0).then(pl.col("avg_dau") / wau_n).mean().cast(pl.Float64).alias("dau_wau_c"),
     )
 
 
-def sessions(acting: nw.LazyFrame, gap_s: float) -> nw.LazyFrame:
-    """Per period: sessions starting in it, their total and median duration (seconds).
+def sessions(acting: nw.LazyFrame, gap_s: float, groups: tuple[str, ...] = ()) -> nw.LazyFrame:
+    """Per (group…,) period: sessions starting in it, their total and median duration (seconds).
 
     A session is (actor, ``session_id``) when the export has one, else a run of the actor's
     events with gaps of at most ``gap_s``; either way it is cut into 24-hour pieces from its
-    first event, and belongs to the period of its first event.
+    first event, and belongs to the period of its first event. Sessions are built on the actor's
+    whole activity; with groups a session counts, with its full duration, in every group in
+    which it had an event.
     """
     order = nw.col("ts")
     prev = order.shift(1).over("who", order_by="ts")
@@ -230,11 +251,14 @@ def sessions(acting: nw.LazyFrame, gap_s: float) -> nw.LazyFrame:
                              .otherwise(nw.col("session_id")).alias("_sid"))
     start = nw.col("ts").min().over("who", "_sid")
     runs = runs.with_columns(((nw.col("ts") - start) // SESSION_CAP_US).alias("_piece"))
-    per_session = runs.group_by("who", "_sid", "_piece").agg(
+    piece = ["who", "_sid", "_piece"]
+    per_session = runs.group_by(*piece).agg(
         nw.col("ts").min().alias("first"), nw.col("ts").max().alias("last"), nw.col("idx").min().alias("idx"))
     per_session = per_session.filter(nw.col("idx") >= 0).with_columns(
         ((nw.col("last") - nw.col("first")) / 1_000_000).alias("seconds"))
-    return per_session.group_by("idx").agg(
+    if groups:
+        per_session = per_session.join(runs.select(*piece, *groups).unique(), on=piece, how="inner")
+    return per_session.group_by(*groups, "idx").agg(
         nw.len().alias("sessions"), nw.col("seconds").sum().alias("session_seconds"),
         nw.col("seconds").median().alias("median_session_seconds"))
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from kpi_cli.engagement.groups import named
 from kpi_cli.engagement.signups import SPECIALS
 from kpi_cli.errors import UsageError
 from kpi_cli.registry import METRICS
@@ -17,16 +18,14 @@ if TYPE_CHECKING:
 
 
 # With --window trailing these metrics read the window ending on each period's last day.
-# Columns the per-group table does not have yet.
-BY_UNAVAILABLE = {"sessions", "session_seconds", "session_minutes", "median_session_duration", "wau_mau_c",
-                  "dau_wau_c"}
 TRAILING = {"wau": "trail_7", "mau": "trail_n", "active_users": "trail_n", "wau_mau": "wau_mau_t",
             "dau_wau": "dau_wau_t"}
+PER_FEATURE = {"feature_adoption", "feature_retention"}
 
 
 def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "calendar",
              options: dict[str, object] | None = None) -> pl.DataFrame:
-    """Rows ``idx, value, numerator, denominator`` of one engagement metric."""
+    """Rows ``idx, value, numerator, denominator`` of one engagement metric (``--by`` dims first)."""
     if window not in ("calendar", "trailing"):
         msg = f"--window {window!r} is not one of calendar, trailing"
         raise UsageError(msg)
@@ -37,16 +36,12 @@ def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "
         msg = f"{metric_id} needs [events] {missing[0].replace('|', ' or ')} in the config"
         raise UsageError(msg, hint=f'add to kpi.toml: [events] {role} = ["Report Created", …]')
     if m.special:
-        if base.groups:
-            msg = f"{metric_id} is not available with --by yet (only --by feature for feature metrics)"
+        if base.groups and m.special in PER_FEATURE:
+            msg = f"{metric_id} is reported per feature: use --by feature alone"
             raise UsageError(msg)
-        return SPECIALS[m.special](base, roles, metric_id, options or {})
-    keys = [*base.groups, "idx"]
-    needs = {m.value, *(m.ratio or ())}
-    if base.groups and (window == "trailing" or needs & BY_UNAVAILABLE):
-        extra = " (nor --window trailing)" if window == "trailing" else ""
-        msg = f"{metric_id} is not available with --by yet{extra}"
-        raise UsageError(msg)
+        rows = SPECIALS[m.special](base, roles, metric_id, options or {})
+        return named(rows, base.keys, base.groups)
+    keys = [*base.keys, "idx"]
     table = base.table.filter(pl.col("idx") >= base.grid.first).with_columns(
         pl.when(pl.col("days") > 0).then(pl.col("dau_sum") / pl.col("days")).alias("dau"))
     if "session_seconds" in table.columns:
@@ -54,11 +49,13 @@ def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "
                                    pl.col("median_session_seconds").alias("median_session_duration"))
     trailing = window == "trailing"
     if trailing and metric_id == "dau_mau":  # mean over P's days of DAU(d) / MAU_n(d)
-        return _value(table, "dau_mau_t", keys)
-    if m.ratio:
-        return table.select(*keys, *ratio(pl.col(m.ratio[0]), pl.col(m.ratio[1])))
-    assert m.value is not None
-    return _value(table, TRAILING.get(metric_id, m.value) if trailing else m.value, keys)
+        rows = _value(table, "dau_mau_t", keys)
+    elif m.ratio:
+        rows = table.select(*keys, *ratio(pl.col(m.ratio[0]), pl.col(m.ratio[1])))
+    else:
+        assert m.value is not None
+        rows = _value(table, TRAILING.get(metric_id, m.value) if trailing else m.value, keys)
+    return named(rows, base.keys, base.groups)
 
 
 def _value(table: pl.DataFrame, column: str, keys: list[str]) -> pl.DataFrame:

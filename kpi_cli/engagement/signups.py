@@ -1,8 +1,12 @@
 """Engagement metrics counted over entrants rather than activity: signups, new accounts, features.
 
-Each returns ``idx, value, numerator, denominator`` (``groups`` first for per-feature metrics) for
+Each returns ``idx, value, numerator, denominator`` (``feature`` or the ``--by`` keys first) for
 the requested periods; windows that have not closed by the data's completeness instant leave
 their entrants out of numerator and denominator alike.
+
+With ``--by`` an entrant's group is the group of the event that made it an entrant (its first
+signup, the account's creation or first event, the invitation, the last event before an idle
+spell); what it does afterwards counts in that group whatever those later events carry.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from kpi_cli.engagement.groups import at_first, at_last, groups_cross
 from kpi_cli.errors import UsageError
 from kpi_cli.options import parse_duration_days
 from kpi_cli.revenue.metrics import ratio
@@ -47,10 +52,22 @@ def _per_period(base: EngagementBase, frame: pl.DataFrame, num: pl.Expr, den: pl
                                            pl.col("d").fill_null(0).cast(pl.Float64)))
 
 
+def _requested(base: EngagementBase) -> pl.DataFrame:
+    return pl.DataFrame({"idx": list(range(base.grid.first, base.grid.last + 1))}, schema={"idx": pl.Int64})
+
+
+def _count(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """A ratio's numerator as a plain count."""
+    none = pl.lit(None, dtype=pl.Float64)
+    return rows.select(*keys, "idx", pl.col("numerator").alias("value"), none.alias("numerator"),
+                       none.alias("denominator"))
+
+
 def _signups(base: EngagementBase, roles: Roles) -> pl.DataFrame:
-    """Each actor's first signup event: ``who, t0``."""
+    """Each actor's first signup event: ``who, t0`` and its group keys."""
     names = roles.events("signup")
-    return base.events.filter(pl.col("event").is_in(names)).group_by("who").agg(pl.col("ts").min().alias("t0"))
+    return base.events.filter(pl.col("event").is_in(names)).group_by("who").agg(
+        pl.col("ts").min().alias("t0"), *[at_first(k) for k in base.keys])
 
 
 def _did_all(base: EngagementBase, entrants: pl.DataFrame, names: list[str], window_us: int) -> pl.DataFrame:
@@ -68,7 +85,7 @@ def activation_rate(base: EngagementBase, roles: Roles, _id: str, _o: dict[str, 
     entrants = entrants.filter(pl.col("t0") + window <= base.grid.complete_before)
     done = _did_all(base, entrants, roles.events("activation"), window)
     flagged = entrants.with_columns(pl.col("who").is_in(done["who"].implode()).alias("hit"))
-    return _per_period(base, flagged, pl.col("hit").sum(), pl.len())
+    return _per_period(base, flagged, pl.col("hit").sum(), pl.len(), tuple(base.keys))
 
 
 def time_to_first_value(base: EngagementBase, roles: Roles, metric_id: str, _o: dict[str, Any]) -> pl.DataFrame:
@@ -78,15 +95,16 @@ def time_to_first_value(base: EngagementBase, roles: Roles, metric_id: str, _o: 
         msg = f"{metric_id} needs [events] activation or key_actions in the config"
         raise UsageError(msg,
                          hint='e.g. [events] activation = ["Report Created"]')
+    keys = base.keys
     entrants = _period(base, _signups(base, roles), "t0")
-    firsts = base.events.filter(pl.col("event").is_in(names)).join(entrants, on="who").filter(
-        pl.col("ts") >= pl.col("t0")).group_by("who", "idx", "t0").agg(pl.col("ts").min().alias("t1"))
+    firsts = base.events.filter(pl.col("event").is_in(names)).select("who", "ts").join(entrants, on="who").filter(
+        pl.col("ts") >= pl.col("t0")).group_by("who", "idx", "t0", *keys).agg(pl.col("ts").min().alias("t1"))
     hours = (pl.col("t1") - pl.col("t0")) / HOUR_US
     stat = hours.median() if metric_id == "time_to_first_value" else hours.quantile(0.75, "linear")
-    agg = firsts.group_by("idx").agg(stat.alias("value"), pl.len().cast(pl.Float64).alias("denominator"))
-    periods = pl.DataFrame({"idx": list(range(base.grid.first, base.grid.last + 1))}, schema={"idx": pl.Int64})
-    return periods.join(agg, on="idx", how="left").select(
-        "idx", pl.col("value").cast(pl.Float64), pl.lit(None, dtype=pl.Float64).alias("numerator"),
+    agg = firsts.group_by(*keys, "idx").agg(stat.alias("value"), pl.len().cast(pl.Float64).alias("denominator"))
+    frame = groups_cross(entrants, keys, _requested(base))
+    return frame.join(agg, on=[*keys, "idx"], how="left").select(
+        *keys, "idx", pl.col("value").cast(pl.Float64), pl.lit(None, dtype=pl.Float64).alias("numerator"),
         pl.col("denominator").fill_null(0.0))
 
 
@@ -102,42 +120,47 @@ def onboarding_completion_rate(base: EngagementBase, roles: Roles, _id: str, _o:
         at = at.filter(pl.col("t_c").is_not_null(), pl.col("t_c") <= pl.col("t0") + window).select(
             "who", "t0", pl.col("t_c").alias("t"))
     flagged = entrants.with_columns(pl.col("who").is_in(at["who"].implode()).alias("hit"))
-    return _per_period(base, flagged, pl.col("hit").sum(), pl.len())
+    return _per_period(base, flagged, pl.col("hit").sum(), pl.len(), tuple(base.keys))
 
 
 def reactivation_rate(base: EngagementBase, _roles: Roles, _id: str, options: dict[str, Any]) -> pl.DataFrame:
-    """Actors idle ≥ ``inactive_days`` at the start of P (and active before) who are active in P / those."""
+    """Actors idle ≥ ``inactive_days`` at the start of P (and active before) who are active in P / those.
+
+    With groups an actor's group is that of its last event before P.
+    """
     idle_us = int(float(options.get("inactive_days", 30)) * DAY_US)
     bounds = base.grid.frame()["b_us"].to_list()
     acting = base.events  # activity before the range matters, so the whole log
-    rows = []
+    frames = [pl.DataFrame(schema={"who": pl.String, **dict.fromkeys(base.keys, pl.String), "idx": pl.Int64,
+                                   "hit": pl.Boolean})]
     for j in range(base.grid.first, base.grid.last + 1):
         start, stop = bounds[j], bounds[j + 1]
-        last_before = acting.filter(pl.col("ts") < start).group_by("who").agg(pl.col("ts").max().alias("t_last"))
-        idle = last_before.filter(pl.col("t_last") < start - idle_us).select("who")
-        back = acting.filter(pl.col("ts") >= start, pl.col("ts") < stop).select("who").unique()
-        rows.append({"idx": j, "n": idle.join(back, on="who").height, "d": idle.height})
-    frame = pl.DataFrame(rows, schema={"idx": pl.Int64, "n": pl.Float64, "d": pl.Float64})
-    return frame.select("idx", *ratio(pl.col("n"), pl.col("d")))
+        last_before = acting.filter(pl.col("ts") < start).group_by("who").agg(
+            pl.col("ts").max().alias("t_last"), *[at_last(k) for k in base.keys])
+        idle = last_before.filter(pl.col("t_last") < start - idle_us).select("who", *base.keys)
+        back = acting.filter(pl.col("ts") >= start, pl.col("ts") < stop)["who"].unique()
+        frames.append(idle.with_columns(pl.lit(j, dtype=pl.Int64).alias("idx"),
+                                        pl.col("who").is_in(back.implode()).alias("hit")))
+    return _per_period(base, pl.concat(frames), pl.col("hit").sum(), pl.len(), tuple(base.keys))
 
 
 def w2wai(base: EngagementBase, roles: Roles, metric_id: str, _o: dict[str, Any]) -> pl.DataFrame:
     """Accounts created in P active in days [7, 14) after creation / those whose day 14 has passed."""
+    keys = base.keys
     ev = base.events.filter(pl.col("account_id").is_not_null())
     created_by_event = ev.filter(pl.col("event").is_in(roles.events("account_created"))).group_by(
-        "account_id").agg(pl.col("ts").min().alias("t_created"))
-    first_seen = ev.group_by("account_id").agg(pl.col("ts").min().alias("t_first"))
+        "account_id").agg(pl.col("ts").min().alias("t_created"), *[at_first(k).alias(f"{k}_c") for k in keys])
+    first_seen = ev.group_by("account_id").agg(pl.col("ts").min().alias("t_first"), *[at_first(k) for k in keys])
+    created = pl.col("t_created").is_not_null()
     accounts = first_seen.join(created_by_event, on="account_id", how="left").select(
-        "account_id", pl.coalesce("t_created", "t_first").alias("t0"))
+        "account_id", pl.coalesce("t_created", "t_first").alias("t0"),
+        *[pl.when(created).then(pl.col(f"{k}_c")).otherwise(pl.col(k)).alias(k) for k in keys])
     accounts = _period(base, accounts, "t0").filter(pl.col("t0") + 14 * DAY_US <= base.grid.complete_before)
-    week2 = ev.join(accounts, on="account_id").filter(
+    week2 = ev.select("account_id", "ts").join(accounts, on="account_id").filter(
         pl.col("ts") >= pl.col("t0") + 7 * DAY_US, pl.col("ts") < pl.col("t0") + 14 * DAY_US)
     flagged = accounts.with_columns(pl.col("account_id").is_in(week2["account_id"].implode()).alias("hit"))
-    out = _per_period(base, flagged, pl.col("hit").sum(), pl.len())
-    if metric_id == "w2wai_count":
-        return out.select("idx", pl.col("numerator").alias("value"), pl.lit(None, dtype=pl.Float64).alias("numerator"),
-                          pl.lit(None, dtype=pl.Float64).alias("denominator"))
-    return out
+    out = _per_period(base, flagged, pl.col("hit").sum(), pl.len(), tuple(keys))
+    return _count(out, keys) if metric_id == "w2wai_count" else out
 
 
 def _feature_rows(base: EngagementBase, roles: Roles) -> pl.DataFrame:
@@ -183,28 +206,34 @@ def invite_acceptance_rate(base: EngagementBase, roles: Roles, _id: str, _o: dic
     """Invitations sent in P (distinct invitee emails) that became a signup within 30 days / those."""
     invites = base.events.filter(pl.col("event").is_in(roles.events("invite")), pl.col("invitee_email").is_not_null())
     invites = _period(base, invites.with_columns(pl.col("invitee_email").str.to_lowercase()), "ts")
-    invites = invites.group_by("idx", "invitee_email").agg(pl.col("ts").min())
+    invites = invites.group_by("idx", "invitee_email").agg(pl.col("ts").min(), *[at_first(k) for k in base.keys])
     signups = base.events.filter(pl.col("event").is_in(roles.events("signup")), pl.col("email").is_not_null())
     signups = signups.select(pl.col("email").str.to_lowercase().alias("invitee_email"), pl.col("ts").alias("t_s"))
     joined = invites.join(signups, on="invitee_email", how="left").with_columns(
         ((pl.col("t_s") >= pl.col("ts")) & (pl.col("t_s") <= pl.col("ts") + 30 * DAY_US)).fill_null(False)
         .alias("hit"))
-    accepted = joined.group_by("idx", "invitee_email").agg(pl.col("hit").any())
-    return _per_period(base, accepted, pl.col("hit").sum(), pl.len())
+    accepted = joined.group_by("idx", "invitee_email").agg(pl.col("hit").any(), *[pl.col(k).first() for k in base.keys])
+    return _per_period(base, accepted, pl.col("hit").sum(), pl.len(), tuple(base.keys))
 
 
 def viral_coefficient(base: EngagementBase, roles: Roles, metric_id: str, options: dict[str, Any]) -> pl.DataFrame:
     """Invites per active actor × invite acceptance rate (numerator and denominator are those two)."""
-    per_user = base.table.filter(pl.col("idx") >= base.grid.first).select(
-        "idx", *ratio(pl.col("invites"), pl.col("active")))
+    keys = base.keys
+    per_user = base.table.filter(pl.col("idx") >= base.grid.first, pl.col("idx") <= base.grid.last).select(
+        *keys, "idx", *ratio(pl.col("invites"), pl.col("active")))
     accept = invite_acceptance_rate(base, roles, metric_id, options)
-    both = per_user.join(accept, on="idx", suffix="_a")
-    return both.select("idx", (pl.col("value") * pl.col("value_a")).alias("value"),
+    both = per_user.join(accept, on=[*keys, "idx"], how="left", suffix="_a")
+    return both.select(*keys, "idx", (pl.col("value") * pl.col("value_a")).alias("value"),
                        pl.col("value").alias("numerator"), pl.col("value_a").alias("denominator"))
 
 
 def pql_accounts(base: EngagementBase, roles: Roles, options: dict[str, Any]) -> pl.DataFrame:
-    """Accounts meeting the ``[pql]`` rule per period: ``idx, account_id, active_users, key_actions``.
+    """Accounts meeting the ``[pql]`` rule per period: ``idx, account_id, active_users, key_actions``."""
+    return _pql_rows(base, roles, options).filter(pl.col("hit")).drop("hit").sort("idx", "account_id")
+
+
+def _pql_rows(base: EngagementBase, roles: Roles, options: dict[str, Any]) -> pl.DataFrame:
+    """Per period, every account with events in it and whether it meets the ``[pql]`` rule (``hit``).
 
     The rule: ≥ ``min_active_users`` distinct users and ≥ ``min_key_actions`` key action events in
     P, counting only events within ``within_days_of_signup`` of the account's first event when set.
@@ -225,16 +254,21 @@ def pql_accounts(base: EngagementBase, roles: Roles, options: dict[str, Any]) ->
         pl.col("event").is_in(roles.events("key_actions")).sum().alias("key_actions"))
     hit = (pl.col("active_users") >= int(rule.get("min_active_users", 0))) & (
         pl.col("key_actions") >= int(rule.get("min_key_actions", 0)))
-    return per_account.filter(hit).sort("idx", "account_id")
+    return per_account.with_columns(hit.alias("hit"))
 
 
 def pqls(base: EngagementBase, roles: Roles, _id: str, options: dict[str, Any]) -> pl.DataFrame:
-    """How many accounts meet the ``[pql]`` rule in P (see :func:`pql_accounts`)."""
-    counts = pql_accounts(base, roles, options).group_by("idx").agg(pl.len().cast(pl.Float64).alias("value"))
-    periods = pl.DataFrame({"idx": list(range(base.grid.first, base.grid.last + 1))}, schema={"idx": pl.Int64})
-    return periods.join(counts, on="idx", how="left").select(
-        "idx", pl.col("value").fill_null(0.0), pl.lit(None, dtype=pl.Float64).alias("numerator"),
-        pl.lit(None, dtype=pl.Float64).alias("denominator"))
+    """How many accounts meet the ``[pql]`` rule in P (see :func:`pql_accounts`).
+
+    With groups an account's group is that of its first event.
+    """
+    keys = base.keys
+    rows = _pql_rows(base, roles, options)
+    if keys:
+        first = base.events.filter(pl.col("account_id").is_not_null()).group_by("account_id").agg(
+            *[at_first(k) for k in keys])
+        rows = rows.join(first, on="account_id", how="left")
+    return _count(_per_period(base, rows, pl.col("hit").sum(), pl.len(), tuple(keys)), keys)
 
 
 SPECIALS: dict[str, Callable[[EngagementBase, Roles, str, dict[str, Any]], pl.DataFrame]] = {
