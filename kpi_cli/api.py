@@ -287,7 +287,10 @@ def parts_needed(ids: list[str], window: str | None) -> frozenset[str]:
     elif any(i in ("wau_mau", "dau_wau") for i in ids):
         needs.add("shares")
     if any(METRICS[i].special for i in ids):  # signup, account and feature metrics read every event
-        needs.add("entrants")
+        needs.update(("entrants", "counts"))
+    columns = {c for i in ids for c in (METRICS[i].value, *(METRICS[i].ratio or ()))}
+    if columns & {"logins", "key_actions", "invites", "active_accounts"}:
+        needs.add("counts")
     return frozenset(needs)
 
 

@@ -8,11 +8,15 @@ import narwhals as nw
 import polars as pl
 
 
-def backend(name: str) -> Callable[[pl.DataFrame], nw.LazyFrame]:
-    """A converter from a prepared Polars frame to a lazy frame of engine ``name``."""
+def backend(name: str) -> Callable[[pl.DataFrame | pl.LazyFrame], nw.LazyFrame]:
+    """A converter from a prepared Polars frame (eager or lazy) to a lazy frame of engine ``name``."""
     if name == "duckdb":
         import duckdb
 
-        # Relations live on DuckDB's default connection, where Narwhals runs its queries.
-        return lambda df: nw.from_native(duckdb.from_arrow(df.to_arrow()))
-    return lambda df: nw.from_native(df.lazy())
+        def to_duckdb(frame: pl.DataFrame | pl.LazyFrame) -> nw.LazyFrame:
+            df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+            # Relations live on DuckDB's default connection, where Narwhals runs its queries.
+            return nw.from_native(duckdb.from_arrow(df.to_arrow()))
+
+        return to_duckdb
+    return lambda frame: nw.from_native(frame.lazy())

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engagement.events import Exclusions, Hygiene, Roles, active, load_events, property_value
+from kpi_cli.engagement.events import (
+    Exclusions,
+    Hygiene,
+    Roles,
+    active,
+    actor_key,
+    load_events,
+    property_value,
+)
 from kpi_cli.engagement.groups import group_exprs, groups_cross, over
 from kpi_cli.engines import backend
 from kpi_cli.errors import UsageError
@@ -51,7 +59,9 @@ class EngagementBase:
 
 SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
 # Optional parts of the table, computed only when a metric asks for them.
-ALL_PARTS = frozenset({"sessions", "trailing", "shares", "lifecycle", "entrants"})
+# "counts": role counts and active accounts; "lifecycle": first-seen periods and the active rows
+# (the lifecycle and stickiness tables).
+ALL_PARTS = frozenset({"sessions", "trailing", "shares", "lifecycle", "entrants", "counts"})
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
@@ -83,22 +93,26 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
             pl.col("ts").min()).select(
             "who", (period_bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("first_idx"))
     bounds = pl.lit(pl.Series(day_bounds, dtype=pl.Int64))
-    # A day of events before the grid lets sessions that start there be recognised and left out.
-    ev = events.filter(pl.col("ts") >= day_bounds[0] - SESSION_CAP_US, pl.col("ts") < day_bounds[-1])
-    ev = ev.with_columns((bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("day"))
-    # Day → period by position (days are numbered 0…n−1), not by a join over every event.
-    ev = ev.with_columns(pl.when(pl.col("day") >= 0).then(pl.lit(day_period["idx"]).gather(
-        pl.col("day").clip(lower_bound=0))).otherwise(-1).alias("idx"))
-    session = pl.col("session_id") if "session_id" in ev.columns else pl.lit(None, dtype=pl.String)
+    session = pl.col("session_id") if "session_id" in events.columns else pl.lit(None, dtype=pl.String)
     # Group columns get plain internal names (a dim like "prop.plan" is no SQL identifier).
     internal = [f"_g{i}" for i in range(len(by))]
     exprs = group_exprs(ds, events, by)
     dims = [e.alias(g) for e, g in zip(exprs, internal, strict=True)]
-    ev = ev.select("idx", "day", "ts", "event", who.alias("who"), "account_id", session.alias("session_id"), *dims)
-    ev = ev.filter(pl.col("who").is_not_null())
+    # One lazy chain, so the log is copied once with only the columns the aggregations read.
+    # A day of events before the grid lets sessions that start there be recognised and left out.
+    day = (bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("day")
+    # Day → period by position (days are numbered 0…n−1), not by a join over every event.
+    idx = pl.when(pl.col("day") >= 0).then(pl.lit(day_period["idx"]).gather(
+        pl.col("day").clip(lower_bound=0))).otherwise(-1).alias("idx")
+    ev = (events.lazy().filter(pl.col("ts") >= day_bounds[0] - SESSION_CAP_US, pl.col("ts") < day_bounds[-1],
+                               who.is_not_null())
+          .with_columns(day).with_columns(idx)
+          .select("idx", "day", "ts", "event", who.alias("who"), actor_key(who).alias("who_key"), "account_id",
+                  session.alias("session_id"), *dims)
+          .collect())
     acting = active(ev, roles)
     native = backend(engine_name)
-    in_grid = acting.filter(pl.col("idx") >= 0)
+    in_grid = acting.lazy().filter(pl.col("idx") >= 0)
     everything = pl.DataFrame()
     if "entrants" in needs:
         email = pl.col("email") if "email" in events.columns else property_value(events, "email")
@@ -109,8 +123,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     keys = tuple(internal)
-    parts = [aggregate(native(ev.filter(pl.col("idx") >= 0)), native(in_grid), roles, keys)
-             .collect(backend="polars").to_native()]
+    parts = [aggregate(native(ev.lazy().filter(pl.col("idx") >= 0)), native(in_grid), roles, keys,
+                       counts="counts" in needs).collect(backend="polars").to_native()]
     if "sessions" in needs:
         parts.append(sessions(native(acting), session_gap_s, keys).collect(backend="polars").to_native())
     if "trailing" in needs:
@@ -119,8 +133,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         log = active(events, roles).select(who.alias("who"), "ts", *dims).filter(pl.col("who").is_not_null())
         parts.append(calendar_shares(log, starts, grid.first, cal, keys))
     out = assemble(parts, periods.join(n_days, on="idx", how="left"), list(keys), grid.first)
-    return EngagementBase(out, grid, hygiene, actor, in_grid.select("idx", "day", "who"), first_seen, everything,
-                          list(by), list(keys))
+    rows = in_grid.select("idx", "day", "who").collect() if "lifecycle" in needs else pl.DataFrame()
+    return EngagementBase(out, grid, hygiene, actor, rows, first_seen, everything, list(by), list(keys))
 
 
 def assemble(parts: list[pl.DataFrame], periods: pl.DataFrame, keys: list[str], first: int) -> pl.DataFrame:
@@ -263,17 +277,21 @@ def sessions(acting: nw.LazyFrame, gap_s: float, groups: tuple[str, ...] = ()) -
         nw.col("seconds").median().alias("median_session_seconds"))
 
 
-def aggregate(events: nw.LazyFrame, acting: nw.LazyFrame, roles: Roles, groups: tuple[str, ...] = ()
-              ) -> nw.LazyFrame:
-    """Per (group…, period): Σ over days of distinct actives, distinct actives, accounts, role counts.
+def aggregate(events: nw.LazyFrame, acting: nw.LazyFrame, roles: Roles, groups: tuple[str, ...] = (),
+              counts: bool = True) -> nw.LazyFrame:
+    """Per (group…, period): Σ over days of distinct actives, distinct actives, and with ``counts``
+    active accounts and role counts.
 
     With groups an actor counts in every group it was active in, so groups may sum to more than
     the total (PostHog's breakdowns do the same).
     """
     keys = [*groups, "idx"]
-    daily = acting.group_by(*keys, "day").agg(nw.col("who").n_unique().alias("n"))
+    daily = acting.group_by(*keys, "day").agg(nw.col("who_key").n_unique().alias("n"))
     table = daily.group_by(*keys).agg(nw.col("n").sum().alias("dau_sum"))
-    table = table.join(acting.group_by(*keys).agg(nw.col("who").n_unique().alias("active")), on=keys, how="left")
+    table = table.join(acting.group_by(*keys).agg(nw.col("who_key").n_unique().alias("active")), on=keys,
+                       how="left")
+    if not counts:
+        return table
     accounts = acting.filter(~nw.col("account_id").is_null()).group_by(*keys).agg(
         nw.col("account_id").n_unique().alias("active_accounts"))
     table = table.join(accounts, on=keys, how="left")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.engagement.events import Exclusions, Roles, active, load_events
+from kpi_cli.engagement.events import Exclusions, Roles, active, actor_key, load_events
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 
@@ -39,8 +39,7 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         raise UsageError(msg)
     events, _ = load_events(ds, identified_only, exclusions)
     who = pl.col("actor") if of == "users" else pl.col("account_id")
-    events = events.with_columns(who.alias("who")).filter(pl.col("who").is_not_null())
-    if events.height == 0:
+    if not events.select(who.is_not_null().any()).item():
         msg = f"no events carry an {'actor' if of == 'users' else 'account_id'} to build cohorts of {of}"
         raise DataError(msg, hint="map account_id for --of accounts")
     data_end = int(events["ts"].max())  # type: ignore[arg-type]
@@ -50,17 +49,20 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     lo, hi = resolve_range(req, cal, as_of, data_end)
     starts = cal.starts(lo, cal.step(hi, 1))
     bounds = [cal.instant(d) for d in starts]
-    signups = events.filter(pl.col("event").is_in(roles.events("signup")))
-    entry_rows = signups if signups.height else active(events, roles)
-    entries = entry_rows.group_by("who").agg(pl.col("ts").min().alias("t0"))
+    # Actors by hash (see actor_key) and one lazy plan: the log is read, not copied.
+    keyed = events.lazy().filter(who.is_not_null()).select(actor_key(who).alias("who"), "ts", "event")
+    names = roles.events("signup")
+    has_signups = bool(events.select(pl.col("event").is_in(names).any()).item())
+    entry_rows = keyed.filter(pl.col("event").is_in(names)) if has_signups else active(keyed, roles)
     lit_bounds = pl.lit(pl.Series(bounds, dtype=pl.Int64))
 
     def period_of(col: str) -> pl.Expr:
         return lit_bounds.search_sorted(pl.col(col), side="right").cast(pl.Int64) - 1
 
-    entries = entries.filter(pl.col("t0") >= bounds[0], pl.col("t0") < bounds[-1]).with_columns(
-        period_of("t0").alias("c0"))
-    acts = active(events, roles).select("who", "ts").join(entries, on="who").filter(pl.col("ts") >= pl.col("t0"))
+    entries = (entry_rows.group_by("who").agg(pl.col("ts").min().alias("t0"))
+               .filter(pl.col("t0") >= bounds[0], pl.col("t0") < bounds[-1]).with_columns(period_of("t0").alias("c0"))
+               .collect())
+    acts = active(keyed, roles).select("who", "ts").join(entries.lazy(), on="who").filter(pl.col("ts") >= pl.col("t0"))
     last = len(starts) - 2
     if clock == "calendar":
         acts = acts.filter(pl.col("ts") < bounds[-1]).with_columns((period_of("ts") - pl.col("c0")).alias("k"))
@@ -72,10 +74,10 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         reach = hits.group_by("who", "c0").agg(pl.col("k").max().alias("kmax"))
         hits = reach.with_columns(pl.int_ranges(0, pl.col("kmax") + 1).alias("k")).explode("k").select(
             "who", "c0", "k")
+    counts = hits.group_by("c0", "k").agg(pl.len().cast(pl.Float64).alias("retained")).collect(engine="streaming")
     sizes = entries.group_by("c0").agg(pl.len().cast(pl.Float64).alias("cohort_size"))
     horizon = pl.min_horizontal(last - pl.col("c0"), periods if periods is not None else last)
     cells = sizes.with_columns(pl.int_ranges(0, horizon + 1).alias("k")).explode("k")
-    counts = hits.group_by("c0", "k").agg(pl.len().cast(pl.Float64).alias("retained"))
     cells = cells.join(counts, on=["c0", "k"], how="left").with_columns(pl.col("retained").fill_null(0.0))
     if clock == "calendar":
         ends = pl.lit(pl.Series(bounds[1:], dtype=pl.Int64)).gather(pl.col("c0") + pl.col("k"))

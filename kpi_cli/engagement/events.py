@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
@@ -33,8 +33,10 @@ DEFAULT_ROLES: dict[str, Any] = {
     "active_events": [],
     "inactive_events": [],
 }
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 ID_COLUMNS = ("event_id", "user_id", "anonymous_id", "account_id")
 ROW_FILE = 1 << 40  # a row's key: file index × 2⁴⁰ + line
+ACTOR_SEED = 20_240_101
 ANON_PREFIX = "anon:"  # keeps an anonymous id from colliding with a user id of the same text
 
 
@@ -118,6 +120,16 @@ def property_value(frame: pl.DataFrame, name: str) -> pl.Expr:
         fields = {f.name for f in frame.schema["properties"].fields}
         return pl.col("properties").struct.field(name).cast(pl.String) if name in fields else pl.lit(None)
     return pl.col("properties").cast(pl.String).str.json_path_match(f"$.{name}")
+
+
+def actor_key(expr: pl.Expr) -> pl.Expr:
+    """A 64-bit hash of an actor id, for counting distinct actors.
+
+    Integers group and count 2-4× faster than strings on large logs. Two ids sharing a hash would
+    count as one actor: for n distinct actors that has probability about n² / 2⁶⁵ (3 × 10⁻⁸ for a
+    million). Event-id dedup and the anonymous map compare the real ids.
+    """
+    return expr.hash(ACTOR_SEED)
 
 
 def event_rules(_src: Source, cols: list[str]) -> tuple[list[pl.Expr], list[Check]]:
@@ -232,7 +244,7 @@ def _exclude(frame: pl.DataFrame, ex: Exclusions) -> tuple[pl.DataFrame, int, in
     return frame, actors.len(), before - frame.height
 
 
-def active(frame: pl.DataFrame, roles: Roles) -> pl.DataFrame:
+def active(frame: Frame, roles: Roles) -> Frame:
     """Rows that make their actor active: ``active_events`` if set, minus ``inactive_events``."""
     wanted, unwanted = roles.events("active_events"), roles.events("inactive_events")
     if wanted and unwanted:
