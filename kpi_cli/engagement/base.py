@@ -72,7 +72,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     if actor not in ("user", "account"):
         msg = f"--actor {actor!r} is not one of user, account"
         raise UsageError(msg)
-    events, hygiene = load_events(ds, identified_only, exclusions)
+    events, hygiene = load_events(ds, identified_only, exclusions, event_columns(roles, actor, by, needs))
     data_end = int(events["ts"].max())  # type: ignore[arg-type]
     lo, hi = resolve_range(req, cal, as_of, data_end)
     starts = cal.starts(cal.step(lo, -1), cal.step(hi, 1))
@@ -98,19 +98,24 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     internal = [f"_g{i}" for i in range(len(by))]
     exprs = group_exprs(ds, events, by)
     dims = [e.alias(g) for e, g in zip(exprs, internal, strict=True)]
-    # One lazy chain, so the log is copied once with only the columns the aggregations read.
+    # One lazy chain, so the log is copied once, with only the columns the asked-for parts read.
     # A day of events before the grid lets sessions that start there be recognised and left out.
     day = (bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("day")
     # Day → period by position (days are numbered 0…n−1), not by a join over every event.
     idx = pl.when(pl.col("day") >= 0).then(pl.lit(day_period["idx"]).gather(
         pl.col("day").clip(lower_bound=0))).otherwise(-1).alias("idx")
-    ev = (events.lazy().filter(pl.col("ts") >= day_bounds[0] - SESSION_CAP_US, pl.col("ts") < day_bounds[-1],
-                               who.is_not_null())
-          .with_columns(day).with_columns(idx)
-          .select("idx", "day", "ts", "event", who.alias("who"), actor_key(who).alias("who_key"), "account_id",
-                  session.alias("session_id"), *dims)
-          .collect())
-    acting = active(ev, roles)
+    chain = (events.lazy().filter(pl.col("ts") >= day_bounds[0] - SESSION_CAP_US, pl.col("ts") < day_bounds[-1],
+                                  who.is_not_null())
+             .with_columns(day).with_columns(idx))
+    columns = [pl.col("idx"), pl.col("day"), actor_key(who).alias("who_key"), *dims]
+    if needs & {"sessions", "trailing", "lifecycle"}:
+        columns += [who.alias("who"), pl.col("ts"), session.alias("session_id")]
+    if "counts" in needs:  # role counts read inactive events too: the active filter comes after
+        columns += [pl.col("event"), pl.col("account_id")]
+        ev = chain.select(columns).collect()
+        acting = active(ev, roles)
+    else:
+        ev = acting = active(chain, roles).select(columns).collect()
     native = backend(engine_name)
     in_grid = acting.lazy().filter(pl.col("idx") >= 0)
     everything = pl.DataFrame()
@@ -135,6 +140,20 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     out = assemble(parts, periods.join(n_days, on="idx", how="left"), list(keys), grid.first)
     rows = in_grid.select("idx", "day", "who").collect() if "lifecycle" in needs else pl.DataFrame()
     return EngagementBase(out, grid, hygiene, actor, rows, first_seen, everything, list(by), list(keys))
+
+
+def event_columns(roles: Roles, actor: str, by: tuple[str, ...], needs: frozenset[str]) -> frozenset[str] | None:
+    """The event columns the parts in ``needs`` read (None: all), so a large log is held narrow."""
+    if by or "entrants" in needs:
+        return None
+    cols = set()
+    if needs & {"counts", "lifecycle", "sessions"} or roles.events("active_events") or roles.events("inactive_events"):
+        cols.add("event")
+    if actor == "account" or "counts" in needs:
+        cols.add("account_id")
+    if "sessions" in needs:
+        cols.add("session_id")
+    return frozenset(cols)
 
 
 def assemble(parts: list[pl.DataFrame], periods: pl.DataFrame, keys: list[str], first: int) -> pl.DataFrame:

@@ -35,6 +35,7 @@ DEFAULT_ROLES: dict[str, Any] = {
 }
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 ID_COLUMNS = ("event_id", "user_id", "anonymous_id", "account_id")
+ALWAYS = ("timestamp", "user_id", "anonymous_id")  # hygiene and the actor read these
 ROW_FILE = 1 << 40  # a row's key: file index × 2⁴⁰ + line
 ACTOR_SEED = 20_240_101
 ANON_PREFIX = "anon:"  # keeps an anonymous id from colliding with a user id of the same text
@@ -145,12 +146,18 @@ def event_rules(_src: Source, cols: list[str]) -> tuple[list[pl.Expr], list[Chec
     return transforms, [("user_id", pl.all_horizontal(ids), "no user_id or anonymous_id")]
 
 
-def load_events(ds: Dataset, identified_only: bool = False, exclusions: Exclusions | None = None
-                ) -> tuple[pl.DataFrame, Hygiene]:
-    """Clean events: ``ts, event, actor, user_id, account_id`` (+ other columns), one row per real event."""
-    key = f"events:clean:{identified_only}"
+def load_events(ds: Dataset, identified_only: bool = False, exclusions: Exclusions | None = None,
+                columns: frozenset[str] | None = None) -> tuple[pl.DataFrame, Hygiene]:
+    """Clean events: ``ts, actor, user_id`` and the other columns, one row per real event.
+
+    ``columns`` (canonical names) limits the columns kept beyond those three; None keeps all.
+    Hygiene is the same either way: rows are compared in full where that decides anything.
+    """
+    if exclusions:
+        columns = None  # email domains and properties may be read
+    key = f"events:clean:{identified_only}:{sorted(columns) if columns is not None else '*'}"
     if key not in ds.memo:
-        ds.memo[key] = _clean_events(ds, identified_only)
+        ds.memo[key] = _clean_events(ds, identified_only, columns)
     cached: tuple[pl.DataFrame, Hygiene] = ds.memo[key]  # type: ignore[assignment]
     frame, hygiene = cached
     if exclusions:
@@ -159,12 +166,14 @@ def load_events(ds: Dataset, identified_only: bool = False, exclusions: Exclusio
     return frame, hygiene
 
 
-def _clean_events(ds: Dataset, identified_only: bool) -> tuple[pl.DataFrame, Hygiene]:
+def _clean_events(ds: Dataset, identified_only: bool, columns: frozenset[str] | None
+                  ) -> tuple[pl.DataFrame, Hygiene]:
     """Hygiene over one in-memory copy of the log, without its event id text.
 
     Event ids are long strings needed only where they repeat: the log is held with a 64-bit hash
-    of each id, and the text is read again for the few rows whose hash repeats, so every decision
-    is exact. Rows are identified by file and line, packed in one integer.
+    of each id, and the text is read again for the few rows whose hash repeats (with the id-less
+    rows, when columns are left out), so every decision is made on full rows and real ids.
+    Rows are identified by file and line, packed in one integer.
     """
     typed = ds.typed("events", rules=event_rules)
     lf = typed.frame
@@ -172,9 +181,9 @@ def _clean_events(ds: Dataset, identified_only: bool) -> tuple[pl.DataFrame, Hyg
     lf = lf.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in ID_COLUMNS if c not in names])
     lf = lf.with_columns((pl.col("_file").cast(pl.Int64) * ROW_FILE + pl.col("_line")).alias("_row"))
     values = [c for c in lf.collect_schema().names() if c not in ("_file", "_line", "_check", "_row")]
+    held = [c for c in values if c != "event_id" and (columns is None or c in columns or c in ALWAYS)]
     id_hash = pl.when(pl.col("event_id").is_not_null()).then(pl.col("event_id").hash(7))
-    whole = lf.select("_row", "_check", *[c for c in values if c != "event_id"], id_hash.alias("_h")).collect(
-        engine="streaming")
+    whole = lf.select("_row", "_check", *held, id_hash.alias("_h")).collect(engine="streaming")
     bad = pl.col("_check").is_not_null()
     flagged = whole.filter(bad).select((pl.col("_row") // ROW_FILE).cast(pl.UInt32).alias("_file"),
                                        (pl.col("_row") % ROW_FILE).alias("_line"), "_check")
@@ -182,32 +191,62 @@ def _clean_events(ds: Dataset, identified_only: bool) -> tuple[pl.DataFrame, Hyg
     if whole.height == flagged.height:
         msg = "no events to compute from (the file has only a header, or every row was rejected)"
         raise DataError(msg, hint="check the export, or run `kpi validate`")
-    good = whole.filter(~bad) if flagged.height else whole
+    good = (whole.filter(~bad) if flagged.height else whole).drop("_check")
     del whole
-    ids = _repeated(good.lazy().filter(pl.col("_h").is_not_null()), pl.col("_h")).collect(engine="streaming")
-    clash = good.filter(pl.col("_h").is_in(ids["h"].implode()))
-    text = lf.filter(pl.col("_row").is_in(clash["_row"].implode())).select("_row", "event_id")
-    clash = clash.join(text.collect(engine="streaming"), on="_row").select(*values, "_row")
+    # Sorting the hashes finds repeats in a third of the time and memory of a hash table.
+    hashes = good["_h"].sort()
+    ids = hashes.filter(hashes == hashes.shift(1)).unique()
+    del hashes
+    clash_rows = good.filter(pl.col("_h").is_in(ids.implode()))["_row"]
+    full = len(held) == len(values) - 1
+    idless = good.filter(pl.col("_h").is_null()).select(*held, "_row") if full else None
+    wanted = pl.col("_row").is_in(clash_rows.implode())
+    if idless is None:
+        wanted = wanted | (pl.col("event_id").is_null() & pl.col("_check").is_null())
+    text = lf.filter(wanted).select(*values, "_row").collect(engine="streaming")
+    clash = text.filter(pl.col("_row").is_in(clash_rows.implode()))
+    if idless is None:
+        idless = text.filter(pl.col("event_id").is_null())
     # Repeated ids keep the earliest timestamp, then the first row in the file; a loser that
     # copies an earlier row exactly is reported as an exact duplicate, like an id-less repeat.
     clash = clash.sort("timestamp", "_row")
     losers = clash.filter(~pl.col("event_id").is_first_distinct())["_row"]
     copies = clash.filter(~pl.struct(values).is_first_distinct()).height
-    repeats = _exact_repeats(good.filter(pl.col("_h").is_null()), [c for c in values if c != "event_id"])
+    repeats = _exact_repeats(idless, [c for c in values if c != "event_id"])
     drop = pl.concat([losers, repeats])
-    frame = good.filter(~pl.col("_row").is_in(drop.implode())) if drop.len() else good
-    del good
+    kept = ~pl.col("_row").is_in(drop.implode())
     both = pl.col("user_id").is_not_null() & pl.col("anonymous_id").is_not_null()
-    alias = frame.lazy().filter(both).group_by("anonymous_id").agg(
-        pl.col("user_id").sort_by("timestamp", "_row").first()).collect()
-    frame = frame.drop("_row", "_check", "_h").rename({"timestamp": "ts"})
+    first = [pl.col("user_id").sort_by("timestamp", "_row").first(), pl.col("timestamp").min()]
+    alias = good.lazy().filter(both).group_by("anonymous_id").agg(first).collect()
+    # Only a losing twin can hold an anonymous id's earliest timestamp among dropped rows (an
+    # exact repeat always has its earlier copy); where one does, that id's map is made again.
+    hit = clash.filter(pl.col("_row").is_in(losers.implode()), both).join(alias, on=["anonymous_id", "timestamp"])
+    if hit.height:
+        ids_again = hit["anonymous_id"].unique().implode()
+        again = (good.lazy().filter(both, kept, pl.col("anonymous_id").is_in(ids_again))
+                 .group_by("anonymous_id").agg(first).collect())
+        alias = pl.concat([alias.filter(~pl.col("anonymous_id").is_in(ids_again)), again])
+    mask = good.select(kept).to_series()
+    good = good.drop("_h", "_row")
+    if drop.len():  # column by column, each released once copied: the log is never held twice
+        kept_columns = []
+        for name in good.columns:
+            kept_columns.append(good.get_column(name).filter(mask))
+            good = good.drop(name)
+        good = pl.DataFrame(kept_columns)
+    frame = good.rename({"timestamp": "ts"})
+    del good
     # Only rows without a user id need the map: gathered, resolved and put back by position.
     at = frame.select(pl.arg_where(pl.col("user_id").is_null()).alias("i"))["i"]
     anon = frame["anonymous_id"].gather(at)
     merged = anon.replace_strict(alias["anonymous_id"], alias["user_id"], default=None)
     n_merged = int(merged.is_not_null().sum())
     resolved = merged if identified_only else merged.fill_null(ANON_PREFIX + anon)
-    frame = frame.with_columns(frame["user_id"].scatter(at, resolved).alias("actor"))
+    user = frame.get_column("user_id")
+    if columns is not None:  # a narrow frame keeps the actor alone, not the ids behind it
+        frame = frame.drop("user_id", "anonymous_id")
+    frame = frame.with_columns(user.scatter(at, resolved).alias("actor"))
+    del user
     if identified_only:
         frame = frame.filter(pl.col("actor").is_not_null())
     anonymous = at.len() - n_merged
