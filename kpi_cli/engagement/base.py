@@ -110,14 +110,19 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     columns = [pl.col("idx"), pl.col("day"), actor_key(who).alias("who_key"), *dims]
     if needs & {"sessions", "trailing", "lifecycle"}:
         columns += [who.alias("who"), pl.col("ts"), session.alias("session_id")]
+    ev = acting = pl.DataFrame()
     if "counts" in needs:  # role counts read inactive events too: the active filter comes after
         columns += [pl.col("event"), pl.col("account_id")]
         ev = chain.select(columns).collect()
         acting = active(ev, roles)
-    else:
+        ev_plan, acting_plan = ev.lazy(), acting.lazy()
+    elif needs & {"sessions", "trailing", "lifecycle"}:
         ev = acting = active(chain, roles).select(columns).collect()
+        ev_plan = acting_plan = ev.lazy()
+    else:  # only the aggregation reads the rows: it streams them, no copy of the log is made
+        ev_plan = acting_plan = active(chain, roles).select(columns)
     native = backend(engine_name)
-    in_grid = acting.lazy().filter(pl.col("idx") >= 0)
+    in_grid = acting_plan.filter(pl.col("idx") >= 0)
     everything = pl.DataFrame()
     if "entrants" in needs:
         email = pl.col("email") if "email" in events.columns else property_value(events, "email")
@@ -128,7 +133,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     keys = tuple(internal)
-    parts = [aggregate(native(ev.lazy().filter(pl.col("idx") >= 0)), native(in_grid), roles, keys,
+    parts = [aggregate(native(ev_plan.filter(pl.col("idx") >= 0)), native(in_grid), roles, keys,
                        counts="counts" in needs).collect(backend="polars").to_native()]
     if "sessions" in needs:
         parts.append(sessions(native(acting), session_gap_s, keys).collect(backend="polars").to_native())

@@ -170,10 +170,10 @@ def _clean_events(ds: Dataset, identified_only: bool, columns: frozenset[str] | 
                   ) -> tuple[pl.DataFrame, Hygiene]:
     """Hygiene over one in-memory copy of the log, without its event id text.
 
-    Event ids are long strings needed only where they repeat: the log is held with a 64-bit hash
-    of each id, and the text is read again for the few rows whose hash repeats (with the id-less
-    rows, when columns are left out), so every decision is made on full rows and real ids.
-    Rows are identified by file and line, packed in one integer.
+    Event ids are long strings that only matter where they repeat: the log holds a 128-bit hash
+    of each (two seeded 64-bit hashes), and columns a narrow log leaves out are held as one 64-bit
+    hash per row, so repeats and exact copies are still decided on every column. Rows are
+    identified by file and line, packed in one integer.
     """
     typed = ds.typed("events", rules=event_rules)
     lf = typed.frame
@@ -182,8 +182,12 @@ def _clean_events(ds: Dataset, identified_only: bool, columns: frozenset[str] | 
     lf = lf.with_columns((pl.col("_file").cast(pl.Int64) * ROW_FILE + pl.col("_line")).alias("_row"))
     values = [c for c in lf.collect_schema().names() if c not in ("_file", "_line", "_check", "_row")]
     held = [c for c in values if c != "event_id" and (columns is None or c in columns or c in ALWAYS)]
-    id_hash = pl.when(pl.col("event_id").is_not_null()).then(pl.col("event_id").hash(7))
-    whole = lf.select("_row", "_check", *held, id_hash.alias("_h")).collect(engine="streaming")
+    rest = [c for c in values if c not in held and c != "event_id"]
+    has_id = pl.col("event_id").is_not_null()
+    hashes = [pl.when(has_id).then(pl.col("event_id").hash(seed)).alias(name) for seed, name in ((7, "_h"), (8, "_h2"))]
+    if rest:
+        hashes.append(pl.struct(rest).hash(11).alias("_rest"))
+    whole = lf.select("_row", "_check", *held, *hashes).collect(engine="streaming")
     bad = pl.col("_check").is_not_null()
     flagged = whole.filter(bad).select((pl.col("_row") // ROW_FILE).cast(pl.UInt32).alias("_file"),
                                        (pl.col("_row") % ROW_FILE).alias("_line"), "_check")
@@ -194,25 +198,17 @@ def _clean_events(ds: Dataset, identified_only: bool, columns: frozenset[str] | 
     good = (whole.filter(~bad) if flagged.height else whole).drop("_check")
     del whole
     # Sorting the hashes finds repeats in a third of the time and memory of a hash table.
-    hashes = good["_h"].sort()
-    ids = hashes.filter(hashes == hashes.shift(1)).unique()
-    del hashes
-    clash_rows = good.filter(pl.col("_h").is_in(ids.implode()))["_row"]
-    full = len(held) == len(values) - 1
-    idless = good.filter(pl.col("_h").is_null()).select(*held, "_row") if full else None
-    wanted = pl.col("_row").is_in(clash_rows.implode())
-    if idless is None:
-        wanted = wanted | (pl.col("event_id").is_null() & pl.col("_check").is_null())
-    text = lf.filter(wanted).select(*values, "_row").collect(engine="streaming")
-    clash = text.filter(pl.col("_row").is_in(clash_rows.implode()))
-    if idless is None:
-        idless = text.filter(pl.col("event_id").is_null())
+    first_half = good["_h"].sort()
+    ids = first_half.filter(first_half == first_half.shift(1)).unique()
+    del first_half
+    clash = good.filter(pl.col("_h").is_in(ids.implode()))
+    same = [*held, "_h", "_h2", *(["_rest"] if rest else [])]  # every column, as held
     # Repeated ids keep the earliest timestamp, then the first row in the file; a loser that
     # copies an earlier row exactly is reported as an exact duplicate, like an id-less repeat.
     clash = clash.sort("timestamp", "_row")
-    losers = clash.filter(~pl.col("event_id").is_first_distinct())["_row"]
-    copies = clash.filter(~pl.struct(values).is_first_distinct()).height
-    repeats = _exact_repeats(idless, [c for c in values if c != "event_id"])
+    losers = clash.filter(~pl.struct("_h", "_h2").is_first_distinct())["_row"]
+    copies = clash.filter(~pl.struct(same).is_first_distinct()).height
+    repeats = _exact_repeats(good.filter(pl.col("_h").is_null()), [c for c in same if c not in ("_h", "_h2")])
     drop = pl.concat([losers, repeats])
     kept = ~pl.col("_row").is_in(drop.implode())
     both = pl.col("user_id").is_not_null() & pl.col("anonymous_id").is_not_null()
@@ -227,7 +223,7 @@ def _clean_events(ds: Dataset, identified_only: bool, columns: frozenset[str] | 
                  .group_by("anonymous_id").agg(first).collect())
         alias = pl.concat([alias.filter(~pl.col("anonymous_id").is_in(ids_again)), again])
     mask = good.select(kept).to_series()
-    good = good.drop("_h", "_row")
+    good = good.drop("_h", "_h2", "_row", *(["_rest"] if rest else []))
     if drop.len():  # column by column, each released once copied: the log is never held twice
         kept_columns = []
         for name in good.columns:
