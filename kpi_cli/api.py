@@ -149,14 +149,18 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
     """:func:`compute` on an already started run."""
     roles = Roles.from_table(run.settings.tables.get("events", {}))
 
+    by = list(run.options.by)
+
     def available(m: Metric) -> bool:
-        """What a group keeps: metrics whose sources exist and whose event roles are configured."""
+        """What a group keeps: metrics whose sources exist and whose event roles are configured, and
+        which fit the breakdown (per-feature metrics only with ``--by feature``, the others only without)."""
         have_sources = all(any(run.dataset.has(s) for s in need.split("|")) for need in m.sources)
-        return have_sources and roles.configured(m.roles) and all(run.settings.tables.get(t) for t in m.tables)
+        fits = ("features" in m.roles) == (by == ["feature"])
+        return (have_sources and fits and roles.configured(m.roles)
+                and all(run.settings.tables.get(t) for t in m.tables))
 
     ids = resolve(metrics, available)
     run.info["metrics"] = ids
-    by = list(run.options.by)
     frames = []
     revenue_ids = [m for m in ids if METRICS[m].family == "revenue"]
     if revenue_ids:

@@ -444,6 +444,21 @@ def test_feature_metrics_take_only_by_feature(tmp_path: Path) -> None:
                 config=str(folder / "kpi.toml"))
 
 
+def test_engagement_group_keeps_what_fits_the_breakdown(tmp_path: Path) -> None:
+    folder = write(tmp_path / "ev", EVENTS, config=ROLES)
+    kw = {"data": folder, "month": "2023-03", "config": str(folder / "kpi.toml")}
+    per_feature = {"feature_adoption_rate", "feature_retention_rate"}
+    by_feature = compute("engagement", by=["feature"], **kw)
+    assert set(by_feature["metric"]) == per_feature  # only the per-feature metrics fit --by feature
+    by_account = compute("engagement", by=["account_id"], **kw)
+    plain = compute("engagement", **kw)
+    assert not per_feature & (set(plain["metric"]) | set(by_account["metric"]))
+    assert {"dau", "mau", "activation_rate"} <= set(by_account["metric"]) <= set(plain["metric"])
+    # Accounts A and B each had 2 active users in March (u1, u2 / u3, u4); C had one.
+    mau = {r["account_id"]: r["value"] for r in by_account.filter(by_account["metric"] == "mau").iter_rows(named=True)}
+    assert (mau["A"], mau["B"], mau["C"]) == (2, 2, 1)
+
+
 def test_invites_viral_and_pqls(tmp_path: Path) -> None:
     header = [*HEADER, "email", "properties"]
     rows = [
