@@ -133,6 +133,16 @@ def actor_key(expr: pl.Expr) -> pl.Expr:
     return expr.hash(ACTOR_SEED)
 
 
+def id_hash(expr: pl.Expr, half: int) -> pl.Expr:
+    """Half ``half`` (0 or 1) of an event id's 128-bit hash: two independently seeded hashes."""
+    return expr.hash(7 + half)
+
+
+def anonymous_hash(expr: pl.Expr) -> pl.Expr:
+    """The hash that groups anonymous ids before their text is compared (see ``_anonymous_map``)."""
+    return expr.hash(13)
+
+
 def event_rules(_src: Source, cols: list[str]) -> tuple[list[pl.Expr], list[Check]]:
     """Every event row needs someone to attribute it to."""
     ids = [pl.col(c).is_null() for c in ("user_id", "anonymous_id") if c in cols]
@@ -184,7 +194,8 @@ def _clean_events(ds: Dataset, identified_only: bool, columns: frozenset[str] | 
     held = [c for c in values if c != "event_id" and (columns is None or c in columns or c in ALWAYS)]
     rest = [c for c in values if c not in held and c != "event_id"]
     has_id = pl.col("event_id").is_not_null()
-    hashes = [pl.when(has_id).then(pl.col("event_id").hash(seed)).alias(name) for seed, name in ((7, "_h"), (8, "_h2"))]
+    hashes = [pl.when(has_id).then(id_hash(pl.col("event_id"), half)).alias(name)
+              for half, name in ((0, "_h"), (1, "_h2"))]
     if rest:
         hashes.append(pl.struct(rest).hash(11).alias("_rest"))
     whole = lf.select("_row", "_check", *held, *hashes).collect(engine="streaming")
@@ -213,7 +224,7 @@ def _clean_events(ds: Dataset, identified_only: bool, columns: frozenset[str] | 
     kept = ~pl.col("_row").is_in(drop.implode())
     both = pl.col("user_id").is_not_null() & pl.col("anonymous_id").is_not_null()
     first = [pl.col("user_id").sort_by("timestamp", "_row").first(), pl.col("timestamp").min()]
-    alias = good.lazy().filter(both).group_by("anonymous_id").agg(first).collect()
+    alias = _anonymous_map(good, both, first)
     # Only a losing twin can hold an anonymous id's earliest timestamp among dropped rows (an
     # exact repeat always has its earlier copy); where one does, that id's map is made again.
     hit = clash.filter(pl.col("_row").is_in(losers.implode()), both).join(alias, on=["anonymous_id", "timestamp"])
@@ -249,6 +260,28 @@ def _clean_events(ds: Dataset, identified_only: bool, columns: frozenset[str] | 
     ds.reports["events"].duplicates = repeats.len() + copies
     ds.reports["events"].used = frame.height
     return frame, Hygiene(losers.len() - copies, n_merged, anonymous, anonymous if identified_only else 0)
+
+
+def _anonymous_map(good: pl.DataFrame, both: pl.Expr, first: list[pl.Expr]) -> pl.DataFrame:
+    """Each anonymous id's earliest row carrying a user id: ``anonymous_id, user_id, timestamp``.
+
+    Grouping millions of rows by id text is slow; the earliest timestamp per *hash* of the id is
+    fast. The rows at that timestamp are then grouped by the real text. A hash shared by two ids
+    could hide the later one: every id the map is needed for (those on rows without a user id)
+    is checked, and any hidden one sends the whole map back to the slow exact path.
+    """
+    rows = good.lazy().filter(both).with_columns(anonymous_hash(pl.col("anonymous_id")).alias("_ah"))
+    earliest = rows.group_by("_ah").agg(pl.col("timestamp").min()).collect()
+    at_min = rows.join(earliest.lazy(), on=["_ah", "timestamp"], how="semi")
+    alias = at_min.group_by("anonymous_id").agg(first).collect()
+    # An id in the map holds a row at its hash's earliest timestamp, so that is its own earliest.
+    needed = good.filter(pl.col("user_id").is_null(), pl.col("anonymous_id").is_not_null())["anonymous_id"].unique()
+    hashed = needed.to_frame().with_columns(anonymous_hash(pl.col("anonymous_id")).alias("_ah"))
+    hidden = hashed.filter(pl.col("_ah").is_in(earliest["_ah"].implode()),
+                           ~pl.col("anonymous_id").is_in(alias["anonymous_id"].implode()))
+    if hidden.height:
+        return good.lazy().filter(both).group_by("anonymous_id").agg(first).collect()
+    return alias
 
 
 def _repeated(frame: pl.LazyFrame, key: pl.Expr) -> pl.LazyFrame:
