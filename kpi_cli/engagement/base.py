@@ -28,6 +28,7 @@ from kpi_cli.engagement.groups import group_exprs, groups_cross, over
 from kpi_cli.engines import backend
 from kpi_cli.errors import UsageError
 from kpi_cli.grid import Grid
+from kpi_cli.locate import slot
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 
 if TYPE_CHECKING:
@@ -92,7 +93,6 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         first_seen = active(events, roles).filter(who.is_not_null()).group_by(who.alias("who")).agg(
             pl.col("ts").min()).select(
             "who", (period_bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("first_idx"))
-    bounds = pl.lit(pl.Series(day_bounds, dtype=pl.Int64))
     session = pl.col("session_id") if "session_id" in events.columns else pl.lit(None, dtype=pl.String)
     # Group columns get plain internal names (a dim like "prop.plan" is no SQL identifier).
     internal = [f"_g{i}" for i in range(len(by))]
@@ -100,7 +100,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     dims = [e.alias(g) for e, g in zip(exprs, internal, strict=True)]
     # One lazy chain, so the log is copied once, with only the columns the asked-for parts read.
     # A day of events before the grid lets sessions that start there be recognised and left out.
-    day = (bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("day")
+    day = slot(pl.col("ts"), day_bounds).alias("day")
     # Day → period by position (days are numbered 0…n−1), not by a join over every event.
     idx = pl.when(pl.col("day") >= 0).then(pl.lit(day_period["idx"]).gather(
         pl.col("day").clip(lower_bound=0))).otherwise(-1).alias("idx")
@@ -243,7 +243,7 @@ def calendar_shares(acting_log: pl.DataFrame, starts: list[date], first: int, ca
     span_days = day.starts(weeks[0], weeks[-1] + timedelta(days=6))
 
     def locate(col: str, bounds: list[int]) -> pl.Expr:
-        return pl.lit(pl.Series(bounds, dtype=pl.Int64)).search_sorted(pl.col(col), side="right").cast(pl.Int64) - 1
+        return slot(pl.col(col), bounds)
 
     week_b = [cal.instant(w) for w in [*weeks, weeks[-1] + timedelta(days=7)]]
     month_b = [cal.instant(m) for m in [*months, month.step(months[-1])]]

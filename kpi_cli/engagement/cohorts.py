@@ -15,6 +15,7 @@ import polars as pl
 
 from kpi_cli.engagement.events import Exclusions, Roles, active, actor_key, load_events
 from kpi_cli.errors import DataError, UsageError
+from kpi_cli.locate import slot
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 
 if TYPE_CHECKING:
@@ -54,10 +55,9 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     names = roles.events("signup")
     has_signups = bool(events.select(pl.col("event").is_in(names).any()).item())
     entry_rows = keyed.filter(pl.col("event").is_in(names)) if has_signups else active(keyed, roles)
-    lit_bounds = pl.lit(pl.Series(bounds, dtype=pl.Int64))
 
     def period_of(col: str) -> pl.Expr:
-        return lit_bounds.search_sorted(pl.col(col), side="right").cast(pl.Int64) - 1
+        return slot(pl.col(col), bounds)
 
     entries = (entry_rows.group_by("who").agg(pl.col("ts").min().alias("t0"))
                .filter(pl.col("t0") >= bounds[0], pl.col("t0") < bounds[-1]).with_columns(period_of("t0").alias("c0"))

@@ -222,6 +222,7 @@ def _clean_events(ds: Dataset, identified_only: bool, columns: frozenset[str] | 
     repeats = _exact_repeats(good.filter(pl.col("_h").is_null()), [c for c in same if c not in ("_h", "_h2")])
     drop = pl.concat([losers, repeats])
     kept = ~pl.col("_row").is_in(drop.implode())
+    good = good.drop("_h", "_h2", *(["_rest"] if rest else []))  # decided: the hashes go before the next copies
     both = pl.col("user_id").is_not_null() & pl.col("anonymous_id").is_not_null()
     first = [pl.col("user_id").sort_by("timestamp", "_row").first(), pl.col("timestamp").min()]
     alias = _anonymous_map(good, both, first)
@@ -234,7 +235,17 @@ def _clean_events(ds: Dataset, identified_only: bool, columns: frozenset[str] | 
                  .group_by("anonymous_id").agg(first).collect())
         alias = pl.concat([alias.filter(~pl.col("anonymous_id").is_in(ids_again)), again])
     mask = good.select(kept).to_series()
-    good = good.drop("_h", "_h2", "_row", *(["_rest"] if rest else []))
+    # Only rows without a user id need the map: gathered, resolved and put back by position.
+    at = good.select(pl.arg_where(pl.col("user_id").is_null() & mask).alias("i"))["i"]
+    anon = good["anonymous_id"].gather(at)
+    merged = anon.replace_strict(alias["anonymous_id"], alias["user_id"], default=None)
+    n_merged = int(merged.is_not_null().sum())
+    resolved = merged if identified_only else merged.fill_null(ANON_PREFIX + anon)
+    actor = good.get_column("user_id").scatter(at, resolved)
+    # A narrow log keeps the actor alone, not the ids behind it.
+    good = good.drop("_row", *(("user_id", "anonymous_id") if columns is not None else ())).with_columns(
+        actor.alias("actor"))
+    del actor
     if drop.len():  # column by column, each released once copied: the log is never held twice
         kept_columns = []
         for name in good.columns:
@@ -243,17 +254,6 @@ def _clean_events(ds: Dataset, identified_only: bool, columns: frozenset[str] | 
         good = pl.DataFrame(kept_columns)
     frame = good.rename({"timestamp": "ts"})
     del good
-    # Only rows without a user id need the map: gathered, resolved and put back by position.
-    at = frame.select(pl.arg_where(pl.col("user_id").is_null()).alias("i"))["i"]
-    anon = frame["anonymous_id"].gather(at)
-    merged = anon.replace_strict(alias["anonymous_id"], alias["user_id"], default=None)
-    n_merged = int(merged.is_not_null().sum())
-    resolved = merged if identified_only else merged.fill_null(ANON_PREFIX + anon)
-    user = frame.get_column("user_id")
-    if columns is not None:  # a narrow frame keeps the actor alone, not the ids behind it
-        frame = frame.drop("user_id", "anonymous_id")
-    frame = frame.with_columns(user.scatter(at, resolved).alias("actor"))
-    del user
     if identified_only:
         frame = frame.filter(pl.col("actor").is_not_null())
     anonymous = at.len() - n_merged
