@@ -77,7 +77,8 @@ def _event_hygiene(ds: Dataset) -> None:
     """Load events through hygiene and add what it found to the report's warnings."""
     import polars as pl
 
-    from kpi_cli.engagement.events import Exclusions, Roles, load_events
+    from kpi_cli.engagement.events import Exclusions, Roles
+    from kpi_cli.engagement.hygiene import load_events
 
     roles = Roles.from_table(ds.settings.tables.get("events", {}))
     events, hygiene = load_events(ds, exclusions=Exclusions.from_config(ds.settings.tables.get("exclude", {})))

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from kpi_cli import compute
 from kpi_cli.cli import app
-from kpi_cli.engagement import events as ev
+from kpi_cli.engagement import hygiene as ev
 from tests.test_golden_engagement import EVENTS, HEADER, write
 
 

@@ -15,16 +15,9 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engagement.events import (
-    Exclusions,
-    Hygiene,
-    Roles,
-    active,
-    actor_key,
-    load_events,
-    property_value,
-)
+from kpi_cli.engagement.events import Exclusions, Roles, active, actor_key, property_value
 from kpi_cli.engagement.groups import group_exprs, groups_cross, over
+from kpi_cli.engagement.hygiene import Hygiene, load_events
 from kpi_cli.engines import backend
 from kpi_cli.errors import UsageError
 from kpi_cli.grid import Grid

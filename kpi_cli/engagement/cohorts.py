@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.engagement.events import Exclusions, Roles, active, actor_key, load_events
+from kpi_cli.engagement.events import Exclusions, Roles, active, actor_key
+from kpi_cli.engagement.hygiene import load_events
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.locate import slot
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.engagement.events import Exclusions, load_events
+from kpi_cli.engagement.events import Exclusions
+from kpi_cli.engagement.hygiene import load_events
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 
