@@ -126,7 +126,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     keys = tuple(internal)
-    parts = [aggregate(native(ev_plan.filter(pl.col("idx") >= 0)), native(in_grid), roles, keys,
+    parts = [aggregate(native(ev_plan.filter(pl.col("idx") >= 0)), native(in_grid), roles,
+                       native(day_period.select("day", "idx")), keys,
                        counts="counts" in needs).collect(backend="polars").to_native()]
     if "sessions" in needs:
         parts.append(sessions(native(acting), session_gap_s, keys).collect(backend="polars").to_native())
@@ -294,16 +295,18 @@ def sessions(acting: nw.LazyFrame, gap_s: float, groups: tuple[str, ...] = ()) -
         nw.col("seconds").median().alias("median_session_seconds"))
 
 
-def aggregate(events: nw.LazyFrame, acting: nw.LazyFrame, roles: Roles, groups: tuple[str, ...] = (),
-              counts: bool = True) -> nw.LazyFrame:
+def aggregate(events: nw.LazyFrame, acting: nw.LazyFrame, roles: Roles, days: nw.LazyFrame,
+              groups: tuple[str, ...] = (), counts: bool = True) -> nw.LazyFrame:
     """Per (group…, period): Σ over days of distinct actives, distinct actives, and with ``counts``
-    active accounts and role counts.
+    active accounts and role counts. ``days`` maps each ``day`` to its period ``idx``.
 
     With groups an actor counts in every group it was active in, so groups may sum to more than
     the total (PostHog's breakdowns do the same).
     """
     keys = [*groups, "idx"]
-    daily = acting.group_by(*keys, "day").agg(nw.col("who_key").n_unique().alias("n"))
+    # A day lies in one period: grouping by the day alone, then mapping days to periods, hashes
+    # one key per event instead of two.
+    daily = acting.group_by(*groups, "day").agg(nw.col("who_key").n_unique().alias("n")).join(days, on="day")
     table = daily.group_by(*keys).agg(nw.col("n").sum().alias("dau_sum"))
     table = table.join(acting.group_by(*keys).agg(nw.col("who_key").n_unique().alias("active")), on=keys,
                        how="left")
