@@ -120,10 +120,11 @@ def _clean(ds: Dataset, identified_only: bool, columns: frozenset[str] | None) -
         actor.alias("actor"))
     del actor
     if drops.rows.len():  # column by column, each released once copied: the log is never held twice
+        columns_left = good.get_columns()
+        del good
         kept_columns = []
-        for name in good.columns:
-            kept_columns.append(good.get_column(name).filter(mask))
-            good = good.drop(name)
+        while columns_left:
+            kept_columns.append(columns_left.pop(0).filter(mask))
         good = pl.DataFrame(kept_columns)
     frame = good.rename({"timestamp": "ts"})
     del good
