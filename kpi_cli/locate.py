@@ -14,7 +14,8 @@ import polars as pl
 def slot(expr: pl.Expr, bounds: list[int]) -> pl.Expr:
     """Index ``i`` with ``bounds[i] <= expr < bounds[i + 1]``: -1 before the first, the last index after.
 
-    The same as ``search_sorted(side="right") - 1`` on the sorted ``bounds``.
+    The same as ``search_sorted(side="right") - 1`` on the sorted ``bounds`` for every non-null
+    instant (event timestamps are never null).
 
     Examples
     --------

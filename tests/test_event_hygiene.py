@@ -82,3 +82,32 @@ def test_narrow_and_full_logs_agree(tmp_path, extra) -> None:
                                           "-f", "csv"])
         assert result.exit_code == 0, result.stderr
         assert f"{len(rows)} rows read, 2 exact duplicates dropped" in result.stderr
+
+
+def test_nothing_left_is_a_one_line_error(tmp_path) -> None:
+    folder = write(tmp_path / "ev", [["e1", "a1", "", "", "2024-03-01T10:00:00Z", "Page Viewed"]])
+    result = CliRunner().invoke(app, ["compute", "dau,mau", "--month", "2024-03", "--data", str(folder),
+                                      "--identified-only"])
+    assert result.exit_code == 1
+    assert "every row is anonymous and --identified-only drops them" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_repeated_bad_line_is_rejected_at_each_line(tmp_path) -> None:
+    rows = [
+        ["e1", "a1", "", "c1", "2024-03-01T10:00:00Z", "x"],
+        ["e1", "a1", "", "c1", "2024-03-01T10:00:00Z", "x"],  # exact copy: dropped as a duplicate
+        ["", "", "", "c1", "2024-03-01T10:00:00Z", "x"],  # no user_id or anonymous_id: rejected (line 4)
+        ["", "", "", "c1", "2024-03-01T10:00:00Z", "x"],  # the same bad line again: rejected (line 5)
+        ["e2", "", "u1", "c1", "notadate", "x"],  # not a date: rejected (line 6)
+        ["e3", "a1", "u1", "c1", "2024-03-02T10:00:00Z", "x"],
+    ]
+    folder = write(tmp_path / "ev", rows)
+    rejects = tmp_path / "rejects.csv"
+    result = CliRunner().invoke(app, ["compute", "mau", "--month", "2024-03", "--data", str(folder), "-v",
+                                      "--on-bad-rows", "skip", "--rejects", str(rejects), "-f", "csv"])
+    assert result.exit_code == 0, result.stderr
+    assert "6 rows read, 1 exact duplicates dropped, 3 rejected, 2 used" in result.stderr
+    assert pl.read_csv(rejects)["line"].to_list() == [4, 5, 6]
+    # a1 merges into u1 (e3 carries both): one actor in March.
+    assert result.stdout.splitlines()[1].split(",")[2] == "1.0"

@@ -13,6 +13,7 @@ independently seeded 64-bit hashes), and, in a narrow log, the columns no metric
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -22,7 +23,6 @@ from kpi_cli.errors import DataError
 
 if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
-    from kpi_cli.parsing import Typed
 
 ID_COLUMNS = ("event_id", "user_id", "anonymous_id", "account_id")
 ALWAYS = ("timestamp", "user_id", "anonymous_id")  # hygiene and the actor read these
@@ -50,7 +50,6 @@ class Hygiene:
 class _Log:
     """The good rows held in memory, and what is needed to decide on them."""
 
-    typed: Typed
     good: pl.DataFrame  # _row, the held columns, _h, _h2 (and _rest)
     held: list[str]
     rest: list[str]  # columns held only through the _rest hash
@@ -62,11 +61,12 @@ class _Drops:
 
     losers: pl.Series  # _row of repeated event ids that lose to an earlier row
     repeats: pl.Series  # _row of id-less rows repeating an earlier row exactly
-    copies: int  # losers that copy their winner exactly (reported as exact duplicates)
+    copies: int  # losers equal in every column to an earlier row of their id (reported as exact duplicates)
     clash: pl.DataFrame  # every row whose id repeats
 
-    @property
+    @cached_property
     def rows(self) -> pl.Series:
+        """Every dropped row's ``_row``."""
         return pl.concat([self.losers, self.repeats])
 
 
@@ -97,6 +97,9 @@ def load_events(ds: Dataset, identified_only: bool = False, exclusions: Exclusio
     if exclusions:
         frame, actors, rows = exclude(frame, exclusions)
         hygiene = replace(hygiene, excluded_actors=actors, excluded_rows=rows)
+        if frame.height == 0:
+            msg = "no events left: [exclude] (or --exclude-file) removes every actor"
+            raise DataError(msg, hint="check the users, email_domains and properties in [exclude]")
     return frame, hygiene
 
 
@@ -130,6 +133,9 @@ def _clean(ds: Dataset, identified_only: bool, columns: frozenset[str] | None) -
     del good
     if identified_only:
         frame = frame.filter(pl.col("actor").is_not_null())
+        if frame.height == 0:
+            msg = "no events left: every row is anonymous and --identified-only drops them"
+            raise DataError(msg, hint="drop --identified-only, or map user_id in kpi.toml")
     anonymous = at.len() - n_merged
     ds.reports["events"].duplicates = drops.repeats.len() + drops.copies
     ds.reports["events"].used = frame.height
@@ -138,7 +144,12 @@ def _clean(ds: Dataset, identified_only: bool, columns: frozenset[str] | None) -
 
 
 def _read(ds: Dataset, columns: frozenset[str] | None) -> _Log:
-    """One pass over the source: good rows held (bad ones settled with the dataset), ids hashed."""
+    """One pass over the source: good rows held (bad ones settled with the dataset), ids hashed.
+
+    Bad rows are rejected before any dedup, so a bad line repeated is rejected at each line (the
+    rejects file lists every line that was not used). The parsed source itself is not kept: for
+    CSV/JSON it is a whole in-memory copy of the log.
+    """
     typed = ds.typed("events", rules=event_rules)
     lf = typed.frame
     names = lf.collect_schema().names()
@@ -161,13 +172,13 @@ def _read(ds: Dataset, columns: frozenset[str] | None) -> _Log:
         msg = "no events to compute from (the file has only a header, or every row was rejected)"
         raise DataError(msg, hint="check the export, or run `kpi validate`")
     good = (whole.filter(~bad) if flagged.height else whole).drop("_check")
-    return _Log(typed, good, held, rest)
+    return _Log(good, held, rest)
 
 
 def _decide(log: _Log) -> _Drops:
     """Repeated ids keep the earliest timestamp, then the first row in the file; id-less rows
-    equal in every column to an earlier one go. A loser copying its winner exactly is reported
-    as an exact duplicate, like an id-less repeat."""
+    equal in every column to an earlier one go. A loser equal in every column to an earlier row
+    of its id is reported as an exact duplicate, like an id-less repeat."""
     good = log.good
     # Sorting the hashes finds repeats in a third of the time and memory of a hash table.
     first_half = good["_h"].sort()
