@@ -1,6 +1,6 @@
 """Benchmark harness: ``kpi`` vs independent DuckDB references on generated data.
 
-Two suites (``--suite revenue|events|all``, default ``all``: about 7.5 minutes on 2 cores with cached data):
+Two suites (``--suite revenue|events|all``, default ``all``: about 7 minutes on 2 cores with cached data):
 
 - revenue: generates ``bench/data`` (and a quarter-size copy for the linearity check) when missing,
   runs ``kpi compute <6 MRR metrics>`` and ``duckdb_ref.py`` best-of-N as separate processes measuring
