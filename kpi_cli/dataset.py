@@ -88,12 +88,15 @@ class Dataset:
             typed.frame = typed.frame.collect(engine="streaming").lazy()
         return typed
 
-    def settle(self, typed: Typed, flagged: pl.DataFrame, rows_read: int, duplicates: int, used: int) -> None:
-        """Record a streamed source: bad rows (``_file, _line, _check``) raise or go to the rejects."""
+    def settle(self, typed: Typed, flagged: pl.DataFrame, rows_read: int) -> SourceReport:
+        """Record a streamed source: bad rows (``_file, _line, _check``) raise or go to the rejects.
+
+        The caller fills in ``duplicates`` and ``used`` on the returned report once it knows them.
+        """
         src = typed.src
-        report = SourceReport(src.name, src.files, src.mapping, rows_read, duplicates)
+        report = SourceReport(src.name, src.files, src.mapping, rows_read)
         self._settle(report, bad_rows(src, flagged, typed.checks, typed.present))
-        report.used = used
+        return report
 
     def _settle(self, report: SourceReport, bad: pl.DataFrame) -> None:
         """Count bad rows by reason; raise under ``--on-bad-rows error``, else keep them for the rejects."""

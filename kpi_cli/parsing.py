@@ -7,7 +7,7 @@ engine handles alike. Naive timestamps are UTC; epochs of 1e11 or more are milli
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kpi_cli.schemas import MONEY, SOURCES
 
@@ -95,6 +95,7 @@ def typed(name: str, kind: str, dtype: pl.DataType, trim: bool = True) -> pl.Exp
 
 
 Check = tuple[str, "pl.Expr", str]  # (column, failing condition on typed values, reason)
+Frame = TypeVar("Frame", "pl.DataFrame", "pl.LazyFrame")
 
 
 def _parse_checks(name: str, kinds: dict[str, str], present: list[str], schema: pl.Schema) -> list[Check]:
@@ -147,6 +148,13 @@ class Typed:
 def typed_source(src: Source, transforms: list[pl.Expr] | None = None,
                  checks: list[Check] | None = None) -> Typed:
     """Parse every canonical column of ``src`` lazily and flag bad rows (parsing checks first)."""
+    frame, parse_checks, present = _parsed(src)
+    return Typed(src, _checked(frame, parse_checks, transforms, checks), parse_checks + (checks or []), present)
+
+
+def _parsed(src: Source, *extra: pl.Expr) -> tuple[pl.LazyFrame, list[Check], list[str]]:
+    """``_file, _line``, the typed canonical columns, the other columns, ``_check`` (first failing
+    parsing check) and ``extra`` (expressions on the raw columns), lazily."""
     import polars as pl
 
     raw = src.frame
@@ -154,25 +162,29 @@ def typed_source(src: Source, transforms: list[pl.Expr] | None = None,
     kinds = {c.name: c.kind for c in SOURCES[src.name]}
     present = [c for c in kinds if c in schema]
     parse_checks = _parse_checks(src.name, kinds, present, schema)
-    extra = [c for c in schema.names() if c not in kinds and c not in ("_file", "_line")]
-    frame = (raw.with_columns(_typed_columns(src, kinds, present, schema))
-             .with_columns(_first_failing(parse_checks).alias("_check"))
-             .select("_file", "_line", *[pl.col(f"__t_{c}").alias(c) for c in present], *extra, "_check"))
+    others = [c for c in schema.names() if c not in kinds and c not in ("_file", "_line")]
+    scale = 100.0 if src.amount_unit == "minor" else 1.0
+    parsed = []
+    for c in present:
+        expr = typed(c, kinds[c], schema[c], trim=not src.columnar)
+        parsed.append((expr / scale if scale != 1.0 and c in MONEY else expr).alias(f"__t_{c}"))
+    frame = (raw.with_columns(parsed)
+             .with_columns(_first_failing(parse_checks).alias("_check"), *extra)
+             .select("_file", "_line", *[pl.col(f"__t_{c}").alias(c) for c in present], *others, "_check",
+                     *[e.meta.output_name() for e in extra]))
+    return frame, parse_checks, present
+
+
+def _checked(frame: Frame, parse_checks: list[Check], transforms: list[pl.Expr] | None,
+             checks: list[Check] | None) -> Frame:
+    """``transforms`` applied, then ``checks`` (numbered after the parsing checks) folded into ``_check``."""
+    import polars as pl
+
     if transforms:
         frame = frame.with_columns(transforms)
     if checks:
         frame = frame.with_columns(pl.coalesce("_check", _first_failing(checks, len(parse_checks))))
-    return Typed(src, frame, parse_checks + (checks or []), present)
-
-
-def _typed_columns(src: Source, kinds: dict[str, str], present: list[str], schema: pl.Schema) -> list[pl.Expr]:
-    """``__t_<column>``: each canonical column parsed (money scaled from minor units if asked)."""
-    scale = 100.0 if src.amount_unit == "minor" else 1.0
-    out = []
-    for c in present:
-        expr = typed(c, kinds[c], schema[c], trim=not src.columnar)
-        out.append((expr / scale if scale != 1.0 and c in MONEY else expr).alias(f"__t_{c}"))
-    return out
+    return frame
 
 
 def parse_source(src: Source, transforms: list[pl.Expr] | None = None, checks: list[Check] | None = None,
@@ -186,20 +198,9 @@ def parse_source(src: Source, transforms: list[pl.Expr] | None = None, checks: l
     """
     import polars as pl
 
-    raw = src.frame
-    schema = raw.collect_schema()
-    kinds = {c.name: c.kind for c in SOURCES[src.name]}
-    present = [c for c in kinds if c in schema]
-    keys = [c for c in schema.names() if c not in ("_file", "_line")]
-    parse_checks = _parse_checks(src.name, kinds, present, schema)
-    all_checks = parse_checks + (checks or [])
-    extra = [c for c in keys if c not in kinds]
-    frame = (
-        raw.with_columns(_typed_columns(src, kinds, present, schema))
-        .with_columns(_first_failing(parse_checks).alias("_check"), pl.struct(keys).hash(7).alias("_hash"))
-        .select("_file", "_line", *[pl.col(f"__t_{c}").alias(c) for c in present], *extra, "_check", "_hash")
-        .collect()
-    )
+    keys = [c for c in src.frame.collect_schema().names() if c not in ("_file", "_line")]
+    lazy, parse_checks, present = _parsed(src, pl.struct(keys).hash(7).alias("_hash"))
+    frame = lazy.collect()
     rows_read = frame.height
     frame = _drop_exact_duplicates(frame).drop("_hash")
     duplicates = rows_read - frame.height
@@ -207,10 +208,10 @@ def parse_source(src: Source, transforms: list[pl.Expr] | None = None, checks: l
         frame = frame.with_columns(transforms)
     if frame_step is not None:
         frame = frame_step(frame)
-    if checks:
-        frame = frame.with_columns(pl.coalesce("_check", _first_failing(checks, len(parse_checks))))
+    frame = _checked(frame, parse_checks, None, checks)
     is_bad = pl.col("_check").is_not_null()
-    bad = bad_rows(src, frame.filter(is_bad).select("_file", "_line", "_check"), all_checks, present)
+    bad = bad_rows(src, frame.filter(is_bad).select("_file", "_line", "_check"), parse_checks + (checks or []),
+                   present)
     helpers = [c for c in frame.columns if c.startswith("_") and c not in ("_file", "_line")]
     good = frame.filter(~is_bad).drop(*helpers)
     return Parsed(src.name, good, bad, rows_read, duplicates)

@@ -16,7 +16,7 @@ import narwhals as nw
 import polars as pl
 
 from kpi_cli.engagement.events import Exclusions, Roles, active, actor_key, property_value
-from kpi_cli.engagement.groups import group_exprs, groups_cross, over
+from kpi_cli.engagement.groups import group_exprs, groups_cross, internal_names, over
 from kpi_cli.engagement.hygiene import Hygiene, load_events
 from kpi_cli.engines import backend
 from kpi_cli.errors import UsageError
@@ -80,15 +80,13 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         schema={"day": pl.Int64, "idx": pl.Int64},
     )
     who = pl.col("actor") if actor == "user" else pl.col("account_id")
-    period_bounds = pl.lit(pl.Series([cal.instant(d) for d in starts], dtype=pl.Int64))
     first_seen = pl.DataFrame(schema={"who": pl.String, "first_idx": pl.Int64})
     if "lifecycle" in needs:
         first_seen = active(events, roles).filter(who.is_not_null()).group_by(who.alias("who")).agg(
-            pl.col("ts").min()).select(
-            "who", (period_bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("first_idx"))
+            pl.col("ts").min()).select("who", slot(pl.col("ts"), [cal.instant(d) for d in starts]).alias("first_idx"))
     session = pl.col("session_id") if "session_id" in events.columns else pl.lit(None, dtype=pl.String)
     # Group columns get plain internal names (a dim like "prop.plan" is no SQL identifier).
-    internal = [f"_g{i}" for i in range(len(by))]
+    internal = internal_names(by)
     exprs = group_exprs(ds, events, by)
     dims = [e.alias(g) for e, g in zip(exprs, internal, strict=True)]
     # One lazy chain, so the log is copied once, with only the columns the asked-for parts read.

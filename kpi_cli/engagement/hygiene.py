@@ -22,7 +22,7 @@ from kpi_cli.engagement.events import Exclusions, event_rules, exclude
 from kpi_cli.errors import DataError
 
 if TYPE_CHECKING:
-    from kpi_cli.dataset import Dataset
+    from kpi_cli.dataset import Dataset, SourceReport
 
 ID_COLUMNS = ("event_id", "user_id", "anonymous_id", "account_id")
 ALWAYS = ("timestamp", "user_id", "anonymous_id")  # hygiene and the actor read these
@@ -50,6 +50,7 @@ class Hygiene:
 class _Log:
     """The good rows held in memory, and what is needed to decide on them."""
 
+    report: SourceReport
     good: pl.DataFrame  # _row, the held columns, _h, _h2 (and _rest)
     held: list[str]
     rest: list[str]  # columns held only through the _rest hash
@@ -137,10 +138,11 @@ def _clean(ds: Dataset, identified_only: bool, columns: frozenset[str] | None) -
             msg = "no events left: every row is anonymous and --identified-only drops them"
             raise DataError(msg, hint="drop --identified-only, or map user_id in kpi.toml")
     anonymous = at.len() - n_merged
-    ds.reports["events"].duplicates = drops.repeats.len() + drops.copies
-    ds.reports["events"].used = frame.height
+    log.report.duplicates = drops.repeats.len() + drops.copies
+    log.report.used = frame.height
     repeated = drops.losers.len() - drops.copies
-    return frame, Hygiene(repeated, n_merged, anonymous, anonymous if identified_only else 0)
+    return frame, Hygiene(repeated_ids=repeated, merged_anonymous=n_merged, anonymous_rows=anonymous,
+                          dropped_anonymous=anonymous if identified_only else 0)
 
 
 def _read(ds: Dataset, columns: frozenset[str] | None) -> _Log:
@@ -167,12 +169,12 @@ def _read(ds: Dataset, columns: frozenset[str] | None) -> _Log:
     bad = pl.col("_check").is_not_null()
     flagged = whole.filter(bad).select((pl.col("_row") // ROW_FILE).cast(pl.UInt32).alias("_file"),
                                        (pl.col("_row") % ROW_FILE).alias("_line"), "_check")
-    ds.settle(typed, flagged, whole.height, 0, 0)
+    report = ds.settle(typed, flagged, whole.height)
     if whole.height == flagged.height:
         msg = "no events to compute from (the file has only a header, or every row was rejected)"
         raise DataError(msg, hint="check the export, or run `kpi validate`")
     good = (whole.filter(~bad) if flagged.height else whole).drop("_check")
-    return _Log(good, held, rest)
+    return _Log(report, good, held, rest)
 
 
 def _decide(log: _Log) -> _Drops:
@@ -205,8 +207,9 @@ def _anonymous_map(good: pl.DataFrame, drops: _Drops) -> pl.DataFrame:
     earliest = rows.group_by("_ah").agg(pl.col("timestamp").min()).collect()
     alias = rows.join(earliest.lazy(), on=["_ah", "timestamp"], how="semi").group_by("anonymous_id").agg(
         FIRST).collect()
-    needed = good.filter(pl.col("user_id").is_null(), pl.col("anonymous_id").is_not_null())["anonymous_id"].unique()
-    hashed = needed.to_frame().with_columns(anonymous_hash(pl.col("anonymous_id")).alias("_ah"))
+    hashed = (good.lazy().filter(pl.col("user_id").is_null(), pl.col("anonymous_id").is_not_null())
+              .select(pl.col("anonymous_id").unique()).with_columns(anonymous_hash(pl.col("anonymous_id")).alias("_ah"))
+              .collect())
     hidden = hashed.filter(pl.col("_ah").is_in(earliest["_ah"].implode()),
                            ~pl.col("anonymous_id").is_in(alias["anonymous_id"].implode()))
     if hidden.height:

@@ -17,6 +17,7 @@ import polars as pl
 
 from kpi_cli.engagement.groups import at_first, at_last, groups_cross
 from kpi_cli.errors import UsageError
+from kpi_cli.locate import slot
 from kpi_cli.options import parse_duration_days
 from kpi_cli.revenue.metrics import ratio
 
@@ -36,8 +37,7 @@ def _window_us(roles: Roles) -> int:
 
 def _period(base: EngagementBase, frame: pl.DataFrame, col: str) -> pl.DataFrame:
     """Add ``idx`` (period of instant ``col``), keeping the requested periods only."""
-    bounds = pl.lit(base.grid.frame()["b_us"])
-    out = frame.with_columns((bounds.search_sorted(pl.col(col), side="right").cast(pl.Int64) - 1).alias("idx"))
+    out = frame.with_columns(slot(pl.col(col), base.grid.frame()["b_us"].to_list()).alias("idx"))
     return out.filter(pl.col("idx") >= base.grid.first, pl.col("idx") <= base.grid.last)
 
 
@@ -186,9 +186,7 @@ def feature_adoption_rate(base: EngagementBase, roles: Roles, _id: str, _o: dict
 
 def feature_retention_rate(base: EngagementBase, roles: Roles, _id: str, _o: dict[str, Any]) -> pl.DataFrame:
     """Per feature: actors who used it in the previous period and again in P / previous period's users."""
-    bounds = pl.lit(base.grid.frame()["b_us"])
-    rows = _feature_rows(base, roles).with_columns(
-        (bounds.search_sorted(pl.col("ts"), side="right").cast(pl.Int64) - 1).alias("idx"))
+    rows = _feature_rows(base, roles).with_columns(slot(pl.col("ts"), base.grid.frame()["b_us"].to_list()).alias("idx"))
     used = rows.filter(pl.col("idx") >= base.grid.first - 1, pl.col("idx") <= base.grid.last).select(
         "feature", "idx", "who").unique()
     before = used.with_columns((pl.col("idx") + 1).alias("idx")).filter(pl.col("idx") >= base.grid.first)
