@@ -29,6 +29,7 @@ from kpi_cli.engagement.events import Exclusions, Roles
 from kpi_cli.engagement.metrics import evaluate as evaluate_engagement
 from kpi_cli.engagement.signups import pql_accounts
 from kpi_cli.errors import UsageError
+from kpi_cli.money import fsum
 from kpi_cli.options import RunOptions, calendar_of, check_choice, parse_duration_days
 from kpi_cli.periods import RangeRequest, parse_as_of
 from kpi_cli.registry import METRICS, Metric, resolve
@@ -209,7 +210,7 @@ def movements_run(run: Run, customers: bool = False) -> pl.DataFrame:
         pts = base.points.filter(pl.col("movement") != "none", pl.col("idx") >= base.grid.first,
                                  pl.col("idx") <= base.grid.last)
         pts = pts.group_by([*unit, "idx"]).agg(
-            pl.col("movement").first(), pl.col("a_r").sum().alias("start_mrr"), pl.col("b_r").sum().alias("end_mrr"))
+            pl.col("movement").first(), fsum(pl.col("a_r")).alias("start_mrr"), fsum(pl.col("b_r")).alias("end_mrr"))
         pts = pts.with_columns((pl.col("end_mrr") - pl.col("start_mrr")).alias("change"))
         out = pts.join(periods, on="idx", how="left").sort(["period", *by, "customer_id"])
         return out.select("period", *by, "customer_id", "movement", "start_mrr", "end_mrr", "change", "complete")

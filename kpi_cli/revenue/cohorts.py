@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from kpi_cli.money import fsum
+
 if TYPE_CHECKING:
     from kpi_cli.revenue.base import RevenueBase
 
@@ -23,7 +25,7 @@ def customer_values(base: RevenueBase) -> pl.DataFrame:
         pl.col("idx").shift(-1).over(unit).fill_null(last + 1).alias("_next")).filter(pl.col("b") > 0)
     dense = pts.with_columns(pl.int_ranges("idx", pl.col("_next").clip(upper_bound=last + 1)).alias("j")).explode("j")
     dense = dense.drop_nulls("j").join(base.rates.rename({"idx": "j"}), on=["currency", "j"], how="left")
-    return dense.group_by("customer_id", "j").agg((pl.col("b") * pl.col("rate")).sum().alias("v"))
+    return dense.group_by("customer_id", "j").agg(fsum(pl.col("b") * pl.col("rate")).alias("v"))
 
 
 def table(base: RevenueBase, of: str, periods: int | None = None) -> pl.DataFrame:
@@ -38,7 +40,7 @@ def table(base: RevenueBase, of: str, periods: int | None = None) -> pl.DataFram
     initial = vals.filter(pl.col("j") == pl.col("c0")).select("customer_id", pl.col("v").alias("v0"))
     vals = vals.join(initial, on="customer_id").with_columns((pl.col("j") - pl.col("c0")).alias("k"))
     cohorts = first.join(initial, on="customer_id").filter(pl.col("c0") >= base.grid.first)
-    size_expr = pl.len() if of == "customers" else pl.col("v0").sum()
+    size_expr = pl.len() if of == "customers" else fsum(pl.col("v0"))
     sizes = cohorts.group_by("c0").agg(size_expr.cast(pl.Float64).alias("cohort_size"))
     horizon = base.grid.last
     n_max = periods if periods is not None else horizon
@@ -48,8 +50,8 @@ def table(base: RevenueBase, of: str, periods: int | None = None) -> pl.DataFram
     if of == "customers":
         agg = kept.group_by("c0", "k").agg(pl.len().cast(pl.Float64).alias("retained"))
     else:
-        agg = kept.group_by("c0", "k").agg(pl.col("v").sum().alias("retained"),
-                                          pl.min_horizontal("v", "v0").sum().alias("gross_retained"))
+        agg = kept.group_by("c0", "k").agg(fsum(pl.col("v")).alias("retained"),
+                                          fsum(pl.min_horizontal("v", "v0")).alias("gross_retained"))
     cells = cells.join(agg, on=["c0", "k"], how="left")
     fill = [pl.col("retained").fill_null(0.0)]
     if of == "mrr":
@@ -60,7 +62,7 @@ def table(base: RevenueBase, of: str, periods: int | None = None) -> pl.DataFram
     value_cols = ["retained", "gross_retained"] if of == "mrr" else ["retained"]
     cells = cells.with_columns([pl.when(pl.col("complete")).then(pl.col(c)).alias(c) for c in value_cols])
     summary = cells.filter(pl.col("complete")).group_by("k").agg(
-        pl.col("cohort_size").sum(), *[pl.col(c).sum() for c in value_cols])
+        fsum(pl.col("cohort_size")), *[fsum(pl.col(c)) for c in value_cols])
     summary = summary.with_columns(pl.lit(None, dtype=pl.Date).alias("cohort"))
     body = cells.select("cohort", "k", "cohort_size", *value_cols)
     out = pl.concat([body, summary.select(body.columns)], how="vertical_relaxed")

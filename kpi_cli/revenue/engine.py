@@ -16,6 +16,8 @@ from typing import Any
 
 import narwhals as nw
 
+from kpi_cli.money import fixed, fsum, unfixed
+
 EPS = 1e-6  # values closer than a millionth of a currency unit are equal
 UNIT = ["customer_id", "currency"]
 MOVES = ("new", "reactivation", "expansion", "contraction", "churned")
@@ -35,8 +37,8 @@ def change_points(segments: nw.LazyFrame, rates: nw.LazyFrame, groups: list[str]
             seg.filter(nw.col("i1") <= last).select(*unit, nw.col("i1").alias("idx"), (-nw.col("value")).alias("dv")),
         ]
     )
-    points = deltas.group_by(*unit, "idx").agg(nw.col("dv").sum())
-    running = nw.col("dv").cum_sum().over(*unit, order_by="idx")
+    points = deltas.group_by(*unit, "idx").agg(fsum(nw.col("dv")))
+    running = unfixed(fixed(nw.col("dv")).cum_sum().over(*unit, order_by="idx"))
     points = points.with_columns(nw.when(running.abs() < EPS).then(0.0).otherwise(running).alias("b"))
     # Both read only b, so one pass: a is the previous b, paid_before any earlier b > 0.
     points = points.with_columns(
@@ -73,16 +75,16 @@ def roll_forward(points: nw.LazyFrame, periods: nw.LazyFrame, rates: nw.LazyFram
         is_m = nw.col("movement") == m
         amount = {"new": b_r, "reactivation": b_r, "expansion": b_r - a_r, "contraction": a_r - b_r,
                   "churned": a_r}[m]
-        aggs += [nw.when(is_m).then(amount).otherwise(0.0).sum().alias(m),
+        aggs += [fsum(nw.when(is_m).then(amount).otherwise(0.0)).alias(m),
                  nw.when(is_m).then(1).otherwise(0).sum().alias(f"{m}_n")]
     aggs.append(((nw.col("b") > 0).cast(nw.Int64) - (nw.col("a") > 0).cast(nw.Int64)).sum().alias("d_customers"))
     moves = points.group_by(*groups, "idx").agg(*aggs)
     # Native MRR stock per currency: a running sum of net changes over the dense period list.
-    native = points.group_by(*per_currency, "idx").agg((nw.col("b") - nw.col("a")).sum().alias("d_native"))
+    native = points.group_by(*per_currency, "idx").agg(fsum(nw.col("b") - nw.col("a")).alias("d_native"))
     combos = native.select(*per_currency).unique()
     dense = combos.join(periods, how="cross").join(native, on=[*per_currency, "idx"], how="left")
     dense = dense.with_columns(nw.col("d_native").fill_null(0.0))
-    level = nw.col("d_native").cum_sum().over(*per_currency, order_by="idx")
+    level = unfixed(fixed(nw.col("d_native")).cum_sum().over(*per_currency, order_by="idx"))
     # Sums of +v/−v deltas leave float dust where the stock is really 0; snap it like change points.
     dense = dense.with_columns(nw.when(level.abs() < EPS).then(0.0).otherwise(level).alias("n_e"))
     dense = dense.join(rates, on=["currency", "idx"], how="left").with_columns(
@@ -90,9 +92,9 @@ def roll_forward(points: nw.LazyFrame, periods: nw.LazyFrame, rates: nw.LazyFram
         nw.col("rate").shift(1).over(*per_currency, order_by="idx").alias("rate_s"),
     )
     stock = dense.group_by(*groups, "idx").agg(
-        (nw.col("n_e") * nw.col("rate")).sum().alias("mrr"),
-        (nw.col("n_s") * nw.col("rate_s").fill_null(nw.col("rate"))).sum().alias("start_mrr"),
-        (nw.col("n_s") * (nw.col("rate") - nw.col("rate_s").fill_null(nw.col("rate")))).sum().alias("fx"),
+        fsum(nw.col("n_e") * nw.col("rate")).alias("mrr"),
+        fsum(nw.col("n_s") * nw.col("rate_s").fill_null(nw.col("rate"))).alias("start_mrr"),
+        fsum(nw.col("n_s") * (nw.col("rate") - nw.col("rate_s").fill_null(nw.col("rate")))).alias("fx"),
     )
     table = stock.join(moves, on=[*groups, "idx"], how="left")
     fill = [nw.col(m).fill_null(0.0) for m in MOVES] + [nw.col(f"{m}_n").fill_null(0) for m in MOVES]

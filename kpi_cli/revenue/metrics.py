@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from kpi_cli.money import fsum
 from kpi_cli.registry import METRICS
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def _ttm(base: RevenueBase, _table: pl.DataFrame, metric_id: str, _o: dict[str, 
     pair = then.rename({"v": "then"}).join(now.rename({"v": "now"}), on=[*unit, "j"], how="left")
     kept = pl.col("now").fill_null(0.0)
     num = kept if metric_id == "nrr_ttm" else pl.min_horizontal(kept, pl.col("then"))
-    agg = pair.group_by(*base.groups, "j").agg(num.sum().alias("n"), pl.col("then").sum().alias("d"))
+    agg = pair.group_by(*base.groups, "j").agg(fsum(num).alias("n"), fsum(pl.col("then")).alias("d"))
     frame = pl.DataFrame({"idx": wanted}, schema={"idx": pl.Int64})
     groups = base.table.select(base.groups).unique() if base.groups else None
     if groups is not None:

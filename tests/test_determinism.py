@@ -1,0 +1,49 @@
+"""Reruns give the same bytes (SPEC §4.2): money sums do not depend on the order of their terms."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from kpi_cli.money import fsum
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_fsum_is_the_same_in_any_order() -> None:
+    # A float sum of these depends on the order: 0.1 + 0.2 + 0.3 differs from 0.3 + 0.2 + 0.1.
+    terms = [0.1, 0.2, 0.3, 1e6 / 3, 29.000000000000004, 4633.686812667]
+    assert sum(terms[:3]) != sum(terms[2::-1])
+    forward = pl.DataFrame({"v": terms})
+    backward = pl.DataFrame({"v": terms[::-1]})
+    a = forward.select(fsum(pl.col("v"))).item()
+    b = backward.select(fsum(pl.col("v"))).item()
+    assert a == b == 337996.620146  # 0.6 + 333333.333333333 + 29.0 + 4633.686812667
+
+
+def test_fsum_per_group_matches_the_decimal_sum() -> None:
+    frame = pl.DataFrame({"g": [i % 300 for i in range(600)], "v": [4633.686812667, -0.3] * 300})
+    out = frame.group_by("g").agg(fsum(pl.col("v")).alias("s"))["s"].unique().sort().to_list()
+    # 4633.686812667 + 4633.686812667 in groups of even g, -0.6 in the odd ones: exact decimals.
+    assert out == [-0.6, 9267.373625334]
+
+
+@pytest.mark.parametrize("args", [
+    ["movements", "--last", "6"],
+    ["compute", "revenue", "--last", "12"],
+    ["cohort", "--of", "mrr"],
+    ["movements", "--last", "3", "--customers"],
+])
+def test_five_reruns_are_byte_identical(args: list[str]) -> None:
+    cmd = [sys.executable, "-m", "kpi_cli", *args, "--data", str(ROOT / "sample_data"), "--as-of", "2025-01-01",
+           "--currency", "USD", "-f", "csv"]
+    digests = set()
+    for threads in ("1", "2", "2", "1", "2"):
+        out = subprocess.run(cmd, capture_output=True, check=True, env={"POLARS_MAX_THREADS": threads, "PATH": ""})
+        digests.add(hashlib.sha256(out.stdout).hexdigest())
+    assert len(digests) == 1
