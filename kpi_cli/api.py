@@ -12,6 +12,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ from kpi_cli.engagement.base import build as build_engagement
 from kpi_cli.engagement.events import Exclusions, Roles
 from kpi_cli.engagement.metrics import evaluate as evaluate_engagement
 from kpi_cli.engagement.signups import pql_accounts
-from kpi_cli.errors import UsageError
+from kpi_cli.engagement.windows import off_grain
+from kpi_cli.errors import DataError, UsageError
+from kpi_cli.loading import load_source
 from kpi_cli.money import fsum
 from kpi_cli.options import RunOptions, calendar_of, check_choice, parse_duration_days
 from kpi_cli.periods import RangeRequest, parse_as_of
@@ -38,6 +41,8 @@ from kpi_cli.revenue.base import RevenueBase, build
 from kpi_cli.revenue.metrics import LTV_WINDOW, PER_YEAR, evaluate
 from kpi_cli.revenue.prep import RevenueRules
 
+# Engagement metrics that read account ids whatever --actor says.
+ACCOUNT_METRICS = ("active_accounts", "w2wai", "w2wai_count", "pqls")
 ALL_PERIODS = 10_000  # "--last" long enough to reach back to the data's start (clamped there)
 LONG = ["metric", "period", "value", "numerator", "denominator", "complete"]
 
@@ -90,6 +95,8 @@ class Run:
                                 parse_duration_days(self.options.session_gap, "--session-gap") * 86_400,
                                 self.options.mau_days, self.exclusions, by, needs)
         self.info["hygiene"] = base.hygiene
+        if self.options.actor == "account":
+            require_accounts(self.dataset, "--actor account")
         return base
 
     def revenue(self, lookback: int = 0, clamp: bool = False) -> RevenueBase:
@@ -158,7 +165,14 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
         have_sources = all(any(run.dataset.has(s) for s in need.split("|")) for need in m.sources)
         fits = ("features" in m.roles) == (by == ["feature"])
         return (have_sources and fits and roles.configured(m.roles)
-                and all(run.settings.tables.get(t) for t in m.tables))
+                and all(run.settings.tables.get(t) for t in m.tables)
+                and (m.id not in ACCOUNT_METRICS or has_accounts()))
+
+    @functools.cache
+    def has_accounts() -> bool:
+        """Whether the events map a column to account_id (read from the header alone)."""
+        src = load_source("events", run.settings, required=False)
+        return src is not None and "account_id" in src.mapping
 
     ids = resolve(metrics, available)
     run.info["metrics"] = ids
@@ -176,7 +190,12 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
     engagement_ids = [m for m in ids if METRICS[m].family == "engagement"]
     if engagement_ids:
         features = by == ["feature"]
-        ebase = run.engagement(roles, () if features else tuple(by), parts_needed(engagement_ids, run.options.window))
+        grain = calendar_of(run.settings.values).grain
+        ebase = run.engagement(roles, () if features else tuple(by),
+                               parts_needed(engagement_ids, run.options.window, grain))
+        accounts = [m for m in engagement_ids if m in ACCOUNT_METRICS]
+        if accounts:
+            require_accounts(run.dataset, accounts[0])
         periods = ebase.grid.periods().select("idx", "period", "complete")
         options: dict[str, object] = {"inactive_days": run.options.inactive_days,
                                       "pql": run.settings.tables.get("pql", {})}
@@ -282,9 +301,21 @@ def funnel_run(run: Run, steps: list[str], window: str = "14d", order: str = "lo
                               identified_only=run.options.identified_only, exclusions=run.exclusions)
 
 
-def parts_needed(ids: list[str], window: str | None) -> frozenset[str]:
+def require_accounts(ds: Dataset, why: str) -> None:
+    """A data error when the events have no column mapped to ``account_id``: without one, account
+    metrics would be silently 0 (Amplitude exports keep accounts in ``groups``)."""
+    src = ds.sources.get("events")
+    if src is None or "account_id" in src.mapping:
+        return
+    found = ", ".join([*src.mapping.values(), *src.extra][:12])
+    msg = f"events ({src.files[0]}): {why} needs account ids, and no column maps to account_id; found: {found}"
+    raise DataError(msg, hint='map it in kpi.toml: [sources.events.columns] account_id = "<header>" '
+                    '(Amplitude: "groups.<your group type>", Segment: "context_groupId")')
+
+
+def parts_needed(ids: list[str], window: str | None, grain: str = "month") -> frozenset[str]:
     """Which optional parts of the engagement table the metrics ``ids`` read."""
-    needs = set()
+    needs = {i for i in ids if window != "trailing" and off_grain(i, grain)}
     if any(i.startswith("session") or i.endswith("session_duration") for i in ids):
         needs.add("sessions")
     if window == "trailing":

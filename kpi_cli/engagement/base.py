@@ -18,6 +18,7 @@ import polars as pl
 from kpi_cli.engagement.events import Exclusions, Roles, active, actor_key, property_value
 from kpi_cli.engagement.groups import group_exprs, groups_cross, internal_names, over
 from kpi_cli.engagement.hygiene import Hygiene, load_events
+from kpi_cli.engagement.windows import OWN_GRAIN, window_counts
 from kpi_cli.engines import backend
 from kpi_cli.errors import UsageError
 from kpi_cli.grid import Grid
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
 
 COUNTS = ("dau_sum", "days", "active", "active_accounts", "logins", "key_actions", "invites", "sessions",
-          "session_seconds", "trail_7", "trail_n")
+          "session_seconds", "trail_7", "trail_n", "wau", "mau")
 
 
 @dataclass
@@ -54,8 +55,8 @@ class EngagementBase:
 SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
 # Optional parts of the table, computed only when a metric asks for them.
 # "counts": role counts and active accounts; "lifecycle": first-seen periods and the active rows
-# (the lifecycle and stickiness tables).
-ALL_PARTS = frozenset({"sessions", "trailing", "shares", "lifecycle", "entrants", "counts"})
+# (the lifecycle and stickiness tables); "wau"/"mau": those read from calendar windows off their grain.
+ALL_PARTS = frozenset({"sessions", "trailing", "shares", "lifecycle", "entrants", "counts", "wau", "mau"})
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
@@ -131,9 +132,12 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         parts.append(sessions(native(acting), session_gap_s, keys).collect(backend="polars").to_native())
     if "trailing" in needs:
         parts.append(trailing(acting, day_period, mau_days, keys))
-    if "shares" in needs:
+    windows = [m for m in OWN_GRAIN if m in needs and OWN_GRAIN[m] != cal.grain]
+    if "shares" in needs or windows:
         log = active(events, roles).select(who.alias("who"), "ts", *dims).filter(pl.col("who").is_not_null())
-        parts.append(calendar_shares(log, starts, grid.first, cal, keys))
+        if "shares" in needs:
+            parts.append(calendar_shares(log, starts, grid.first, cal, keys))
+        parts += [window_counts(log, starts, grid.first, grid.last, cal, m, list(keys)) for m in windows]
     out = assemble(parts, periods.join(n_days, on="idx", how="left"), list(keys), grid.first)
     rows = in_grid.select("idx", "day", "who").collect() if "lifecycle" in needs else pl.DataFrame()
     return EngagementBase(out, grid, hygiene, actor, rows, first_seen, everything, list(by), list(keys))

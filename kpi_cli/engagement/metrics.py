@@ -52,6 +52,8 @@ def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "
         rows = _value(table, "dau_mau_t", keys)
     elif m.ratio:
         rows = table.select(*keys, *ratio(pl.col(m.ratio[0]), pl.col(m.ratio[1])))
+    elif not trailing and metric_id in table.columns:  # wau/mau off their own grain (engagement/windows.py)
+        rows = _value(table, metric_id, keys)
     else:
         assert m.value is not None
         rows = _value(table, TRAILING.get(metric_id, m.value) if trailing else m.value, keys)

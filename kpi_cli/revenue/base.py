@@ -43,6 +43,8 @@ def load_items(ds: Dataset) -> pl.DataFrame:
         assert inv is not None
         items = invoices_to_items(inv)
     assert items is not None
+    if "currency" in items.columns:  # currency codes are case-insensitive (SPEC §1.3): `usd` is `USD`
+        items = items.with_columns(pl.col("currency").str.strip_chars().str.to_uppercase())
     if items.height == 0:
         msg = "no billing rows to compute from (the file has only a header, or every row was rejected)"
         raise DataError(msg, hint="check the export, or run `kpi validate` to see why rows were rejected")
@@ -55,56 +57,85 @@ def data_end(items: pl.DataFrame) -> int:
     return int(items.select(pl.max_horizontal(cols)).item())
 
 
-def reporting_currency(items: pl.DataFrame, wanted: str | None) -> str:
-    """``--currency`` or, when the data has a single currency, that one."""
+def billing_source(ds: Dataset) -> str:
+    """The source billing rows came from: ``subscriptions``, else ``invoices``."""
+    return "subscriptions" if "subscriptions" in ds.reports or "invoices" not in ds.reports else "invoices"
+
+
+def reporting_currency(ds: Dataset, items: pl.DataFrame, wanted: str | None, per_currency: bool = False) -> str:
+    """``--currency``; else the one currency of the data; else the one ``fx_rates`` converts into.
+
+    ``fx_rates`` gives each rate in the reporting currency, so when the billing data holds several
+    currencies and exactly one of them has no rate of its own, that one is the reporting currency.
+    With ``per_currency`` (``--by currency`` without ``--currency``) each currency is reported in
+    itself and several are fine: the result is then ``""``.
+    """
     if wanted:
-        return wanted.upper()
+        return wanted.strip().upper()
     if "currency" not in items.columns:
         return "USD"
-    found = sorted(c.upper() for c in items["currency"].drop_nulls().unique().to_list())
-    if len(found) > 1:
-        msg = f"billing data has several currencies ({', '.join(found)})"
-        raise UsageError(msg, hint="pick the reporting one with --currency and provide fx_rates")
-    return found[0] if found else "USD"
+    found = sorted(items["currency"].drop_nulls().unique().to_list())
+    if len(found) <= 1:
+        return found[0] if found else "USD"
+    if per_currency:
+        return ""
+    fx = ds.load("fx_rates", required=False) if ds.has("fx_rates") else None
+    if fx is not None:
+        converted = set(fx.filter(pl.col("rate") != 1.0)["currency"].str.strip_chars().str.to_uppercase().to_list())
+        unconverted = [c for c in found if c not in converted]
+        if len(unconverted) == 1:
+            ds.notes.append(f"reporting currency {unconverted[0]}: the one billing currency fx_rates converts into")
+            return unconverted[0]
+    msg = f"billing data has several currencies ({', '.join(found)})"
+    raise UsageError(msg, hint="pick the reporting one with --currency (and provide fx_rates), "
+                     "or split with --by currency")
 
 
 def rates_frame(ds: Dataset, items: pl.DataFrame, currency: str, grid: Grid) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Rate per (currency, period index) at each snapshot date; rows of currencies without rates go."""
-    cur = pl.col("currency").str.to_uppercase().fill_null(currency) if "currency" in items.columns else None
-    items = items.with_columns(cur.alias("currency") if cur is not None else pl.lit(currency).alias("currency"))
-    foreign = sorted(set(items["currency"].unique().to_list()) - {currency})
+    """Rate per (currency, period index) at each snapshot date.
+
+    A row in a currency with no rate is a bad row (SPEC §1.3): raised under ``--on-bad-rows error``,
+    else left out, counted and written to the rejects. With ``currency == ""`` every currency is
+    reported in itself (rate 1).
+    """
     idx = pl.DataFrame({"idx": list(range(len(grid.starts) - 1))}, schema={"idx": pl.Int64})
+    if "currency" not in items.columns:
+        items = items.with_columns(pl.lit(currency).alias("currency"))
+    items = items.with_columns(pl.col("currency").fill_null(currency))
+    present = sorted(items["currency"].unique().to_list())
+    if currency == "":
+        return pl.concat([idx.with_columns(pl.lit(c).alias("currency"), pl.lit(1.0).alias("rate"))
+                          for c in present]), items
+    foreign = [c for c in present if c != currency]
     frames = [idx.with_columns(pl.lit(currency).alias("currency"), pl.lit(1.0).alias("rate"))]
-    if foreign:
-        fx = ds.load("fx_rates", required=False)
-        known = set() if fx is None else set(fx["currency"].str.to_uppercase().unique().to_list())
-        missing = [c for c in foreign if c not in known]
-        if missing:
-            msg = f"no fx rate for {', '.join(missing)} → {currency}"
-            if ds.on_bad_rows == "error":
-                raise DataError(msg, hint=f"add fx_rates rows (date, currency, rate in {currency}) "
-                                "or pass --on-bad-rows skip to leave those subscriptions out")
-            dropped = items.filter(pl.col("currency").is_in(missing))
-            ds.warnings.append(f"{msg}: {dropped.height} billing rows left out")
-            report = ds.reports.get("subscriptions") or ds.reports.get("invoices")
-            if report is not None:
-                report.rejected += dropped.height
-                report.used -= dropped.height
-                report.reasons["no fx rate"] = report.reasons.get("no fx rate", 0) + dropped.height
-            items = items.filter(~pl.col("currency").is_in(missing))
-            foreign = [c for c in foreign if c not in missing]
-        if foreign and fx is not None:
-            snap_days = [grid.starts[j + 1] - timedelta(days=1) for j in range(len(grid.starts) - 1)]
-            snaps = pl.DataFrame({"idx": list(range(len(snap_days))), "day": snap_days})
-            snaps = snaps.with_columns(pl.col("idx").cast(pl.Int64), pl.col("day").cast(pl.Datetime("us"))
-                                       .cast(pl.Int64))
-            for c in foreign:
-                r = fx.filter(pl.col("currency").str.to_uppercase() == c).select("date", "rate").sort("date")
-                joined = snaps.join_asof(r, left_on="day", right_on="date", strategy="backward")
-                if joined["rate"].null_count():
-                    ds.warnings.append(f"fx_rates: no {c} rate on or before some snapshots; the earliest is used")
-                    joined = joined.with_columns(pl.col("rate").fill_null(r["rate"][0]))
-                frames.append(joined.select("idx", pl.lit(c).alias("currency"), "rate"))
+    if not foreign:
+        return pl.concat(frames), items
+    fx = ds.load("fx_rates", required=False) if ds.has("fx_rates") else None
+    if fx is not None:
+        fx = fx.with_columns(pl.col("currency").str.strip_chars().str.to_uppercase())
+    known = set() if fx is None else set(fx["currency"].unique().to_list())
+    missing = [c for c in foreign if c not in known]
+    if missing:
+        where = "fx_rates has none" if fx is not None else "there is no fx_rates source"
+        for c in missing:
+            ds.reject(billing_source(ds), items.filter(pl.col("currency") == c), "currency",
+                      f"no fx rate for {c} → {currency} ({where})",
+                      hint=f"add fx_rates rows (date, currency, rate in {currency}) for {', '.join(missing)}, "
+                      "or pass --on-bad-rows skip to leave those rows out")
+        items = items.filter(~pl.col("currency").is_in(missing))
+        foreign = [c for c in foreign if c not in missing]
+    if foreign and fx is not None:
+        snap_days = [grid.starts[j + 1] - timedelta(days=1) for j in range(len(grid.starts) - 1)]
+        snaps = pl.DataFrame({"idx": list(range(len(snap_days))), "day": snap_days})
+        snaps = snaps.with_columns(pl.col("idx").cast(pl.Int64), pl.col("day").cast(pl.Datetime("us"))
+                                   .cast(pl.Int64))
+        for c in foreign:
+            r = fx.filter(pl.col("currency") == c).select("date", "rate").sort("date", "rate")
+            joined = snaps.join_asof(r, left_on="day", right_on="date", strategy="backward")
+            if joined["rate"].null_count():
+                ds.warnings.append(f"fx_rates: no {c} rate on or before some snapshots; the earliest is used")
+                joined = joined.with_columns(pl.col("rate").fill_null(r["rate"][0]))
+            frames.append(joined.select("idx", pl.lit(c).alias("currency"), "rate"))
     return pl.concat(frames, how="vertical_relaxed"), items
 
 
@@ -147,7 +178,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
     """Load billing data and run the roll-forward for every requested period and group."""
     items = load_items(ds)
     grid = make_grid(cal, req, as_of, items, lookback, clamp)
-    currency = reporting_currency(items, rules.currency)
+    currency = reporting_currency(ds, items, rules.currency, per_currency="currency" in by)
     rates, items = rates_frame(ds, items, currency, grid)
     if items.height == 0:
         msg = "no billing rows left after removing currencies without rates"
