@@ -6,12 +6,16 @@ dataframe library, so the CLI's ``--help`` stays instant.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Not `from typing import …`: importing typing costs ~10 ms before the console script can answer
+# Ctrl-C (kpi_cli.__main__); mypy reads this flag as typing.TYPE_CHECKING.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 __all__ = ["cohort", "compute", "funnel", "lifecycle", "movements", "stickiness"]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from kpi_cli.api import cohort, compute, funnel, lifecycle, movements, stickiness
 
 

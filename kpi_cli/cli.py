@@ -6,13 +6,16 @@ import contextlib
 import functools
 import inspect
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+import typer.core
 
 from kpi_cli import __version__
 from kpi_cli.errors import BadRowsError, ExitCode, KpiError
@@ -45,93 +48,138 @@ def _complete_metric(incomplete: str) -> list[str]:
     return [prefix + m for m in [*METRICS, *GROUPS] if m.startswith(last)]
 
 
+RANGE, INPUT, REVENUE, ENGAGEMENT, OUTPUT = "Range and time", "Input", "Revenue", "Engagement", "Output"
+
+
+def _opt(*decls: str, help: str, panel: str, metavar: str | None = None) -> Any:
+    return typer.Option(*decls, help=help, rich_help_panel=panel, metavar=metavar, show_default=False)
+
+
 def _common(
-    month: Annotated[str | None, typer.Option(help="A month: YYYY-MM, last or this.", rich_help_panel="Range")] = None,
-    quarter: Annotated[str | None, typer.Option(help="A quarter: YYYY-Qn, last or this.",
-                                                rich_help_panel="Range")] = None,
-    year: Annotated[str | None, typer.Option(help="A year: YYYY, last or this.", rich_help_panel="Range")] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="First month or day (YYYY-MM[-DD]).",
-                                              rich_help_panel="Range")] = None,
-    to: Annotated[str | None, typer.Option(help="Last month or day, inclusive.", rich_help_panel="Range")] = None,
-    last: Annotated[int | None, typer.Option(help="The N most recent complete periods.",
-                                             rich_help_panel="Range")] = None,
-    period: Annotated[str | None, typer.Option(help="Grain: day, week, month, quarter, year.",
-                                               rich_help_panel="Range")] = None,
-    as_of: Annotated[str | None, typer.Option(help="Reference day for last/this and completeness "
-                                              "(default: now).", rich_help_panel="Range")] = None,
-    tz: Annotated[str | None, typer.Option(help="Reporting timezone (IANA), default UTC.",
-                                           rich_help_panel="Range")] = None,
-    week_start: Annotated[str | None, typer.Option(help="mon … sun.", rich_help_panel="Range")] = None,
-    by: Annotated[list[str] | None, typer.Option(help="Split by plan, currency or a customers column "
-                                                 "(repeatable).")] = None,
-    data: Annotated[str | None, typer.Option(help="Data directory (else KPI_DATA, config, cwd).")] = None,
-    config: Annotated[str | None, typer.Option(help="Config file (else KPI_CONFIG, ./kpi.toml).")] = None,
-    currency: Annotated[str | None, typer.Option(help="Reporting currency (fx_rates convert).",
-                                                 rich_help_panel="Revenue")] = None,
-    discounts: Annotated[str | None, typer.Option(help="none | recurring (default) | all.",
-                                                  rich_help_panel="Revenue")] = None,
-    churn_at: Annotated[str | None, typer.Option(help="end (of paid period, default) | cancel.",
-                                                 rich_help_panel="Revenue")] = None,
-    churn_denominator: Annotated[str | None, typer.Option(help="start (default) | start_plus_new.",
-                                                          rich_help_panel="Revenue")] = None,
-    gross_margin: Annotated[float | None, typer.Option(help="Gross margin for LTV (default 1.0).",
-                                                       rich_help_panel="Revenue")] = None,
-    within: Annotated[str | None, typer.Option(help="Conversion window, e.g. 30d (trials) / 90d (signups).",
-                                               rich_help_panel="Revenue")] = None,
-    actor: Annotated[str, typer.Option(help="user (default) | account: who counts as active.",
-                                       rich_help_panel="Engagement")] = "user",
-    identified_only: Annotated[bool, typer.Option("--identified-only", help="Drop events that stay anonymous.",
-                                                  rich_help_panel="Engagement")] = False,
-    session_gap: Annotated[str, typer.Option(help="Inactivity that ends a session (default 30m).",
-                                             rich_help_panel="Engagement")] = "30m",
-    window: Annotated[str | None, typer.Option(help="compute: calendar (default) | trailing WAU/MAU windows; "
-                                               "funnel: conversion window (default 14d).",
-                                               rich_help_panel="Engagement")] = None,
-    mau_days: Annotated[int, typer.Option(help="Trailing MAU length in days: 30 (default) or 28.",
-                                          rich_help_panel="Engagement")] = 30,
-    inactive_days: Annotated[int, typer.Option(help="Idle days before a return counts as reactivation (30).",
-                                               rich_help_panel="Engagement")] = 30,
-    exclude_file: Annotated[str | None, typer.Option(help="User ids to leave out, one per line (adds to "
-                                                     "[exclude] users).", rich_help_panel="Engagement")] = None,
-    engine: Annotated[str | None, typer.Option(help="polars (default) | duckdb.")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="auto | table | csv | json | jsonl | parquet | "
-                                        "xlsx (auto: table on a terminal, else csv).",
-                                        rich_help_panel="Output")] = "auto",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE atomically (format from "
-                                                "its extension).", rich_help_panel="Output")] = None,
-    wide: Annotated[bool, typer.Option(help="One column per metric.", rich_help_panel="Output")] = False,
-    decimals: Annotated[int | None, typer.Option(help="Round machine output to N decimals.",
-                                                 rich_help_panel="Output")] = None,
-    on_bad_rows: Annotated[str, typer.Option(help="error (default) | skip.", rich_help_panel="Input")] = "error",
-    rejects: Annotated[Path | None, typer.Option(help="With skip: write rejected rows here (CSV).",
-                                                 rich_help_panel="Input")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No messages on stderr but errors.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Rows read/used/rejected per source, "
-                                          "options in force.")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR).")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+    month: Annotated[str | None, _opt(help="A month: YYYY-MM, last or this.", panel=RANGE, metavar="YYYY-MM")] = None,
+    quarter: Annotated[str | None, _opt(help="A quarter: YYYY-Qn, last or this.", panel=RANGE,
+                                        metavar="YYYY-Qn")] = None,
+    year: Annotated[str | None, _opt(help="A year: YYYY, last or this.", panel=RANGE, metavar="YYYY")] = None,
+    from_: Annotated[str | None, _opt("--from", help="First month or day.", panel=RANGE,
+                                      metavar="YYYY-MM[-DD]")] = None,
+    to: Annotated[str | None, _opt(help="Last month or day, inclusive.", panel=RANGE, metavar="YYYY-MM[-DD]")] = None,
+    last: Annotated[int | None, _opt(help="The N most recent complete periods.", panel=RANGE, metavar="N")] = None,
+    period: Annotated[str | None, _opt(help="Grain: day, week, month (default), quarter, year.", panel=RANGE,
+                                       metavar="GRAIN")] = None,
+    as_of: Annotated[str | None, _opt(help="Reference day for last/this and completeness (default: now).",
+                                      panel=RANGE, metavar="YYYY-MM-DD")] = None,
+    tz: Annotated[str | None, _opt(help="Reporting timezone (IANA name), default UTC.", panel=RANGE,
+                                   metavar="ZONE")] = None,
+    week_start: Annotated[str | None, _opt(help="First day of a week: mon (default) … sun.", panel=RANGE,
+                                           metavar="DAY")] = None,
+    by: Annotated[list[str] | None, _opt(help="Split by plan, currency, a customers column, an event column or "
+                                         "prop.NAME (repeatable).", panel=INPUT, metavar="DIM")] = None,
+    data: Annotated[str | None, _opt(help="Data directory (else KPI_DATA, config, cwd).", panel=INPUT,
+                                     metavar="DIR")] = None,
+    config: Annotated[str | None, _opt(help="Config file (else KPI_CONFIG, ./kpi.toml, user config).", panel=INPUT,
+                                       metavar="FILE")] = None,
+    on_bad_rows: Annotated[str, _opt(help="error (default) | skip.", panel=INPUT, metavar="MODE")] = "error",
+    rejects: Annotated[Path | None, _opt(help="With skip: write the rejected rows here (CSV).", panel=INPUT,
+                                         metavar="FILE")] = None,
+    engine: Annotated[str | None, _opt(help="polars (default) | duckdb.", panel=INPUT, metavar="ENGINE")] = None,
+    currency: Annotated[str | None, _opt(help="Reporting currency (fx_rates convert the others).", panel=REVENUE,
+                                         metavar="CODE")] = None,
+    discounts: Annotated[str | None, _opt(help="none | recurring (default) | all.", panel=REVENUE,
+                                          metavar="MODE")] = None,
+    churn_at: Annotated[str | None, _opt(help="end (of the paid period, default) | cancel.", panel=REVENUE,
+                                         metavar="WHEN")] = None,
+    churn_denominator: Annotated[str | None, _opt(help="start (default) | start_plus_new.", panel=REVENUE,
+                                                  metavar="BASE")] = None,
+    gross_margin: Annotated[float | None, _opt(help="Gross margin for LTV, in (0, 1] (default 1).", panel=REVENUE,
+                                               metavar="FRACTION")] = None,
+    within: Annotated[str | None, _opt(help="Conversion window: 30d (trials) / 90d (signups) by default.",
+                                       panel=REVENUE, metavar="DURATION")] = None,
+    actor: Annotated[str | None, _opt(help="Who counts as active: user (default) | account.", panel=ENGAGEMENT,
+                                      metavar="WHO")] = None,
+    identified_only: Annotated[bool, _opt("--identified-only", help="Drop events that stay anonymous.",
+                                          panel=ENGAGEMENT)] = False,
+    session_gap: Annotated[str | None, _opt(help="Inactivity that ends a session (default 30m).", panel=ENGAGEMENT,
+                                            metavar="DURATION")] = None,
+    window: Annotated[str | None, _opt(help="compute: calendar (default) | trailing WAU/MAU windows; funnel: the "
+                                       "conversion window (default 14d).", panel=ENGAGEMENT, metavar="WINDOW")] = None,
+    mau_days: Annotated[int | None, _opt(help="Trailing MAU length in days: 30 (default) or 28.", panel=ENGAGEMENT,
+                                         metavar="DAYS")] = None,
+    inactive_days: Annotated[int | None, _opt(help="Idle days before a return counts as reactivation (default 30).",
+                                              panel=ENGAGEMENT, metavar="DAYS")] = None,
+    exclude_file: Annotated[str | None, _opt(help="User ids to leave out, one per line (adds to [exclude] users).",
+                                             panel=ENGAGEMENT, metavar="FILE")] = None,
+    format: Annotated[str, _opt("--format", "-f", help="auto | table | csv | json | jsonl | parquet | xlsx (auto: "
+                                "table on a terminal, else csv).", panel=OUTPUT, metavar="FORMAT")] = "auto",
+    output: Annotated[Path | None, _opt("--output", "-o", help="Write to FILE atomically (format from its "
+                                        "extension).", panel=OUTPUT, metavar="FILE")] = None,
+    wide: Annotated[bool, _opt(help="One column per metric.", panel=OUTPUT)] = False,
+    decimals: Annotated[int | None, _opt(help="Round machine output to N decimals (0–15).", panel=OUTPUT,
+                                         metavar="N")] = None,
+    quiet: Annotated[bool, _opt("--quiet", "-q", help="No messages on stderr but errors.", panel=OUTPUT)] = False,
+    verbose: Annotated[bool, _opt("--verbose", "-v", help="Rows read/used/rejected per source, options in force.",
+                                  panel=OUTPUT)] = False,
+    no_color: Annotated[bool, _opt("--no-color", help="No colour (also NO_COLOR).", panel=OUTPUT)] = False,
+    debug: Annotated[bool, _opt(help="Show tracebacks.", panel=OUTPUT)] = False,
 ) -> None:
     """Template: the options every data command shares (SPEC §4)."""
 
 
 COMMON = list(inspect.signature(_common, eval_str=True).parameters.values())
 COMMON_NAMES = {p.name for p in COMMON}
+COMMON_DEFAULTS = {p.name: p.default for p in COMMON}
+
+# What each kind of command reads, so its --help lists only options that change its result.
+RANGE_OPTS = ("month", "quarter", "year", "from_", "to", "last", "period", "as_of", "tz", "week_start")
+INPUT_OPTS = ("data", "config", "on_bad_rows", "rejects", "engine")
+MONEY_OPTS = ("currency", "discounts", "churn_at")
+REVENUE_OPTS = (*MONEY_OPTS, "churn_denominator", "gross_margin", "within")
+EVENT_OPTS = ("actor", "identified_only", "exclude_file")
+ENGAGEMENT_OPTS = (*EVENT_OPTS, "session_gap", "window", "mau_days", "inactive_days")
+MESSAGE_OPTS = ("quiet", "verbose", "no_color", "debug")
+OUTPUT_OPTS = ("format", "output", "wide", "decimals", *MESSAGE_OPTS)
+ALL_OPTS = tuple(COMMON_NAMES)
 
 
-def data_command(fn: F) -> F:
-    """Register ``fn`` with the shared data options; it receives them as a ``ctx`` dict."""
-    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name != "common"]
+class PanelCommand(typer.core.TyperCommand):
+    """Plain (Rich-free, so fast) help with options grouped under their ``rich_help_panel``."""
 
-    @functools.wraps(fn)
-    def wrapper(**kwargs: Any) -> None:
-        common = {k: kwargs.pop(k) for k in list(kwargs) if k in COMMON_NAMES}
-        with handled(common.get("debug", False)):
-            fn(common=common, **kwargs)
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        """Arguments, the command's own options, then one section per panel in order of appearance."""
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            panel = getattr(param, "rich_help_panel", None)
+            name = "Arguments" if param.param_type_name == "argument" else panel or "Options"
+            sections.setdefault(name, []).append(record)
+        order = ["Arguments", "Options", *(s for s in sections if s not in ("Arguments", "Options"))]
+        for name in order:
+            if name in sections:
+                with formatter.section(name):
+                    formatter.write_dl(sections[name])
 
-    params = own + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in COMMON]
-    wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params])
-    return wrapper  # type: ignore[return-value]
+
+def data_command(uses: tuple[str, ...] = ALL_OPTS) -> Callable[[F], F]:
+    """Register a command with the shared data options it ``uses``; it receives all of them as a
+    ``common`` dict (the ones it does not offer at their defaults)."""
+    offered = [p for p in COMMON if p.name in uses]
+
+    def decorate(fn: F) -> F:
+        own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name != "common"]
+
+        @functools.wraps(fn)
+        def wrapper(**kwargs: Any) -> None:
+            common = {**COMMON_DEFAULTS, **{k: kwargs.pop(k) for k in list(kwargs) if k in COMMON_NAMES}}
+            with handled(common.get("debug", False)):
+                fn(common=common, **kwargs)
+
+        params = own + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in offered]
+        wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params])
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 class handled:
@@ -141,7 +189,11 @@ class handled:
         self.debug = debug or bool(os.environ.get("KPI_DEBUG"))
 
     def __enter__(self) -> None:
-        return None
+        # The console script answers Ctrl-C during start-up by leaving at once (kpi_cli.__main__);
+        # from here on an interrupt is a KeyboardInterrupt, so clean-up (temporary files) runs.
+        if getattr(signal.getsignal(signal.SIGINT), "kpi_start_up", False):
+            with contextlib.suppress(ValueError):  # not the main thread: nothing to put back
+                signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
         if exc is None or isinstance(exc, typer.Exit | typer.Abort | SystemExit):
@@ -152,7 +204,7 @@ class handled:
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(int(ExitCode.SUCCESS))
         if isinstance(exc, KeyboardInterrupt):
-            err("interrupted")
+            typer.echo("kpi: interrupted", err=True)
             raise typer.Exit(int(ExitCode.INTERRUPTED))
         if self.debug:
             return
@@ -166,8 +218,9 @@ class handled:
             if exc.hint:
                 typer.echo(f"hint: {exc.hint}", err=True)
             raise typer.Exit(int(exc.exit_code))
-        err(f"unexpected {type(exc).__name__}: {exc}")
-        typer.echo("hint: rerun with --debug for the traceback, and please report it", err=True)
+        # Only a defect of kpi itself gets here: everything a user can cause raises a KpiError.
+        err(f"internal error ({type(exc).__name__}: {exc}); this is a bug in kpi")
+        typer.echo("hint: rerun with --debug and report the traceback", err=True)
         raise typer.Exit(int(ExitCode.DATA_ERROR))
 
 
@@ -204,28 +257,58 @@ def progress(common: dict[str, Any], message: str) -> Iterator[None]:
 
 
 def start_run(common: dict[str, Any]) -> Run:
+    """Options → a started :class:`~kpi_cli.api.Run`; every option value is checked here, before any work."""
     from kpi_cli.api import Run
-    from kpi_cli.options import RunOptions
+    from kpi_cli.options import RunOptions, check_int
+
+    if common["rejects"] and common["on_bad_rows"] != "skip":
+        from kpi_cli.errors import UsageError
+
+        msg = "--rejects only makes sense with --on-bad-rows skip"
+        raise UsageError(msg, hint="add --on-bad-rows skip")
+    check_int("decimals", common["decimals"])
+    run = Run.start(run_options(common, RunOptions))
+    say_config_warnings(run.settings, common)
+    return run
+
+
+def run_options(common: dict[str, Any], options_class: Any) -> Any:
+    """The :class:`~kpi_cli.options.RunOptions` of the command line (unset engagement options at their defaults)."""
     from kpi_cli.periods import RangeRequest
 
     rng = RangeRequest(common["month"], common["quarter"], common["year"], common["from_"], common["to"],
                        common["last"])
-    opts = RunOptions(
+    defaults = {f: options_class.__dataclass_fields__[f].default
+                for f in ("actor", "session_gap", "mau_days", "inactive_days")}
+    unset = {k: defaults[k] if common[k] is None else common[k] for k in defaults}
+    return options_class(
         range=rng, period=common["period"], tz=common["tz"], week_start=common["week_start"],
         as_of=common["as_of"], by=tuple(common["by"] or ()), currency=common["currency"],
         discounts=common["discounts"], churn_at=common["churn_at"],
         churn_denominator=common["churn_denominator"], gross_margin=common["gross_margin"],
         within=common["within"], on_bad_rows=common["on_bad_rows"], rejects=common["rejects"],
-        engine=common["engine"], data=common["data"], config=common["config"], actor=common["actor"],
-        identified_only=common["identified_only"], session_gap=common["session_gap"], window=common["window"],
-        mau_days=common["mau_days"], inactive_days=common["inactive_days"], exclude_file=common["exclude_file"],
+        engine=common["engine"], data=common["data"], config=common["config"],
+        identified_only=common["identified_only"], window=common["window"], exclude_file=common["exclude_file"],
+        **unset,
     )
-    if common["rejects"] and common["on_bad_rows"] != "skip":
-        from kpi_cli.errors import UsageError
 
-        msg = "--rejects only makes sense with --on-bad-rows skip"
-        raise UsageError(msg)
-    return Run.start(opts)
+
+def say_config_warnings(settings: Any, common: dict[str, Any]) -> None:
+    """Unknown kpi.toml keys, on stderr before any work (they may be why the run fails)."""
+    if not common.get("quiet"):
+        for w in settings.warnings:
+            typer.echo(f"kpi: warning: {w}", err=True)
+
+
+def families_run(run: Run) -> set[str]:
+    """The metric families a run computed: ``revenue`` and/or ``engagement``."""
+    out = set(run.info.get("families", ()))
+    if "currency" in run.info:
+        out.add("revenue")
+    if "hygiene" in run.info:
+        out.add("engagement")
+    out |= {METRICS[m].family for m in run.info.get("metrics", ())}
+    return out
 
 
 def report(run: Run, common: dict[str, Any]) -> None:
@@ -246,22 +329,93 @@ def report(run: Run, common: dict[str, Any]) -> None:
             reasons = ", ".join(f"{n} {r}" for r, n in rep.reasons.items())
             typer.echo(f"kpi: skipped {rep.rejected} bad row{'s' * (rep.rejected != 1)} in {rep.name}: {reasons}",
                        err=True)
-    for w in dict.fromkeys(ds.warnings):
+    for w in dict.fromkeys([*ds.warnings, *_outside_data(run)]):
         typer.echo(f"kpi: warning: {w}", err=True)
     if common["verbose"]:
+        for note in dict.fromkeys(ds.notes):  # what the run decided from the data (kpi_cli.dataset)
+            typer.echo(f"kpi: {note}", err=True)
         for rep in ds.reports.values():
             typer.echo(f"kpi: {rep.name}: {rep.rows_read} rows read, {rep.duplicates} exact duplicates dropped, "
                        f"{rep.rejected} rejected, {rep.used} used ({', '.join(rep.files)})", err=True)
+            if rep.epoch_units:  # the unit each epoch cell's magnitude decided (SPEC §1.2)
+                units = ", ".join(f"{c} in {'/'.join(u)}" for c, u in rep.epoch_units.items())
+                typer.echo(f"kpi: {rep.name}: epoch timestamps: {units}", err=True)
         v = run.settings.values
-        opts = ", ".join(f"{k}={v[k]}" for k in ("tz", "period", "week_start", "discounts", "churn_at",
-                                                   "churn_denominator", "engine"))
-        typer.echo(f"kpi: options: {opts}, currency={run.info.get('currency')}", err=True)
+        families = families_run(run)
+        shown = {k: v[k] for k in ("tz", "period", "week_start", "engine")}
+        if "revenue" in families:
+            shown.update({k: v[k] for k in ("discounts", "churn_at", "churn_denominator")},
+                         currency=run.info.get("currency"))
+        if "engagement" in families:
+            o = run.options
+            shown.update(actor=o.actor, identified_only=o.identified_only, session_gap=o.session_gap,
+                         window=o.window or "calendar", mau_days=o.mau_days)
+        typer.echo(f"kpi: options: {', '.join(f'{k}={val}' for k, val in shown.items())}", err=True)
         hygiene = run.info.get("hygiene")
         if hygiene is not None:
             typer.echo(f"kpi: events: actor={run.options.actor}, {hygiene.repeated_ids} repeated event_id dropped, "
                        f"{hygiene.merged_anonymous} anonymous rows merged into users, {hygiene.anonymous_rows} "
                        f"rows stay anonymous ({hygiene.dropped_anonymous} dropped by --identified-only), "
                        f"{hygiene.excluded_actors} actors and {hygiene.excluded_rows} rows excluded", err=True)
+
+
+def source_span(run: Run, name: str) -> tuple[str, int, int] | None:
+    """(column, first, last) instants (UTC µs) of a source the run parsed, or None if it read none.
+
+    Billing rows as parsed (the first timestamp column through the latest instant mentioned, far-future
+    "no end" sentinels aside); events after hygiene.
+    """
+    import polars as pl
+
+    from kpi_cli.schemas import SOURCES
+
+    if name == "events":
+        for key, value in run.dataset.memo.items():
+            if key.startswith("events:clean") and isinstance(value, tuple) and value[0].height:
+                return "timestamp", int(value[0]["ts"].min()), int(value[0]["ts"].max())
+        return None
+    frame = run.dataset._cache.get(name)
+    if frame is None or not frame.height or name not in SOURCES:
+        return None
+    cols = [c.name for c in SOURCES[name] if c.kind == "ts" and c.name in frame.columns]
+    if not cols or frame.schema[cols[0]] not in (pl.Int64, pl.Datetime("us", "UTC"), pl.Datetime("us")):
+        return None
+    far = 7_258_118_400_000_000  # 2200-01-01: later instants are "still running" sentinels, not data
+    ints = [pl.col(c).cast(pl.Int64) for c in cols]
+    lo, hi = frame.select(ints[0].min().alias("lo"), pl.max_horizontal(
+        [e.filter(e < far).max() for e in ints]).alias("hi")).row(0)
+    return None if lo is None or hi is None else (cols[0], int(lo), int(hi))
+
+
+def when(run: Run, us: int) -> str:
+    """A UTC instant (µs) as ``YYYY-MM-DD HH:MM`` in the reporting timezone."""
+    from datetime import UTC, datetime
+
+    from kpi_cli.periods import zone
+
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+    return moment.astimezone(zone(str(run.settings.values["tz"]))).strftime("%Y-%m-%d %H:%M")
+
+
+def _outside_data(run: Run) -> list[str]:
+    """A warning when the range asked for lies wholly before or after the data (SPEC §4.2: say so)."""
+    if run.options.range.is_empty():
+        return []
+    from kpi_cli.options import calendar_of
+    from kpi_cli.periods import parse_as_of, resolve_range
+
+    spans = [s for s in (source_span(run, n) for n in ("subscriptions", "invoices", "events")) if s is not None]
+    if not spans:
+        return []
+    cal = calendar_of(run.settings.values)
+    first, last = min(s[1] for s in spans), max(s[2] for s in spans)
+    lo, hi = resolve_range(run.options.range, cal, parse_as_of(run.options.as_of, cal), last)
+    if cal.instant(cal.step(hi, 1)) > first and cal.instant(lo) <= last:
+        return []
+    where = "before" if cal.instant(lo) <= last else "after"
+    asked = f"{lo} … {cal.step(hi, 1) - timedelta(days=1)}"
+    covers = f"{cal.local_date(first)} … {cal.local_date(last)}"
+    return [f"the range asked for ({asked}) lies wholly {where} the data, which covers {covers}"]
 
 
 def emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: list[str],
@@ -314,8 +468,8 @@ MetricsArg = Annotated[list[str], typer.Argument(help="Metric ids or groups (rev
                                                  autocompletion=_complete_metric, show_default=False)]
 
 
-@app.command()
-@data_command
+@app.command(cls=PanelCommand)
+@data_command()
 def compute(
     metrics: MetricsArg,
     common: dict[str, Any],
@@ -350,8 +504,8 @@ def compute(
     emit(df, common, long_metrics=True, dims=list(common["by"] or ()), currency=run.info.get("currency", "USD"))
 
 
-@app.command()
-@data_command
+@app.command(cls=PanelCommand)
+@data_command(uses=(*RANGE_OPTS, "by", *INPUT_OPTS, *MONEY_OPTS, *OUTPUT_OPTS))
 def movements(
     common: dict[str, Any],
     customers: Annotated[bool, typer.Option("--customers", help="One row per customer and movement.")] = False,
@@ -387,30 +541,69 @@ def list_metrics(
     typer.echo(render(format), nl=False)
 
 
-@app.command()
-def explain(
-    metric: Annotated[str, typer.Argument(help="A metric id.", autocompletion=_complete_metric)],
-    config: Annotated[str | None, typer.Option(help="Config file.")] = None,
-) -> None:
-    """Show one metric's definition and the option values in force."""
-    from kpi_cli.config import load_settings
-    from kpi_cli.registry import resolve
+EXPLAIN_OPTS = ("period", "tz", "week_start", "data", "config", *REVENUE_OPTS, *ENGAGEMENT_OPTS, "debug")
+# Options that are not settings (no KPI_* variable, no kpi.toml key): a flag, else their default.
+_RUN_DEFAULTS = {"actor": "user", "identified_only": "off", "session_gap": "30m", "window": "calendar",
+                 "mau_days": "30", "inactive_days": "30", "exclude_file": "none"}
+_WITHIN = {"trial_conversion_rate": "30d", "freemium_conversion_rate": "90d"}
 
-    with handled(False):
-        (mid,) = resolve(metric)[:1]
-        m = METRICS[mid]
-        settings = load_settings({}, config)
-        typer.echo(f"{m.id} — {m.label}  [{m.unit}, {m.family}]")
-        typer.echo(f"sources: {', '.join(s.replace('|', ' or ') for s in m.sources)}")
-        typer.echo(f"\n{m.definition}\n")
-        if m.ratio:
-            typer.echo(f"numerator: {m.ratio[0]}   denominator: {m.ratio[1]} (zero denominator → null)")
-        if m.options:
-            typer.echo("options in force:")
-            for o in m.options:
-                val = settings.values.get(o, "(default)")
-                src = settings.origin.get(o, "default")
-                typer.echo(f"  --{o.replace('_', '-')} = {val}  ({src})")
+
+@app.command(cls=PanelCommand)
+@data_command(uses=EXPLAIN_OPTS)
+def explain(
+    metric: Annotated[str, typer.Argument(help="A metric id.", autocompletion=_complete_metric,
+                                          show_default=False)],
+    common: dict[str, Any],
+) -> None:
+    """Show one metric's definition, its parts, and the option values in force (and where each comes from).
+
+    Example:
+
+      kpi explain nrr --currency EUR --churn-at cancel
+    """
+    from kpi_cli.config import load_settings
+    from kpi_cli.errors import UsageError
+    from kpi_cli.options import CHOICES, RunOptions, check_choice
+    from kpi_cli.registry import part_label
+
+    if metric.strip() not in METRICS:
+        from kpi_cli.registry import resolve
+
+        resolve(metric)  # an unknown id: its usage error, with suggestions
+        msg = f"kpi explain takes one metric id, not {metric!r}"
+        raise UsageError(msg, hint="`kpi list` shows every metric id")
+    m = METRICS[metric.strip()]
+    run_options(common, RunOptions)  # every value in its domain, as a data command would check
+    flags = {k: common[k] for k in ("tz", "week_start", "currency", "period", "discounts", "churn_at",
+                                    "churn_denominator", "gross_margin")}
+    settings = load_settings({"data_dir": common["data"], **flags}, common["config"])
+    say_config_warnings(settings, common)
+    for key in CHOICES:
+        if key in settings.values:
+            settings.values[key] = check_choice(key, str(settings.values[key]))
+    typer.echo(f"{m.id} — {m.label}  [{m.unit}, {m.family}]")
+    typer.echo(f"sources: {', '.join(s.replace('|', ' or ') for s in m.sources)}")
+    typer.echo(f"\n{m.definition}\n")
+    if m.ratio:
+        typer.echo(f"numerator:   {part_label(m.ratio[0])}")
+        typer.echo(f"denominator: {part_label(m.ratio[1])}  (a zero denominator gives null)")
+    typer.echo("options in force:")
+    for o in dict.fromkeys((*m.options, "period", "tz")):
+        value, origin = _in_force(o, m.id, settings, common)
+        typer.echo(f"  --{o.replace('_', '-')} = {value}  ({origin})")
+
+
+def _in_force(option: str, metric: str, settings: Any, common: dict[str, Any]) -> tuple[str, str]:
+    """An option's value as ``kpi explain`` shows it, and where it came from (flag / env / config / default)."""
+    if option in settings.values:
+        value, origin = settings.values[option], settings.origin[option]
+        if option == "currency" and value is None:
+            return "(the one currency of the data, or the one fx_rates convert into)", origin
+        return str(value), origin
+    given = common.get(option)
+    if given not in (None, False):
+        return ("on" if given is True else str(given)), "flag"
+    return (_WITHIN.get(metric, "30d") if option == "within" else _RUN_DEFAULTS[option]), "default"
 
 
 def version_callback(value: bool) -> None:

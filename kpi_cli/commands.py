@@ -2,75 +2,106 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kpi_cli.cli import app, handled
-from kpi_cli.dataset import Dataset
-from kpi_cli.errors import DataError, ExitCode
+from kpi_cli.cli import (
+    ENGAGEMENT_OPTS,
+    INPUT_OPTS,
+    MESSAGE_OPTS,
+    RANGE_OPTS,
+    REVENUE_OPTS,
+    PanelCommand,
+    app,
+    data_command,
+    handled,
+    say_config_warnings,
+    start_run,
+)
+from kpi_cli.errors import DataError, ExitCode, KpiError
 from kpi_cli.schemas import SOURCES, normalise
 
+if TYPE_CHECKING:
+    from kpi_cli.api import Run
+    from kpi_cli.dataset import Dataset
 
-@app.command()
-def validate(
-    data: Annotated[str | None, typer.Option(help="Data directory.")] = None,
-    config: Annotated[str | None, typer.Option(help="Config file.")] = None,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
-) -> None:
-    """Check every source present: rows, date range, mapping, bad rows by reason, warnings.
+# validate takes what compute takes, output options aside: it prints a report, not data.
+VALIDATE_OPTS = (*RANGE_OPTS, "by", *INPUT_OPTS, *REVENUE_OPTS, *ENGAGEMENT_OPTS, *MESSAGE_OPTS)
+# The metric groups compute would run on each kind of data, and the sources each reads first.
+FAMILIES = (("revenue", ("subscriptions", "invoices")), ("engagement", ("events",)))
 
-    Exits 1 when any source has an error or a bad row.
+
+@app.command(cls=PanelCommand)
+@data_command(uses=VALIDATE_OPTS)
+def validate(common: dict[str, Any]) -> None:
+    """Check every source present and run every check compute runs: rows, date range, mapping, bad rows
+    by reason, warnings.
+
+    Exits 1 exactly when `kpi compute` would fail on the same data and options (bad rows under the
+    default --on-bad-rows error included), with the message compute gives.
 
     Example:
 
-      kpi validate --data exports/
+      kpi validate --data exports/ --currency USD
     """
-    from kpi_cli.config import load_settings
-    from kpi_cli.dataset import Dataset
-    from kpi_cli.revenue.base import load_items
+    from kpi_cli.api import compute_run
 
-    with handled(debug):
-        settings = load_settings({"data_dir": data}, config)
-        ds = Dataset(settings, on_bad_rows="skip")
-        present = [s for s in SOURCES if ds.has(s)]
-        if not present:
-            msg = f"no source found in {settings.data_dir}"
-            raise DataError(msg, hint=f"expected files named like {', '.join(s + '.csv' for s in SOURCES)}")
-        failed = False
-        for name in present:
+    mode = common["on_bad_rows"]
+    # Rows are read with skip so every reason is counted; under `error` any bad row still fails below.
+    run = start_run({**common, "on_bad_rows": "skip", "rejects": None})
+    ds = run.dataset
+    present = [s for s in SOURCES if ds.has(s)]
+    if not present:
+        msg = f"no source found in {run.settings.data_dir}"
+        raise DataError(msg, hint=f"expected files named like {', '.join(s + '.csv' for s in SOURCES)}")
+    errors: dict[str, KpiError] = {}
+    for family, sources in FAMILIES:
+        if any(s in present for s in sources):
             try:
-                if name in ("subscriptions", "invoices"):
-                    if name == "invoices" and ds.has("subscriptions"):
-                        ds.load("invoices")
-                    else:
-                        load_items(ds)
-                elif name == "events":
-                    _event_hygiene(ds)
-                else:
-                    ds.load(name)
-            except DataError as e:
-                typer.echo(f"✗ {name}: {e.message}" + (f"\n    hint: {e.hint}" if e.hint else ""))
-                failed = True
-                continue
-            rep = ds.reports[name]
-            mark = "✗" if rep.rejected else "✓"
-            failed |= bool(rep.rejected)
-            typer.echo(f"{mark} {name}: {rep.rows_read} rows read, {rep.duplicates} exact duplicates, "
-                       f"{rep.rejected} bad, {rep.used} used — {', '.join(rep.files)}")
-            mapped = [f"{c}←{h!r}" for c, h in rep.mapping.items() if normalise(c) != normalise(h)]
-            if mapped:
-                typer.echo(f"    mapping: {', '.join(mapped)}")
-            for reason, n in rep.reasons.items():
-                typer.echo(f"    {n} × {reason}")
-            span = _date_span(ds, name)
-            if span:
-                typer.echo(f"    dates: {span}")
-        for w in dict.fromkeys(ds.warnings):
-            typer.echo(f"! warning: {w}")
-        if failed:
-            raise typer.Exit(int(ExitCode.DATA_ERROR))
+                compute_run(family, run)
+            except KpiError as e:
+                errors[family] = e
+    family_of = {s: f for f, sources in FAMILIES for s in sources}
+    for name in present:
+        if name in ds.reports or family_of.get(name) in errors:
+            continue
+        try:
+            ds.load(name)  # a source no family read (fx_rates unused, invoices beside subscriptions, …)
+        except KpiError as e:
+            errors[name] = e
+    if "events" in present and "engagement" not in errors:
+        try:
+            _event_hygiene(ds)
+        except KpiError as e:
+            errors["events"] = e
+    failed: list[int] = []
+    for name in present:
+        rep = ds.reports.get(name)
+        if rep is None:
+            continue
+        bad = bool(rep.rejected) and mode == "error"
+        if bad:
+            failed.append(int(ExitCode.DATA_ERROR))
+        typer.echo(f"{'✗' if bad else '✓'} {name}: {rep.rows_read} rows read, {rep.duplicates} exact duplicates, "
+                   f"{rep.rejected} bad, {rep.used} used — {', '.join(rep.files)}")
+        mapped = [f"{c}←{h!r}" for c, h in rep.mapping.items() if normalise(c) != normalise(h)]
+        if mapped:
+            typer.echo(f"    mapping: {', '.join(mapped)}")
+        for reason, n in rep.reasons.items():
+            typer.echo(f"    {n} × {reason}")
+        span = _date_span(run, name)
+        if span:
+            typer.echo(f"    dates: {span}")
+    for name, error in errors.items():
+        failed.append(int(ExitCode.DATA_ERROR))  # SPEC §1.3: validate exits 1 on any error it finds
+        typer.echo(f"✗ {name}: {error.message}" + (f"\n    hint: {error.hint}" if error.hint else ""))
+    for w in dict.fromkeys(ds.warnings):
+        typer.echo(f"! warning: {w}")
+    if failed:
+        raise typer.Exit(failed[0])
 
 
 def _event_hygiene(ds: Dataset) -> None:
@@ -80,6 +111,9 @@ def _event_hygiene(ds: Dataset) -> None:
     from kpi_cli.engagement.events import Exclusions, Roles
     from kpi_cli.engagement.hygiene import load_events
 
+    if ds.memo.get("validate:hygiene"):
+        return
+    ds.memo["validate:hygiene"] = True
     roles = Roles.from_table(ds.settings.tables.get("events", {}))
     events, hygiene = load_events(ds, exclusions=Exclusions.from_config(ds.settings.tables.get("exclude", {})))
     ds.warnings.append(f"events: {hygiene.repeated_ids} repeated event_id dropped, {hygiene.merged_anonymous} "
@@ -96,104 +130,245 @@ def _event_hygiene(ds: Dataset) -> None:
                            "actor; --identified-only drops them)")
 
 
-def _date_span(ds: object, name: str) -> str | None:
-    import polars as pl
+def _date_span(run: Run, name: str) -> str | None:
+    """``column first … last`` of a source the run read, in the reporting timezone."""
+    from kpi_cli.cli import source_span, when
 
-    frame = ds._cache.get(name)  # type: ignore[attr-defined]
-    if frame is None or frame.height == 0:
+    found = source_span(run, name)
+    if found is None:
         return None
-    ts = [c.name for c in SOURCES[name] if c.kind == "ts" and c.name in frame.columns]
-    if not ts:
-        return None
-    col = ts[0]
-    lo, hi = frame.select(pl.col(col).min().alias("lo"), pl.col(col).max().alias("hi")).row(0)
-    if lo is None:
-        return None
-    as_dt = pl.Series([lo, hi]).cast(pl.Datetime("us")).dt.strftime("%Y-%m-%d %H:%M").to_list()
-    return f"{col} {as_dt[0]} … {as_dt[1]}"
+    column, lo, hi = found
+    return f"{column} {when(run, lo)} … {when(run, hi)}"
 
 
-@app.command()
+DATA_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".json.gz", ".json")
+
+
+@app.command(cls=PanelCommand)
 def init(
-    data: Annotated[str, typer.Option(help="Data directory to inspect.")] = ".",
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the config.")] = Path("kpi.toml"),
+    data: Annotated[str, typer.Option(help="Data directory to inspect.", metavar="DIR")] = ".",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the config.",
+                                         metavar="FILE")] = Path("kpi.toml"),
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Inspect the data directory, guess presets from headers and write a commented kpi.toml.
+    """Inspect the data directory, guess each file's source and preset from its headers, write a kpi.toml.
+
+    Prints, per file, the source and preset guessed and every required column still missing; exits 1
+    when the config it wrote cannot run yet (a "?" left in a required mapping: edit those lines).
 
     Example:
 
       kpi init --data exports/
     """
     from kpi_cli.config import load_settings
-    from kpi_cli.loading import _headers, _scan_one, find_files
-    from kpi_cli.presets import PRESETS
 
     with handled(False):
         if output.exists() and not force:
             msg = f"{output} exists"
             raise DataError(msg, hint="pass --force to overwrite it")
+        if not Path(data).is_dir():
+            msg = f"data directory {data} not found"
+            raise DataError(msg, hint="pass --data DIR, the folder holding your exports")
         settings = load_settings({"data_dir": data})
+        # data_dir is read relative to the config file's folder (Settings.data_dir): write it so.
+        rel = os.path.relpath(Path(data).resolve(), output.resolve().parent)
         lines = ["# kpi configuration — written by `kpi init`; every setting can also be a flag.",
-                 f'data_dir = "{data}"', '# tz = "UTC"', '# currency = "USD"', '# week_start = "mon"', ""]
-        for name in SOURCES:
-            files = find_files(name, settings)
-            if not files:
-                continue
-            headers = _headers(_scan_one(files[0]), files[0])
-            keys = {normalise(h) for h in headers}
-            best, score = None, 0
-            for p in PRESETS.values():
-                if p.source != name:
-                    continue
-                hits = sum(any(normalise(c) in keys for c in cands) for cands in p.columns.values())
-                if hits > score:
-                    best, score = p, hits
-            lines.append(f"[sources.{name}]")
-            lines.append(f"# found {files[0]} with {len(headers)} columns")
-            required = [c.name for c in SOURCES[name] if c.required]
-            plain = sum(normalise(c) in keys for c in required)
-            chosen = best if best is not None and score > plain else None
-            if chosen is not None:
-                lines.append(f'preset = "{chosen.name}"')
-            lines.append(f"# [sources.{name}.columns]  # canonical = \"header in your file\"")
-            for c in SOURCES[name]:
-                candidates = (c.name, *(chosen.columns.get(c.name, ()) if chosen else ()))
-                if c.required and not any(normalise(h) in keys for h in candidates):
-                    lines.append(f'# {c.name} = "?"   # required, not found in the file')
-            lines.append("")
+                 f"data_dir = {_quote(Path(rel).as_posix())}", '# tz = "UTC"', '# currency = "USD"',
+                 '# week_start = "mon"', ""]
+        guesses = _guess_sources(settings, Path(data))
+        if not guesses:
+            msg = f"no data files found in {data}"
+            raise DataError(msg, hint="point --data at the folder of your CSV/Parquet/JSONL exports")
+        missing_total = 0
+        for g in guesses:
+            lines += g.toml()
+            missing_total += len(g.missing)
+            typer.echo(g.summary(), err=True)
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text("\n".join(lines))
         typer.echo(f"wrote {output}", err=True)
+        if missing_total:
+            msg = (f"{output} cannot run yet: {missing_total} required column{'s' * (missing_total != 1)} "
+                   'mapped to "?"')
+            raise DataError(msg, hint=f'edit the "?" lines of {output} with the headers of your files')
 
 
-@app.command("config")
+class _Guess:
+    """What init found for one source: its file, preset, mappings and the required columns still missing."""
+
+    def __init__(self, name: str, file: str, path: str | None, headers: list[str], preset: Any,
+                 mapped: dict[str, str], missing: list[str]) -> None:
+        self.name, self.file, self.path, self.headers = name, file, path, headers
+        self.preset, self.mapped, self.missing = preset, mapped, missing
+        self.hits = 0  # canonical columns found
+
+    def toml(self) -> list[str]:
+        lines = [f"[sources.{self.name}]", f"# found {self.file} with {len(self.headers)} columns"]
+        if self.path is not None:
+            lines.append(f"path = {_quote(self.path)}")
+        if self.preset is not None:
+            lines.append(f"preset = {_quote(self.preset.name)}")
+        if self.mapped or self.missing:
+            lines.append(f"[sources.{self.name}.columns]  # canonical = \"header in your file\"")
+            lines += [f"{c} = {_quote(h)}" for c, h in self.mapped.items()]
+            lines += [f'{c} = "?"   # required, not found in the file' for c in self.missing]
+        return [*lines, ""]
+
+    def summary(self) -> str:
+        preset = f"preset {self.preset.name}" if self.preset is not None else "no preset"
+        needs = (f"missing required {', '.join(self.missing)}" if self.missing
+                 else "every required column mapped")
+        return f"kpi: {self.file}: {self.name}, {preset}; {needs}"
+
+
+def _quote(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _headers_of(path: str) -> list[str]:
+    """Top-level headers plus ``parent.field`` for fields of nested (JSON) objects, as mappings reach them."""
+    import polars as pl
+
+    from kpi_cli.loading import _headers, _scan_one
+
+    frame = _scan_one(path)
+    headers = _headers(frame, path)
+    schema = frame.collect_schema()
+    return headers + [f"{n}.{f.name}" for n, dt in schema.items() if isinstance(dt, pl.Struct) for f in dt.fields]
+
+
+def _guess(name: str, file: str, path: str | None, headers: list[str]) -> _Guess:
+    """The best preset for ``headers`` as source ``name`` (or none), and what is left to map."""
+    from kpi_cli.presets import PRESETS
+
+    keys = {normalise(h): h for h in reversed(headers)}
+    # A header with a unit suffix, e.g. Stripe's "Period Start (UTC)", still names its column.
+    loose = {k.removesuffix("utc"): h for k, h in keys.items()}
+    required = [c.name for c in SOURCES[name] if c.required]
+
+    def direct(col: str, preset: Any) -> str | None:
+        for cand in (*(preset.columns.get(col, ()) if preset else ()), col):
+            if normalise(cand) in keys:
+                return keys[normalise(cand)]
+        return None
+
+    def found(col: str, preset: Any) -> str | None:
+        return direct(col, preset) or loose.get(normalise(col))
+
+    def score(preset: Any) -> tuple[int, int]:
+        cols = [c.name for c in SOURCES[name]]
+        return (sum(found(c, preset) is not None for c in required), sum(found(c, preset) is not None for c in cols))
+
+    best = max([None, *(p for p in PRESETS.values() if p.source == name)], key=score)
+    # Found only loosely (a unit suffix): the loader needs the mapping written down.
+    mapped = {c.name: loose[normalise(c.name)] for c in SOURCES[name]
+              if direct(c.name, best) is None and normalise(c.name) in loose}
+    missing = [c for c in required if found(c, best) is None]
+    guess = _Guess(name, file, path, headers, best, mapped, missing)
+    guess.hits = score(best)[1]
+    return guess
+
+
+def _guess_sources(settings: Any, folder: Path) -> list[_Guess]:
+    """One guess per source: files found under its own name first, then any other data file whose
+    headers fit a source (e.g. Segment's ``tracks.csv`` as events)."""
+    from kpi_cli.loading import find_files
+
+    out: list[_Guess] = []
+    claimed: set[str] = set()
+    for name in SOURCES:
+        files = find_files(name, settings)
+        if files:
+            claimed.update(str(Path(f).resolve()) for f in files)
+            out.append(_guess(name, files[0], None, _headers_of(files[0])))
+    taken = {g.name for g in out}
+    others = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES)
+                    and str(p.resolve()) not in claimed)
+    for p in others:
+        try:
+            headers = _headers_of(str(p))
+        except KpiError:
+            typer.echo(f"kpi: {p}: cannot read its headers; skipped", err=True)
+            continue
+        fits = [g for g in (_guess(n, str(p), p.name, headers) for n in SOURCES if n not in taken) if not g.missing]
+        if fits:
+            g = max(fits, key=lambda g: g.hits)
+            taken.add(g.name)
+            out.append(g)
+        else:
+            typer.echo(f"kpi: {p}: not recognised as any source (see `kpi list` and SPEC's canonical columns); "
+                       "skipped", err=True)
+    return out
+
+
+@app.command("config", cls=PanelCommand)
 def show_config(
-    config: Annotated[str | None, typer.Option(help="Config file.")] = None,
+    config: Annotated[str | None, typer.Option(help="Config file (else KPI_CONFIG, ./kpi.toml).", metavar="FILE",
+                                               show_default=False)] = None,
+    data: Annotated[str | None, typer.Option(help="Data directory.", metavar="DIR", show_default=False)] = None,
 ) -> None:
-    """Print the resolved settings and where each came from."""
+    """Print the resolved settings and where each came from, then the config tables as TOML."""
     from kpi_cli.config import load_settings
 
     with handled(False):
-        settings = load_settings({}, config)
+        settings = load_settings({"data_dir": data}, config)
+        say_config_warnings(settings, {})
         for key, value, origin in settings.provenance():
-            typer.echo(f"{key:<18} {value:<20} {origin}")
-        for name, table in sorted(settings.tables.get("sources", {}).items()):
-            typer.echo(f"sources.{name:<10} {table}")
+            typer.echo(f"{key:<18} {value or '(none)':<20} {origin}")
+        for line in toml_lines(settings.tables):
+            typer.echo(line)
 
 
-@app.command()
+def toml_lines(tables: dict[str, object], prefix: str = "") -> list[str]:
+    """The tables of a parsed kpi.toml (``[sources.*]``, ``[events]``…) as TOML-like ``key = value`` lines."""
+    out: list[str] = []
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            continue
+        path = f"{prefix}{name}"
+        plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        if plain or not table:
+            out += ["", f"[{path}]", *(f"{k} = {_toml_value(v)}" for k, v in plain.items())]
+        out += toml_lines({k: v for k, v in table.items() if isinstance(v, dict)}, f"{path}.")
+    return out
+
+
+def _toml_value(value: object) -> str:
+    """One value in TOML syntax (strings quoted, booleans lower case, lists bracketed)."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return f"[{', '.join(_toml_value(v) for v in value)}]"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+@app.command(cls=PanelCommand)
 def sample(
-    dest: Annotated[Path, typer.Argument(help="Folder to write the sample dataset into.")] = Path("kpi-sample"),
+    dest: Annotated[Path, typer.Argument(help="Folder to write the sample dataset into.", metavar="DIR")]
+    = Path("kpi-sample"),
 ) -> None:
-    """Write the bundled sample dataset (a fictional B2B SaaS company, 24 months) to a folder.
+    """Write the bundled sample dataset (a fictional B2B SaaS company, 24 months) and its kpi.toml to a folder.
+
+    The data bills in USD, EUR and GBP; the kpi.toml beside it reports in USD. It is read from the
+    folder you run kpi in, so change into the folder first.
 
     Example:
 
-      kpi sample demo && kpi compute revenue --data demo --last 3
+      kpi sample demo && cd demo && kpi compute revenue --last 3
     """
     from kpi_cli.sample import write_sample
 
     with handled(False):
-        dest.mkdir(parents=True, exist_ok=True)
-        for path in write_sample(dest):
-            typer.echo(f"wrote {path}", err=True)
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+            for path in write_sample(dest):
+                typer.echo(f"wrote {path}", err=True)
+        except OSError as e:
+            msg = f"cannot write the sample into {dest}: {e.strerror}"
+            raise DataError(msg, hint="choose a folder you can write to") from None

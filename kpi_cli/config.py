@@ -35,16 +35,66 @@ def user_config_path() -> Path:
     return Path(base) / "kpi" / "kpi.toml"
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+# Keys a kpi.toml may hold, beyond the settings of DEFAULTS; anything else is a warning naming the
+# nearest known key (SPEC §4.2), so a typo like `curency` is not silently ignored.
+TABLES = ("sources", "events", "exclude", "pql")
+SOURCE_KEYS = ("path", "preset", "columns", "amount_unit", "source_tz", "header_rows", "encoding", "delimiter",
+               "decimal", "thousands", "status")
+EVENT_KEYS = ("signup", "login", "invite", "account_created", "trial_started", "pageview", "key_actions",
+              "activation", "activation_window", "onboarding", "features", "active_events", "inactive_events")
+TABLE_KEYS = {"exclude": ("users", "email_domains", "properties"),
+              "pql": ("min_active_users", "min_key_actions", "within_days_of_signup")}
+
+
+def _read_toml(path: Path, hint: str) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         msg = f"config {path}: {e}"
         raise DataError(msg, hint="fix the TOML syntax (see `kpi init` for a template)") from None
+    except UnicodeDecodeError as e:
+        msg = f"config {path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})"
+        raise DataError(msg, hint="save the file as UTF-8") from None
     except OSError as e:
         msg = f"config {path}: cannot read ({e.strerror})"
-        raise DataError(msg, hint="check the path given to --config or KPI_CONFIG") from None
+        raise DataError(msg, hint=hint) from None
+
+
+def _nearest(key: str, known: tuple[str, ...] | list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+
+
+def unknown_keys(tables: dict[str, Any], where: Path | str) -> list[str]:
+    """A warning per key of a parsed kpi.toml that no part of kpi reads, naming the nearest known key."""
+    from kpi_cli.schemas import SOURCES
+
+    out: list[str] = []
+
+    def check(keys: Any, known: tuple[str, ...] | list[str], prefix: str) -> None:
+        for key in keys:
+            if key not in known:
+                out.append(f"{where}: unknown key {prefix}{key}{_nearest(str(key), known)}")
+
+    check(tables, (*DEFAULTS, *TABLES), "")
+    sources = tables.get("sources")
+    if isinstance(sources, dict):
+        check(sources, list(SOURCES), "sources.")
+        for name, table in sources.items():
+            if name not in SOURCES or not isinstance(table, dict):
+                continue
+            check(table, SOURCE_KEYS, f"sources.{name}.")
+            if isinstance(table.get("columns"), dict):
+                check(table["columns"], [c.name for c in SOURCES[name]], f"sources.{name}.columns.")
+    if isinstance(tables.get("events"), dict):
+        check(tables["events"], EVENT_KEYS, "events.")
+    for name, known in TABLE_KEYS.items():
+        if isinstance(tables.get(name), dict):
+            check(tables[name], known, f"{name}.")
+    return out
 
 
 @dataclass
@@ -55,6 +105,8 @@ class Settings:
     origin: dict[str, str]
     tables: dict[str, Any] = field(default_factory=dict)
     project_file: Path | None = None
+    warnings: list[str] = field(default_factory=list)  # unknown keys, for the command to print
+    user_file: Path | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -81,7 +133,8 @@ def load_settings(flags: dict[str, Any] | None = None, config: str | Path | None
     """Resolve settings from flags, environment, project and user files."""
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     user = user_config_path()
-    user_tables = _read_toml(user) if user.is_file() else {}
+    # exists(), not is_file(): a directory or unreadable file there is an error, not "no user config".
+    user_tables = _read_toml(user, "fix or remove the user config file") if user.exists() else {}
     path: Path | None = None
     explicit = config or os.environ.get("KPI_CONFIG")
     if explicit:
@@ -91,7 +144,7 @@ def load_settings(flags: dict[str, Any] | None = None, config: str | Path | None
             raise DataError(msg, hint="check --config / KPI_CONFIG, or run `kpi init` to write one")
     elif Path("kpi.toml").is_file():
         path = Path("kpi.toml")
-    project_tables = _read_toml(path) if path else {}
+    project_tables = _read_toml(path, "check the path given to --config or KPI_CONFIG") if path else {}
     values: dict[str, Any] = {}
     origin: dict[str, str] = {}
     for key, default in DEFAULTS.items():
@@ -108,4 +161,5 @@ def load_settings(flags: dict[str, Any] | None = None, config: str | Path | None
     tables = {**user_tables, **project_tables}
     if "sources" in user_tables and "sources" in project_tables:
         tables["sources"] = {**user_tables["sources"], **project_tables["sources"]}
-    return Settings(values, origin, tables, path)
+    warnings = [*unknown_keys(user_tables, user), *(unknown_keys(project_tables, path) if path else [])]
+    return Settings(values, origin, tables, path, warnings, user if user_tables else None)

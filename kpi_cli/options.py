@@ -14,6 +14,12 @@ CHOICES = {
     "churn_denominator": ("start", "start_plus_new"),
     "on_bad_rows": ("error", "skip"),
     "engine": ("polars", "duckdb"),
+    "actor": ("user", "account"),
+}
+# Whole-number options and their inclusive bounds (None: unbounded), checked before any work starts.
+# --decimals stops at 15: a double holds 15–17 significant digits, and Polars overflows on negatives.
+INT_RANGES: dict[str, tuple[int, int | None]] = {
+    "decimals": (0, 15), "last": (1, None), "mau_days": (1, 366), "inactive_days": (1, None),
 }
 
 
@@ -46,6 +52,20 @@ class RunOptions:
     data: str | None = None
     config: str | None = None
 
+    def __post_init__(self) -> None:
+        """Every option value in its domain, else a usage error naming the option (SPEC §4.2)."""
+        check_choice("on_bad_rows", self.on_bad_rows)
+        check_choice("actor", self.actor)
+        for name in ("mau_days", "inactive_days"):
+            check_int(name, getattr(self, name))
+        check_int("last", self.range.last)
+        if parse_duration_days(self.session_gap, "--session-gap") <= 0:
+            msg = f"--session-gap {self.session_gap!r} must be longer than zero"
+            raise UsageError(msg, hint="e.g. --session-gap 30m")
+        if self.within is not None and parse_duration_days(self.within, "--within") <= 0:
+            msg = f"--within {self.within!r} must be longer than zero"
+            raise UsageError(msg, hint="e.g. --within 30d")
+
     def flags(self) -> dict[str, object]:
         """The options that are also settings, for :func:`kpi_cli.config.load_settings`."""
         return {"data_dir": self.data, "tz": self.tz, "week_start": self.week_start, "currency": self.currency,
@@ -62,7 +82,28 @@ def check_choice(option: str, value: str) -> str:
     if value not in CHOICES[option]:
         msg = f"--{option.replace('_', '-')} {value!r} is not one of {', '.join(CHOICES[option])}"
         raise UsageError(msg)
+    if option == "engine" and value == "duckdb":
+        try:
+            import duckdb  # noqa: F401 — only whether it can be imported
+        except ImportError:
+            msg = "--engine duckdb needs the duckdb package, which is not installed"
+            raise UsageError(msg, hint="pip install 'kpi-cli[duckdb]', or use --engine polars (the default)") from None
     return value
+
+
+def check_int(option: str, value: int | None) -> int | None:
+    """``value`` if it lies within ``INT_RANGES[option]`` (None passes), else a usage error."""
+    if value is None:
+        return None
+    lo, hi = INT_RANGES[option]
+    if value < lo or (hi is not None and value > hi):
+        bounds = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+        msg = f"--{option.replace('_', '-')} {value} is out of range: it must be {bounds}"
+        raise UsageError(msg, hint=f"e.g. --{option.replace('_', '-')} {INT_EXAMPLES[option]}")
+    return value
+
+
+INT_EXAMPLES = {"decimals": 2, "last": 12, "mau_days": 30, "inactive_days": 30}
 
 
 def parse_duration_days(text: str, option: str) -> float:

@@ -152,6 +152,13 @@ def resolve_range(req: RangeRequest, cal: Calendar, as_of: int, data_end: int | 
     """
     reference = min(as_of, data_end) if data_end is not None else as_of
     today = cal.local_date(as_of)
+    given = [flag for flag, v in (("--month", req.month), ("--quarter", req.quarter), ("--year", req.year),
+                                  ("--last", req.last)) if v is not None]
+    spans = given + (["--from/--to"] if req.from_ or req.to else [])
+    if len(spans) > 1:
+        # Each of these names a whole range on its own: two of them would silently drop one.
+        msg = f"{' and '.join(spans)} each set the range: give only one of them"
+        raise UsageError(msg, hint="e.g. --month 2024-01, or --last 3, or --from 2024-01 --to 2024-03")
     if req.last is not None:
         if req.last < 1:
             msg = "--last must be at least 1"
@@ -159,9 +166,6 @@ def resolve_range(req: RangeRequest, cal: Calendar, as_of: int, data_end: int | 
         newest = cal.step(cal.floor(cal.local_date(reference)), -1)
         return cal.step(newest, -(req.last - 1)), newest
     if req.month or req.quarter or req.year:
-        if sum(bool(x) for x in (req.month, req.quarter, req.year)) > 1 or req.from_ or req.to:
-            msg = "give only one of --month, --quarter, --year or --from/--to"
-            raise UsageError(msg)
         lo, hi = _named_span(req, today)
     elif req.from_ or req.to:
         hi = parse_day(req.to, "--to", end=True) if req.to else today

@@ -140,9 +140,14 @@ _ENGAGEMENT = [
            "active actors per local day; at --period day the plain daily count.", value="dau",
            options=ACTOR_OPTS),
     Metric("wau", "WAU", "count", "engagement", EVENTS,
-           "Distinct active actors in P, a calendar week at --period week.", value="active", options=ACTOR_OPTS),
+           "Distinct active actors in a calendar week: at --period week those of P; at a coarser grain the "
+           "average over the calendar weeks starting in P of each week's count (as DAU averages days); at "
+           "--period day the week containing the day. --window trailing: the 7 days ending on P's last day.",
+           value="active", options=ACTOR_OPTS),
     Metric("mau", "MAU", "count", "engagement", EVENTS,
-           "Distinct active actors in P, a calendar month at --period month.", value="active",
+           "Distinct active actors in a calendar month: at --period month those of P; at --period quarter or "
+           "year the average over the months of P; at --period day or week the month containing P's last day. "
+           "--window trailing: the --mau-days days ending on P's last day.", value="active",
            options=ACTOR_OPTS),
     Metric("active_users", "Active users", "count", "engagement", EVENTS,
            "Distinct active actors in P (users, or accounts with --actor account).", value="active",
@@ -230,6 +235,41 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "engagement": tuple(m.id for m in _ENGAGEMENT),
     "all": tuple(METRICS),
 }
+
+
+# Ratio parts that are not a metric of their own, as people read them (``kpi explain``).
+PARTS: dict[str, str] = {
+    "customers_delta": "customers(end) − customers(start)",
+    "start_customers": "paying customers at the start of P",
+    "churn_denominator": "customers at the start of P (+ new customers with --churn-denominator start_plus_new)",
+    "retained_customers": "customers(end) − new − reactivated customers",
+    "gross_churn": "churned_mrr + contraction_mrr",
+    "start_mrr": "MRR at the start of P (the end of P − 1)",
+    "net_churn": "churned_mrr + contraction_mrr − expansion_mrr − reactivation_mrr",
+    "nrr_num": "MRR(start) + expansion_mrr − contraction_mrr − churned_mrr",
+    "grr_num": "MRR(start) − contraction_mrr − churned_mrr",
+    "quick_num": "new_mrr + expansion_mrr + reactivation_mrr",
+    "quick_den": "contraction_mrr + churned_mrr",
+    "expansion_n": "customers with expansion in P",
+    "contraction_n": "customers with contraction in P",
+    "logins": "login events in P",
+    "key_actions": "key action events in P",
+    "invites": "invite events in P",
+    "sessions": "sessions starting in P",
+    "session_seconds": "total seconds of sessions starting in P",
+    "session_minutes": "total minutes of sessions starting in P",
+}
+# Where a part is a metric's own value, the metric names it: ``mrr`` is "mrr (MRR)".
+_VALUE_OWNER = {"mrr": "mrr", "customers": "customers", "new": "new_mrr", "new_n": "new_customers",
+                "churned_n": "churned_customers", "dau": "dau", "active": "active_users"}
+
+
+def part_label(column: str) -> str:
+    """A ratio part (base-table column) as people read it: the metric it is, else a description."""
+    owner = _VALUE_OWNER.get(column)
+    if owner is not None:
+        return f"{owner} ({METRICS[owner].label})"
+    return PARTS.get(column, column.replace("_", " "))
 
 
 def resolve(requested: list[str] | str, available: Callable[[Metric], bool] | None = None) -> list[str]:

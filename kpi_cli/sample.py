@@ -520,7 +520,19 @@ def write_sample(dest: Path, *, seed: int = 7, customers: int = 1500) -> list[Pa
         "tickets": tickets,
         "traffic": _traffic(rng("traffic"), accounts, len(accounts) * 13),
     }
-    return [_write(dest / f"{name}.csv", COLUMNS[name].split(), rows) for name, rows in tables.items()]
+    written = [_write(dest / f"{name}.csv", COLUMNS[name].split(), rows) for name, rows in tables.items()]
+    # The company bills in USD, EUR and GBP: the config names the reporting currency, so
+    # `cd DEST && kpi compute revenue` runs as `kpi sample --help` says.
+    config = dest / "kpi.toml"
+    config.write_text(CONFIG)
+    return [*written, config]
+
+
+CONFIG = """\
+# The sample's configuration (kpi sample): run kpi from this folder to use it.
+data_dir = "."
+currency = "USD"   # the reporting currency; fx_rates.csv converts EUR and GBP into it
+"""
 
 
 if __name__ == "__main__":

@@ -6,11 +6,29 @@ from typing import Annotated, Any
 
 import typer
 
-from kpi_cli.cli import app, data_command, emit, progress, report, start_run
+from kpi_cli.cli import (
+    EVENT_OPTS,
+    INPUT_OPTS,
+    MONEY_OPTS,
+    OUTPUT_OPTS,
+    RANGE_OPTS,
+    PanelCommand,
+    app,
+    data_command,
+    emit,
+    progress,
+    report,
+    start_run,
+)
+
+# Billing cohorts read the money options; event cohorts, funnels, lifecycle and stickiness the actor ones.
+COHORT_OPTS = (*RANGE_OPTS, *INPUT_OPTS, *MONEY_OPTS, "identified_only", "exclude_file", *OUTPUT_OPTS)
+FUNNEL_OPTS = (*RANGE_OPTS, *INPUT_OPTS, *EVENT_OPTS, "window", *OUTPUT_OPTS)
+ACTIVITY_OPTS = (*RANGE_OPTS, *INPUT_OPTS, *EVENT_OPTS, *OUTPUT_OPTS)
 
 
-@app.command()
-@data_command
+@app.command(cls=PanelCommand)
+@data_command(uses=COHORT_OPTS)
 def cohort(
     common: dict[str, Any],
     of: Annotated[str, typer.Option(help="customers (logo) | mrr (net and gross MRR) from billing; users | "
@@ -35,6 +53,8 @@ def cohort(
     run = start_run(common)
     with progress(common, "building cohorts…"):
         df = cohort_run(run, of=of, periods=periods, criterion=criterion, clock=clock)
+    if of in ("users", "accounts"):
+        run.info["families"] = {"engagement"}  # for -v: event cohorts read no billing options
     report(run, common)
     money = ("cohort_size", "retained", "gross_retained") if of == "mrr" else ()
     emit(df, common, long_metrics=False, dims=[], currency=run.info.get("currency", "USD"), money=money,
@@ -42,8 +62,8 @@ def cohort(
           grid=(["cohort", "cohort_size"], "period_index", "rate"))
 
 
-@app.command()
-@data_command
+@app.command(cls=PanelCommand)
+@data_command(uses=FUNNEL_OPTS)
 def funnel(
     steps: Annotated[list[str], typer.Argument(help="Event names, in order.", show_default=False)],
     common: dict[str, Any],
@@ -63,13 +83,14 @@ def funnel(
     window = common["window"] or "14d"
     with progress(common, "computing funnel…"):
         df = funnel_run(run, steps, window=window, order=order)
+    run.info["families"] = {"engagement"}
     report(run, common)
     emit(df, common, long_metrics=False, dims=[], currency="USD", title=f"Funnel (window {window}, {order})",
           ratios=("conversion", "step_conversion"), durations=("median_time_to_convert",))
 
 
-@app.command()
-@data_command
+@app.command(cls=PanelCommand)
+@data_command(uses=ACTIVITY_OPTS)
 def lifecycle(common: dict[str, Any]) -> None:
     """Growth accounting per period: new, returning, resurrecting, dormant (negative), quick ratio.
 
@@ -88,8 +109,8 @@ def lifecycle(common: dict[str, Any]) -> None:
     emit(df, common, long_metrics=False, dims=[], currency="USD", title="Lifecycle")
 
 
-@app.command()
-@data_command
+@app.command(cls=PanelCommand)
+@data_command(uses=ACTIVITY_OPTS)
 def stickiness(common: dict[str, Any]) -> None:
     """Histogram: actors active on exactly n days of each period, and on at least n.
 
