@@ -176,6 +176,9 @@ def init(
                  f"data_dir = {_quote(Path(rel).as_posix())}", '# tz = "UTC"', '# currency = "USD"',
                  '# week_start = "mon"', ""]
         guesses = _guess_sources(settings, Path(data))
+        for g in guesses:  # a source's path, like data_dir, is read relative to the config's folder
+            if g.path is not None:
+                g.path = Path(os.path.relpath(Path(g.file).resolve(), output.resolve().parent)).as_posix()
         if not guesses:
             msg = f"no data files found in {data}"
             raise DataError(msg, hint="point --data at the folder of your CSV/Parquet/JSONL exports")
@@ -244,8 +247,9 @@ def _guess(name: str, file: str, path: str | None, headers: list[str]) -> _Guess
     from kpi_cli.presets import PRESETS
 
     keys = {normalise(h): h for h in reversed(headers)}
-    # A header with a unit suffix, e.g. Stripe's "Period Start (UTC)", still names its column.
-    loose = {k.removesuffix("utc"): h for k, h in keys.items()}
+    # Stripe's line items say "Period Start (UTC)" for period_start and "Customer" for customer_id:
+    # a unit suffix or a missing "ID" still names the column.
+    loose = {**{f"{k}id": h for k, h in keys.items()}, **{k.removesuffix("utc"): h for k, h in keys.items()}}
     required = [c.name for c in SOURCES[name] if c.required]
 
     def direct(col: str, preset: Any) -> str | None:
