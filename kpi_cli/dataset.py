@@ -33,6 +33,7 @@ class SourceReport:
     used: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     date_range: tuple[str, str] | None = None
+    epoch_units: dict[str, list[str]] = field(default_factory=dict)  # timestamp column -> units found
 
 
 @dataclass
@@ -63,9 +64,14 @@ class Dataset:
             self._cache[name] = None
             return None
         self.warnings += src.warnings
+        if rules is None and frame_step is None:  # the source's own rules (kpi_cli.rules), as validate runs them
+            from kpi_cli.rules import row_rules
+
+            rules, frame_step = row_rules(name)
         transforms, checks = rules(src, list(src.mapping)) if rules else ([], [])
         parsed = parse_source(src, transforms, checks, frame_step)
         report = SourceReport(name, src.files, src.mapping, parsed.rows_read, parsed.duplicates)
+        report.epoch_units = parsed.epoch_units
         self._settle(report, parsed.bad)
         good = parsed.good
         report.used = good.height
@@ -82,11 +88,12 @@ class Dataset:
         src = load_source(name, self.settings)
         assert src is not None
         self.warnings += src.warnings
+        if rules is None:
+            from kpi_cli.rules import row_rules
+
+            rules = row_rules(name)[0]
         transforms, checks = rules(src, list(src.mapping)) if rules else ([], [])
-        typed = typed_source(src, transforms, checks)
-        if not src.columnar:
-            typed.frame = typed.frame.collect(engine="streaming").lazy()
-        return typed
+        return typed_source(src, transforms, checks)  # CSV and JSON come back parsed and held
 
     def settle(self, typed: Typed, flagged: pl.DataFrame, rows_read: int) -> SourceReport:
         """Record a streamed source: bad rows (``_file, _line, _check``) raise or go to the rejects.
@@ -94,7 +101,7 @@ class Dataset:
         The caller fills in ``duplicates`` and ``used`` on the returned report once it knows them.
         """
         src = typed.src
-        report = SourceReport(src.name, src.files, src.mapping, rows_read)
+        report = SourceReport(src.name, src.files, src.mapping, rows_read, epoch_units=typed.epoch_units)
         self._settle(report, bad_rows(src, flagged, typed.checks, typed.present))
         return report
 

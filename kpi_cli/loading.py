@@ -37,6 +37,7 @@ class Source:
     amount_unit: str = "major"
     extra: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    table: dict[str, object] = field(default_factory=dict)  # the source's config table (decimal, status …)
 
     @property
     def columnar(self) -> bool:
@@ -213,7 +214,7 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
     if unit not in ("major", "minor"):
         msg = f"source {name}: amount_unit {unit!r} must be major or minor"
         raise UsageError(msg, hint=f'set [sources.{name}] amount_unit = "minor" for cents')
-    src = Source(name, files, mapping, combined, preset, unit, extra)
+    src = Source(name, files, mapping, combined, preset, unit, extra, table=table)
     if preset and preset.snapshot:
         src.warnings.append(f"{name}: {preset.note}")
     return src

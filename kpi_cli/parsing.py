@@ -1,15 +1,17 @@
 """Parsing canonical columns into typed values, and counting what does not parse.
 
-Instants become ``Int64`` microseconds since the epoch in UTC: the one representation every
-engine handles alike. Naive timestamps are UTC; epochs of 1e11 or more are milliseconds.
+Values are parsed by :mod:`kpi_cli.values` (one parser per kind); this module applies them to a
+source, checks what did not parse or lies outside its domain, and reports bad rows with the
+value as given.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from kpi_cli.schemas import MONEY, SOURCES
+from kpi_cli.values import EPOCH_UNITS, MAX_INSTANT, MAX_MAGNITUDE, MIN_INSTANT, NumberFormat, epoch_unit, typed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -18,101 +20,36 @@ if TYPE_CHECKING:
 
     from kpi_cli.loading import Source
 
-MS_THRESHOLD = 100_000_000_000  # 1e11 s is the year 5138; anything larger is milliseconds
-TRUE = ("true", "t", "yes", "y", "1")
-FALSE = ("false", "f", "no", "n", "0")
-
-
-@dataclass
-class Parsed:
-    """A source after parsing: good rows, bad rows (with reasons) and the counts."""
-
-    name: str
-    good: pl.DataFrame
-    bad: pl.DataFrame  # raw columns + _file, _line, column, value, reason
-    rows_read: int
-    duplicates: int
-
-
-def instant(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Expression turning a raw timestamp column into UTC microseconds (null if unparseable)."""
-    import polars as pl
-
-    if dtype == pl.Date:
-        return expr.cast(pl.Datetime("us")).cast(pl.Int64)
-    if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is not None:
-            expr = expr.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        return expr.dt.cast_time_unit("us").cast(pl.Int64)
-    if dtype.is_numeric():
-        return _epoch(expr.cast(pl.Int64, strict=False))
-    text = expr.cast(pl.String).str.strip_chars().str.replace("T", " ", literal=True)
-    aware = text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", strict=False, time_unit="us")
-    aware = aware.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    return pl.coalesce(
-        aware,
-        text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"),
-        text.str.to_datetime("%Y-%m-%d %H:%M", strict=False, time_unit="us"),
-        text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
-        text.str.to_date("%Y/%m/%d", strict=False).cast(pl.Datetime("us")),
-    ).cast(pl.Int64).fill_null(_epoch(pl.when(text.str.contains(r"^-?\d+$")).then(text).cast(pl.Int64, strict=False)))
-
-
-def _epoch(ints: pl.Expr) -> pl.Expr:
-    import polars as pl
-
-    return pl.when(ints.abs() >= MS_THRESHOLD).then(ints * 1_000).otherwise(ints * 1_000_000)
-
-
-def typed(name: str, kind: str, dtype: pl.DataType, trim: bool = True) -> pl.Expr:
-    """Parse column ``name`` of ``kind`` from its raw ``dtype``.
-
-    Text is trimmed and a blank is null; with ``trim=False`` (Parquet, whose strings a program
-    wrote) only the empty string is null, which is several times cheaper on large files.
-    """
-    import polars as pl
-
-    col = pl.col(name)
-    if kind == "ts":
-        return instant(col, dtype).alias(name)
-    if kind in ("num", "int"):
-        if dtype.is_numeric():
-            return col.cast(pl.Float64).alias(name)
-        text = col.cast(pl.String).str.strip_chars().str.replace_all(r"^\$|,", "")
-        return text.cast(pl.Float64, strict=False).alias(name)
-    if kind == "bool":
-        if dtype == pl.Boolean:
-            return col.alias(name)
-        text = col.cast(pl.String).str.strip_chars().str.to_lowercase()
-        return (pl.when(text.is_in(TRUE)).then(True).when(text.is_in(FALSE)).then(False)
-                .otherwise(None).alias(name))
-    if kind == "json":
-        return col.alias(name)
-    if dtype == pl.String:
-        text = col.str.strip_chars() if trim else col
-        return pl.when(text.str.len_bytes() == 0).then(None).otherwise(text).alias(name)
-    return col.cast(pl.String).alias(name)
-
-
 Check = tuple[str, "pl.Expr", str]  # (column, failing condition on typed values, reason)
 Frame = TypeVar("Frame", "pl.DataFrame", "pl.LazyFrame")
+LABELS = {"ts": "not a date", "num": "not a number", "int": "not a whole number", "bool": "not true/false"}
 
 
-def _parse_checks(name: str, kinds: dict[str, str], present: list[str], schema: pl.Schema) -> list[Check]:
+def _parse_checks(name: str, kinds: dict[str, str], present: list[str], schema: pl.Schema,
+                  fmt: NumberFormat) -> list[Check]:
     """Checks that a raw value parsed: evaluated on raw ``c`` beside typed ``__t_c``."""
     import polars as pl
 
-    labels = {"ts": "not a date", "num": "not a number", "int": "not a whole number", "bool": "not true/false"}
     checks: list[Check] = []
     for c in present:
-        kind, typed_col = kinds[c], pl.col(f"__t_{c}")
+        kind, value, text = kinds[c], pl.col(f"__t_{c}"), schema[c] == pl.String
         blank = pl.col(c).is_null()
-        if schema[c] == pl.String:  # typed inputs (Parquet) have no blank strings to look for
+        if text:  # typed inputs (Parquet) have no blank strings to look for
             blank = blank | (pl.col(c).str.strip_chars() == "")
-        if kind in labels:
-            checks.append((c, ~blank & typed_col.is_null(), labels[kind]))
+        failed = ~blank & value.is_null()
+        if kind in ("num", "int") and text and fmt.comma_hint:
+            checks.append((c, failed & pl.col(c).str.contains(",", literal=True),
+                           f'not a number: a comma (set [sources.{name}] decimal = "," or thousands = ",")'))
+        if kind in LABELS:
+            checks.append((c, failed, LABELS[kind]))
+        if kind in ("num", "int"):
+            checks.append((c, ~value.is_finite(), "not a finite number (NaN or infinity)"))
+            checks.append((c, value.abs() > MAX_MAGNITUDE, "magnitude beyond 1e15"))
         if kind == "int":
-            checks.append((c, typed_col.is_not_null() & (typed_col != typed_col.round(0)), labels["int"]))
+            checks.append((c, value != value.round(0), LABELS["int"]))
+        if kind == "ts":
+            checks.append((c, (value < MIN_INSTANT) | (value > MAX_INSTANT),
+                           "not between 1900 and 2200 (an epoch in another unit?)"))
     required = [col.name for col in SOURCES[name] if col.required and col.name in present]
     checks += [(c, pl.col(f"__t_{c}").is_null(), "missing value") for c in required]
     return checks
@@ -137,41 +74,93 @@ class Typed:
 
     ``frame`` holds ``_file``, ``_line``, the typed canonical columns, the extra columns and
     ``_check``: the index in ``checks`` of a row's first failing check, null for a good row.
+    ``epoch_units`` names, per timestamp column, the epoch units its cells were written in.
     """
 
     src: Source
     frame: pl.LazyFrame
     checks: list[Check]
     present: list[str]
+    epoch_units: dict[str, list[str]] = field(default_factory=dict)
 
 
 def typed_source(src: Source, transforms: list[pl.Expr] | None = None,
                  checks: list[Check] | None = None) -> Typed:
-    """Parse every canonical column of ``src`` lazily and flag bad rows (parsing checks first)."""
-    frame, parse_checks, present = _parsed(src)
-    return Typed(src, _checked(frame, parse_checks, transforms, checks), parse_checks + (checks or []), present)
+    """Parse every canonical column of ``src`` lazily and flag bad rows (parsing checks first).
+
+    CSV and JSON are parsed once here and held in memory, so that several passes do not parse
+    the text again (their epoch units are read off that copy); Parquet stays a scan, and its
+    epoch units come from a scan of the timestamp columns alone.
+    """
+    held = not src.columnar
+    frame, parse_checks, present = _parsed(src, units=held)
+    frame = _checked(frame, parse_checks, transforms, checks)
+    if held:
+        whole = frame.collect(engine="streaming")
+        units = _units_found(whole)
+        frame = whole.drop(_unit_columns(whole.columns)).lazy()
+    else:
+        units = _scan_units(src, present)
+    return Typed(src, frame, parse_checks + (checks or []), present, units)
 
 
-def _parsed(src: Source, *extra: pl.Expr) -> tuple[pl.LazyFrame, list[Check], list[str]]:
+def _unit_columns(names: list[str]) -> list[str]:
+    return [c for c in names if c.startswith("_u_")]
+
+
+def _units_found(frame: pl.DataFrame) -> dict[str, list[str]]:
+    """Per timestamp column, the epoch units found in its ``_u_`` codes."""
+    out = {}
+    for u in _unit_columns(frame.columns):
+        codes = sorted(frame[u].drop_nulls().unique().to_list())
+        if codes:
+            out[u[3:]] = [EPOCH_UNITS[i] for i in codes]
+    return out
+
+
+def _scan_units(src: Source, present: list[str]) -> dict[str, list[str]]:
+    """Epoch units of a columnar source's timestamp columns that can hold epochs (numbers, text)."""
+    import polars as pl
+
+    schema = src.frame.collect_schema()
+    kinds = {c.name: c.kind for c in SOURCES[src.name]}
+    codes = {c: epoch_unit(pl.col(c), schema[c]) for c in present if kinds[c] == "ts"}
+    exprs = [code.unique().implode().alias(f"_u_{c}") for c, code in codes.items() if code is not None]
+    if not exprs:
+        return {}
+    found = src.frame.select(exprs).collect(engine="streaming")
+    out = {}
+    for u in found.columns:
+        got = sorted(i for i in found[u][0] if i is not None)
+        if got:
+            out[u[3:]] = [EPOCH_UNITS[i] for i in got]
+    return out
+
+
+def _parsed(src: Source, *extra: pl.Expr, units: bool = False) -> tuple[pl.LazyFrame, list[Check], list[str]]:
     """``_file, _line``, the typed canonical columns, the other columns, ``_check`` (first failing
-    parsing check) and ``extra`` (expressions on the raw columns), lazily."""
+    parsing check), ``extra`` (expressions on the raw columns) and with ``units`` the epoch unit
+    code ``_u_c`` of each timestamp column that can hold epochs, lazily."""
     import polars as pl
 
     raw = src.frame
     schema = raw.collect_schema()
     kinds = {c.name: c.kind for c in SOURCES[src.name]}
     present = [c for c in kinds if c in schema]
-    parse_checks = _parse_checks(src.name, kinds, present, schema)
+    fmt = NumberFormat.of(src.name, getattr(src, "table", None) or {})
+    parse_checks = _parse_checks(src.name, kinds, present, schema, fmt)
     others = [c for c in schema.names() if c not in kinds and c not in ("_file", "_line")]
     scale = 100.0 if src.amount_unit == "minor" else 1.0
     parsed = []
     for c in present:
-        expr = typed(c, kinds[c], schema[c], trim=not src.columnar)
+        expr = typed(c, kinds[c], schema[c], trim=not src.columnar, fmt=fmt)
         parsed.append((expr / scale if scale != 1.0 and c in MONEY else expr).alias(f"__t_{c}"))
+    codes = [(c, epoch_unit(pl.col(c), schema[c])) for c in present if units and kinds[c] == "ts"]
+    unit_cols = [code.alias(f"_u_{c}") for c, code in codes if code is not None]
     frame = (raw.with_columns(parsed)
-             .with_columns(_first_failing(parse_checks).alias("_check"), *extra)
+             .with_columns(_first_failing(parse_checks).alias("_check"), *extra, *unit_cols)
              .select("_file", "_line", *[pl.col(f"__t_{c}").alias(c) for c in present], *others, "_check",
-                     *[e.meta.output_name() for e in extra]))
+                     *[e.meta.output_name() for e in (*extra, *unit_cols)]))
     return frame, parse_checks, present
 
 
@@ -187,21 +176,40 @@ def _checked(frame: Frame, parse_checks: list[Check], transforms: list[pl.Expr] 
     return frame
 
 
+@dataclass
+class Parsed:
+    """A source after parsing: good rows, bad rows (with reasons) and the counts."""
+
+    name: str
+    good: pl.DataFrame
+    bad: pl.DataFrame  # raw columns + _file, _line, column, value, reason
+    rows_read: int
+    duplicates: int
+    epoch_units: dict[str, list[str]] = field(default_factory=dict)
+
+
+# Columns a frame step may add to name the other row a bad row conflicts with: ``{also}`` in a
+# reason becomes "line N" (or "file:N" in another file).
+ALSO = ("_also_file", "_also_line")
+
+
 def parse_source(src: Source, transforms: list[pl.Expr] | None = None, checks: list[Check] | None = None,
                  frame_step: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> Parsed:
     """Scan the source once: parse every canonical column, drop exact duplicates, flag bad rows.
 
     ``transforms`` rewrite typed columns (e.g. normalise an enum) and ``frame_step`` may add
-    columns needing the whole frame (e.g. an order) before ``checks`` run; the
+    columns needing the whole frame (e.g. an order, or :data:`ALSO`) before ``checks`` run; the
     first failing check of a row, parsing first, names its reason. Raw text is not kept for the
     good rows: the few bad ones are read again to show their values as given.
     """
     import polars as pl
 
     keys = [c for c in src.frame.collect_schema().names() if c not in ("_file", "_line")]
-    lazy, parse_checks, present = _parsed(src, pl.struct(keys).hash(7).alias("_hash"))
+    lazy, parse_checks, present = _parsed(src, pl.struct(keys).hash(7).alias("_hash"), units=True)
     frame = lazy.collect()
     rows_read = frame.height
+    units = _units_found(frame)
+    frame = frame.drop(_unit_columns(frame.columns))
     frame = _drop_exact_duplicates(frame).drop("_hash")
     duplicates = rows_read - frame.height
     if transforms:
@@ -210,15 +218,19 @@ def parse_source(src: Source, transforms: list[pl.Expr] | None = None, checks: l
         frame = frame_step(frame)
     frame = _checked(frame, parse_checks, None, checks)
     is_bad = pl.col("_check").is_not_null()
-    bad = bad_rows(src, frame.filter(is_bad).select("_file", "_line", "_check"), parse_checks + (checks or []),
-                   present)
+    flagged = frame.filter(is_bad).select("_file", "_line", "_check", *[c for c in ALSO if c in frame.columns])
+    bad = bad_rows(src, flagged, parse_checks + (checks or []), present)
     helpers = [c for c in frame.columns if c.startswith("_") and c not in ("_file", "_line")]
     good = frame.filter(~is_bad).drop(*helpers)
-    return Parsed(src.name, good, bad, rows_read, duplicates)
+    return Parsed(src.name, good, bad, rows_read, duplicates, units)
 
 
 def bad_rows(src: Source, flagged: pl.DataFrame, checks: list[Check], present: list[str]) -> pl.DataFrame:
-    """Bad rows (``_file, _line, _check``) with ``column``, ``value`` as given and ``reason``."""
+    """Bad rows (``_file, _line, _check``) with ``column``, ``value`` as given and ``reason``.
+
+    A reason may hold ``{key}`` (the value as a key of a TOML mapping table, for a hint that
+    shows the mapping to write) and ``{also}`` (the conflicting row of :data:`ALSO`).
+    """
     import polars as pl
 
     bad = flagged.with_columns(
@@ -231,6 +243,20 @@ def bad_rows(src: Source, flagged: pl.DataFrame, checks: list[Check], present: l
         bad = _with_raw_values(src, bad, present)
     else:
         bad = bad.with_columns(pl.lit(None, dtype=pl.String).alias("value"))
+    reason = pl.col("reason")
+    if any("{key}" in c[2] for c in checks):
+        key = pl.col("value").str.strip_chars().str.to_lowercase()
+        key = pl.when(key.str.contains(r"^[a-z0-9_-]+$")).then(key).otherwise(pl.format('"{}"', key))
+        reason = reason.str.replace("{key}", key.fill_null(""), literal=True)
+    if "_also_line" in bad.columns:
+        files = dict(enumerate(src.files))
+        other = pl.col("_also_file").replace_strict(files, return_dtype=pl.String)
+        also = (pl.when(pl.col("_also_file") == pl.col("_file")).then(pl.format("line {}", "_also_line"))
+                .otherwise(pl.format("{}:{}", other, "_also_line")))
+        reason = reason.str.replace("{also}", also.fill_null(""), literal=True)
+        bad = bad.with_columns(reason.alias("reason")).drop(*ALSO)
+    else:
+        bad = bad.with_columns(reason.alias("reason"))
     return bad.with_columns(pl.col("_file").replace_strict(dict(enumerate(src.files)), return_dtype=pl.String))
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from kpi_cli.errors import UsageError
 from kpi_cli.parsing import Check
 
 if TYPE_CHECKING:
@@ -27,7 +28,9 @@ INTERVALS = {
 # Monthly factor per unit of interval: SPEC §3.1's f(interval, interval_count) × count.
 MONTHS_PER = {"day": 12 / 365, "week": 12 / 52, "month": 1.0, "quarter": 3.0, "year": 12.0}
 ZERO_STATUSES = ("trialing", "paused", "unpaid", "incomplete")
+STATUSES = (*ZERO_STATUSES, "active", "past_due", "canceled")  # SPEC §3.1; presets map their own onto these
 FAR = 2**62  # an "open" end, later than any real instant
+NONE = -FAR  # "no trial" / "no discount window": earlier than any real instant, 1970 and before included
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,12 @@ def subscription_rules(src: Source, cols: list[str]) -> tuple[list[pl.Expr], lis
 
     Overlaps come from :func:`flag_overlaps`, which the loader runs on the whole frame.
     """
-    status_map = src.preset.statuses if src.preset else {}
+    status_map = status_mapping(src)
+    # A blank interval is the default month before the lookup, so it can never be "unknown".
     transforms = [
-        pl.col("interval").str.to_lowercase().str.strip_chars().replace_strict(INTERVALS, default="?")
-        .fill_null("month").alias("interval") if "interval" in cols else pl.lit("month").alias("interval"),
+        pl.col("interval").str.to_lowercase().str.strip_chars().fill_null("month")
+        .replace_strict(INTERVALS, default="?").alias("interval")
+        if "interval" in cols else pl.lit("month").alias("interval"),
         pl.col("status").str.to_lowercase().str.strip_chars().replace(status_map).alias("status")
         if "status" in cols else pl.lit(None, dtype=pl.String).alias("status"),
     ]
@@ -59,6 +64,9 @@ def subscription_rules(src: Source, cols: list[str]) -> tuple[list[pl.Expr], lis
     if "interval_count" in cols:
         checks.append(("interval_count", pl.col("interval_count") <= 0, "interval_count must be ≥ 1"))
     checks.append(("interval", pl.col("interval") == "?", "unknown interval (day/week/month/quarter/year)"))
+    if "status" in cols:
+        checks.append(("status", ~pl.col("status").is_in(STATUSES),
+                       'unknown status (map it: [sources.subscriptions.status] {key} = "paused")'))
     if "end_at" in cols:
         checks.append(("end_at", pl.col("end_at") < pl.col("start_at"), "end_at before start_at"))
     if "discount_percent" in cols:
@@ -71,6 +79,25 @@ def subscription_rules(src: Source, cols: list[str]) -> tuple[list[pl.Expr], lis
                        "discount_duration must be once, repeating or forever"))
     checks.append(("start_at", pl.col("_overlap"), "overlaps an earlier row of the same subscription item"))
     return transforms, checks
+
+
+def status_mapping(src: Source) -> dict[str, str]:
+    """Export status → canonical status: the preset's table, then ``[sources.S.status]`` over it.
+
+    A mapped value must be a status of SPEC §3.1 (anything else is a usage error naming the key).
+    """
+    mapping = dict(src.preset.statuses) if src.preset else {}
+    user = getattr(src, "table", {}).get("status") or {}
+    if not isinstance(user, dict):
+        msg = f"[sources.{src.name}] status must be a table of export status = canonical status"
+        raise UsageError(msg, hint=f'e.g. [sources.{src.name}.status] on_hold = "paused"')
+    for key, value in user.items():
+        target = str(value).strip().lower()
+        if target not in STATUSES:
+            msg = f"[sources.{src.name}.status] {key} = {value!r} is not a known status"
+            raise UsageError(msg, hint=f"map it to one of: {', '.join(STATUSES)}")
+        mapping[str(key).strip().lower()] = target
+    return mapping
 
 
 def flag_overlaps(frame: pl.DataFrame) -> pl.DataFrame:
@@ -99,17 +126,21 @@ def flag_overlaps(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def invoices_to_items(inv: pl.DataFrame) -> pl.DataFrame:
-    """Subscription-shaped rows from recurring, non-proration invoice lines.
+    """Subscription-shaped rows from the recurring invoice lines (SPEC §3.1).
 
-    A line's service period becomes the row's span; its length decides the interval (whole
-    months when it is at least ~28 days, else weeks or days), so the line amount is
-    normalised like a price. Discounts on a line reduce it; tax is never included.
+    A line is recurring when ``recurring`` is true, or when it is blank and the line has a
+    ``subscription_id``; a proration never is. Its service period becomes the row's span; its
+    length decides the interval (whole months when it is at least ~28 days, else weeks or
+    days), so the line amount is normalised like a price. Discounts on a line reduce it; tax is
+    never included.
     """
-    g = inv
-    if "recurring" in g.columns:
-        g = g.filter(pl.col("recurring").fill_null(True))
-    if "proration" in g.columns:
-        g = g.filter(~pl.col("proration").fill_null(False))
+    cols = inv.columns
+    has_sub = pl.col("subscription_id").is_not_null() if "subscription_id" in cols else pl.lit(False)
+    recurring = pl.col("recurring").fill_null(has_sub) if "recurring" in cols else has_sub
+    proration = pl.col("proration").fill_null(False) if "proration" in cols else pl.lit(False)
+    # customer_id (required, never null here) keeps the predicate a real column: Polars 2.1
+    # rejects a broadcast constant predicate on ≥ 16k rows.
+    g = inv.filter(recurring & ~proration & pl.col("customer_id").is_not_null())
     days = (pl.col("period_end") - pl.col("period_start")) / 86_400_000_000
     months = (days / 30.4375).round(0)
     amount = pl.col("amount") - (pl.col("discount_amount").fill_null(0) if "discount_amount" in g.columns else 0)
@@ -188,8 +219,8 @@ def segments(items: pl.DataFrame, rules: RevenueRules, keep: tuple[str, ...] = (
         end.alias("e"),
         pl.when(zero_status).then(0.0).otherwise(base).alias("base"),
         pl.when(has_discount(pct, off)).then(discount).otherwise(0.0).alias("disc"),
-        opt("trial_end_at", None, pl.Int64).fill_null(0).alias("t_end"),
-        d_to.fill_null(-1).alias("d_end"),
+        opt("trial_end_at", None, pl.Int64).fill_null(NONE).alias("t_end"),
+        d_to.fill_null(NONE).alias("d_end"),
     )
     clip = pl.col("s"), pl.col("e")
     lo = pl.min_horizontal(pl.col("t_end"), pl.col("d_end")).clip(*clip)
