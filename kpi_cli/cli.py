@@ -229,14 +229,15 @@ def err(message: str) -> None:
     typer.echo(f"kpi: error: {message}", err=True)
 
 
-def _console(no_color: bool, stderr: bool = False):
+def _console(no_color: bool, stderr: bool = False, file: Any = None):
+    """A Rich console on stdout, stderr or ``file`` (a text buffer: plain text, no styles).
+
+    Its width is Rich's guess; :func:`emit` sets it per table from :func:`kpi_cli.render.terminal_width`.
+    """
     from rich.console import Console
 
-    stream = sys.stderr if stderr else sys.stdout
-    # A table written to a pipe or file has no terminal width to fit: give it room instead of eliding.
-    width = None if stream.isatty() else 240
-    return Console(stderr=stderr, no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
-                   soft_wrap=False, width=width)
+    return Console(stderr=stderr, file=file, no_color=no_color or bool(os.environ.get("NO_COLOR")),
+                   highlight=False, soft_wrap=False)
 
 
 @contextlib.contextmanager
@@ -421,9 +422,13 @@ def _outside_data(run: Run) -> list[str]:
 def emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: list[str],
           currency: str, title: str | None = None, money: tuple[str, ...] = (),
           ratios: tuple[str, ...] = (), grid: tuple[list[str], str, str] | None = None,
-          durations: tuple[str, ...] = ()) -> None:
+          durations: tuple[str, ...] = (), run: Run | None = None, labels: tuple[str, ...] = ()) -> None:
     """Write ``df`` as asked; ``grid`` = (index columns, column key, value) for ``--wide`` tables,
-    which people get as the grid on a terminal too (a cohort triangle reads better than rows)."""
+    which people get as the grid on a terminal too (a cohort triangle reads better than rows).
+
+    ``run`` gives tables their grain (period labels); ``labels`` names the columns that label a table
+    row, repeated when a table too wide for the terminal is split (default: the leading text columns).
+    """
     from kpi_cli import output
 
     out_path = Path(common["output"]) if common["output"] else None
@@ -437,27 +442,31 @@ def emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: 
         if value in money:
             money = (*money, *(c for c in df.columns if c not in before))
     if fmt == "table":
-        from kpi_cli import render
+        import io
 
-        console = _console(common["no_color"])
+        from kpi_cli import render
+        from kpi_cli.options import calendar_of
+
+        grain = calendar_of(run.settings.values).grain if run is not None else "month"
         if long_metrics:
-            table = render.metrics_table(df, dims, currency, title)
-            # Too wide to read as periods × metrics: turn it to metrics × periods instead of eliding.
-            if console.measure(table, options=console.options.update_width(100_000)).maximum > console.width:
-                table = render.metrics_by_row(df, dims, currency, title)
+            table = render.metrics_grid(df, dims, currency, grain, title)
         else:
-            table = render.frame_table(df, money, ratios, currency, title, durations)
-        if out_path is not None:
-            console = _console(True)
-            with console.capture() as cap:
-                console.print(table)
-            output.write_text(cap.get(), out_path)
-        else:
-            console.print(table)
+            table = render.frame_grid(df, money=money, ratios=ratios, durations=durations, currency=currency,
+                                      grain=grain, title=title, labels=labels or (grid[0] if grid else None),
+                                      corner=grid[1] if grid else "")
+        # A file, like a pipe, has no terminal width: COLUMNS when set, else nothing is wrapped or cut.
+        buffer = io.StringIO() if out_path is not None else None
+        width = render.terminal_width(buffer if buffer is not None else sys.stdout)
+        console = _console(common["no_color"] or buffer is not None, file=buffer)
+        for part, need in render.fit(table, width):
+            console.width = max(need, width or 0)  # wider than the terminal only where nothing narrower fits
+            console.print(part)
+        if buffer is not None and out_path is not None:
+            output.write_text(buffer.getvalue(), out_path)
         return
     if long_metrics and common["wide"]:
         df = output.wide(df, dims)
-    df = output.rounded(df, common["decimals"])
+    df = output.rounded(df, common["decimals"], fmt)
     if out_path is not None:
         output.write_file(df, fmt, out_path)
     else:
@@ -496,12 +505,14 @@ def compute(
         with progress(common, "finding PQLs…"):
             accounts = pql_list_run(run)
         report(run, common)
-        emit(accounts, common, long_metrics=False, dims=[], currency="USD", title="Product-qualified leads")
+        emit(accounts, common, long_metrics=False, dims=[], currency="USD", title="Product-qualified leads",
+             run=run)
         return
     with progress(common, "computing…"):
         df = compute_run(metrics, run)
     report(run, common)
-    emit(df, common, long_metrics=True, dims=list(common["by"] or ()), currency=run.info.get("currency", "USD"))
+    emit(df, common, long_metrics=True, dims=list(common["by"] or ()), currency=run.info.get("currency", "USD"),
+         run=run)
 
 
 @app.command(cls=PanelCommand)
@@ -526,7 +537,7 @@ def movements(
     report(run, common)
     money = ("start_mrr", "new", "expansion", "reactivation", "contraction", "churned", "fx", "end_mrr", "change")
     emit(df, common, long_metrics=False, dims=[], currency=run.info.get("currency", "USD"), money=money,
-          title="MRR movements")
+          title="MRR movements", run=run)
 
 
 @app.command("list")
@@ -538,7 +549,8 @@ def list_metrics(
 
     # The console script answers plain `kpi list` calls before Typer loads (kpi_cli.listing.fast_list),
     # with this same text.
-    typer.echo(render(format), nl=False)
+    with handled(debug=False):  # an unknown --format: one line, exit 2; a closed pipe: quiet exit 0
+        typer.echo(render(format), nl=False)
 
 
 EXPLAIN_OPTS = ("period", "tz", "week_start", "data", "config", *REVENUE_OPTS, *ENGAGEMENT_OPTS, "debug")

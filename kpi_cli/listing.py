@@ -21,7 +21,15 @@ _FORMAT_FLAGS = ("-f", "--format")
 
 
 def render(format: str) -> str:
-    """The ``kpi list`` output, newline-terminated: ``table``, ``json``, anything else is CSV."""
+    """The ``kpi list`` output, newline-terminated: ``table``, ``csv`` or ``json``.
+
+    Any other format is a usage error naming these three (``kpi list -f xlsx`` used to print CSV).
+    """
+    if format not in FORMATS:
+        from kpi_cli.errors import UsageError
+
+        msg = f"kpi list --format {format!r} is not one of {', '.join(FORMATS)}"
+        raise UsageError(msg, hint="e.g. kpi list -f csv > metrics.csv")
     rows = [(m.id, m.family, m.unit, ", ".join(m.sources), m.label) for m in METRICS.values()]
     if format == "table":
         lines = [f"{r[0]:<26} {r[2]:<9} {r[4]}" for r in rows]
@@ -31,7 +39,7 @@ def render(format: str) -> str:
 
         keys = ("id", "family", "unit", "sources", "label")
         lines = [json.dumps([dict(zip(keys, r, strict=True)) for r in rows], indent=1)]
-    else:
+    else:  # csv
         lines = ["id,family,unit,sources,label"]
         lines += [",".join(f'"{x}"' if "," in x else x for x in r) for r in rows]
     return "".join(f"{line}\n" for line in lines)
@@ -86,8 +94,8 @@ def _plain_stdout() -> bool:
 def fast_list(args: Sequence[str]) -> int | None:
     """Print ``kpi list`` for a plain invocation and return the exit code; None when Typer should run.
 
-    Exit codes follow the Typer command: 0, 1 when the reader closed the pipe (Click's EPIPE rule),
-    130 on Ctrl-C.
+    Exit codes follow the Typer command: 0, also when the reader closed the pipe (``kpi list | head``
+    exits quietly, as every command does), 130 on Ctrl-C.
     """
     fmt = list_format(args)
     if fmt is None or not _plain_stdout():
@@ -99,10 +107,10 @@ def fast_list(args: Sequence[str]) -> int | None:
         sys.stdout.write(render(fmt))
         sys.stdout.flush()
     except BrokenPipeError:
-        # As Click does: say nothing, and keep the interpreter's final flush from complaining.
+        # Say nothing, and keep the interpreter's final flush from complaining (kpi_cli.cli.handled).
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        return 0
     except KeyboardInterrupt:
         return 130
     return 0

@@ -59,7 +59,7 @@ def cohort(
     money = ("cohort_size", "retained", "gross_retained") if of == "mrr" else ()
     emit(df, common, long_metrics=False, dims=[], currency=run.info.get("currency", "USD"), money=money,
           ratios=("rate", "gross_rate"), title=f"Cohorts ({of}): rate by periods since the first",
-          grid=(["cohort", "cohort_size"], "period_index", "rate"))
+          grid=(["cohort", "cohort_size"], "period_index", "rate"), run=run)
 
 
 @app.command(cls=PanelCommand)
@@ -86,7 +86,8 @@ def funnel(
     run.info["families"] = {"engagement"}
     report(run, common)
     emit(df, common, long_metrics=False, dims=[], currency="USD", title=f"Funnel (window {window}, {order})",
-          ratios=("conversion", "step_conversion"), durations=("median_time_to_convert",))
+          ratios=("conversion", "step_conversion"), durations=("median_time_to_convert",), run=run,
+          labels=("step", "event"))
 
 
 @app.command(cls=PanelCommand)
@@ -106,7 +107,7 @@ def lifecycle(common: dict[str, Any]) -> None:
     with progress(common, "computing lifecycle…"):
         df = lifecycle_run(run)
     report(run, common)
-    emit(df, common, long_metrics=False, dims=[], currency="USD", title="Lifecycle")
+    emit(df, common, long_metrics=False, dims=[], currency="USD", title="Lifecycle", run=run)
 
 
 @app.command(cls=PanelCommand)
@@ -125,4 +126,4 @@ def stickiness(common: dict[str, Any]) -> None:
         df = stickiness_run(run)
     report(run, common)
     emit(df, common, long_metrics=False, dims=[], currency="USD", title="Stickiness: actors by days active",
-          grid=(["period", "complete"], "days_active", "actors"))
+          grid=(["period", "complete"], "days_active", "actors"), run=run)

@@ -730,8 +730,9 @@ def test_table_turns_metrics_into_rows_when_too_wide(run, golden_dir):
     few = run("compute", "mrr,arpa", "--from", "2023-01", "--to", "2023-03", "--data", golden_dir, "-f", "table")
     assert few.exit_code == 0, few.stderr
     assert re.search(r"^│ 2023-01\s+│\s+\$550\.00 │\s+\$110\.00 │$", few.stdout, re.MULTILINE), few.stdout
-    many = run("compute", "revenue", "--from", "2023-01", "--to", "2023-03", "--data", golden_dir, "-f", "table")
+    many = run("compute", "revenue", "--from", "2023-01", "--to", "2023-03", "--data", golden_dir, "-f", "table",
+               env={"COLUMNS": "240"})
     assert many.exit_code == 0, many.stderr
-    # 30-odd metric columns cannot fit 240 characters: one row per metric, one column per month.
+    # 30-odd metric columns cannot fit COLUMNS=240: one row per metric, one column per month.
     assert re.search(r"^│ MRR\s+│\s+\$550\.00 │\s+\$750\.00 │\s+\$680\.00 │$", many.stdout, re.MULTILINE), many.stdout
     assert "2023-03 *" in many.stdout  # March runs past the last timestamp (20 March)
