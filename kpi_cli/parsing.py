@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
     from kpi_cli.loading import Source
 
+# Sources read at tens of millions of rows: their Parquet text is taken as written (see values.typed).
+BULK = {"events"}
 Check = tuple[str, "pl.Expr", str]  # (column, failing condition on typed values, reason)
 Frame = TypeVar("Frame", "pl.DataFrame", "pl.LazyFrame")
 LABELS = {"ts": "not a date", "num": "not a number", "int": "not a whole number", "bool": "not true/false"}
@@ -151,9 +153,10 @@ def _parsed(src: Source, *extra: pl.Expr, units: bool = False) -> tuple[pl.LazyF
     parse_checks = _parse_checks(src.name, kinds, present, schema, fmt)
     others = [c for c in schema.names() if c not in kinds and c not in ("_file", "_line")]
     scale = 100.0 if src.amount_unit == "minor" else 1.0
+    trim = not (src.columnar and src.name in BULK)
     parsed = []
     for c in present:
-        expr = typed(c, kinds[c], schema[c], trim=not src.columnar, fmt=fmt)
+        expr = typed(c, kinds[c], schema[c], trim=trim, fmt=fmt)
         parsed.append((expr / scale if scale != 1.0 and c in MONEY else expr).alias(f"__t_{c}"))
     codes = [(c, epoch_unit(pl.col(c), schema[c])) for c in present if units and kinds[c] == "ts"]
     unit_cols = [code.alias(f"_u_{c}") for c, code in codes if code is not None]

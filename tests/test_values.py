@@ -394,3 +394,13 @@ def test_one_time_invoice_line_never_enters_mrr(run, tmp_path):
         ["A", "s1", "2024-01-15", "2024-02-01", "80", "true", ""],
     ])
     assert mrr(run, folder, "2024-01") == [290.0]
+
+
+def test_whitespace_in_parquet_text_is_blank(run, tmp_path):
+    # A: blank interval and status mean month and paying: 100; B: 1200 a year = 100 a month.
+    folder = tmp_path / "d"
+    folder.mkdir()
+    pl.DataFrame({"customer_id": ["A", "B"], "subscription_id": ["a1", "b1"], "start_at": ["2023-01-01"] * 2,
+                  "amount": ["100", " 1200 "], "interval": ["  ", "year"], "status": ["\t", "active"]}
+                 ).write_parquet(folder / "subscriptions.parquet")
+    assert mrr(run, folder) == [200.0]
