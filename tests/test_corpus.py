@@ -305,3 +305,25 @@ def test_corpus_case(name, run, tmp_path):
         assert any(line.startswith(start) for line in stripped), (start, err)
     for part in case.has:
         assert part in err, (part, err)
+
+
+def test_rejects_hold_the_rows_without_a_rate(run, tmp_path):
+    # issue 7 A2: D (EUR, no EUR rate) is skipped and written to --rejects with its own columns as read
+    _stage("currency_without_rate_skip", tmp_path)
+    result = run(*SUBS, *USD, *SKIP, "--rejects", "rejects.csv")
+    assert result.exit_code == 0, result.stderr
+    assert _values(result.stdout) == {("mrr", FEB): 300.0, ("customers", FEB): 3.0}
+    rejects = list(csv.DictReader((tmp_path / "rejects.csv").open()))
+    assert [(r["customer_id"], r["currency"], r["amount"], r["file"], r["line"]) for r in rejects] == [
+        ("D", "EUR", "100", "data/subscriptions.csv", "5")
+    ]
+
+
+def test_rejects_hold_the_short_record(run, tmp_path):
+    # SPEC §1.3: a record with fewer fields than the header is a bad row, skipped and in --rejects at line 5
+    _stage("short_record_skip", tmp_path)
+    result = run(*SUBS, *SKIP, "--rejects", "rejects.csv")
+    assert result.exit_code == 0, result.stderr
+    assert _values(result.stdout) == {("mrr", FEB): 300.0, ("customers", FEB): 3.0}
+    rejects = list(csv.DictReader((tmp_path / "rejects.csv").open()))
+    assert [(r["file"], r["line"]) for r in rejects] == [("data/subscriptions.csv", "5")]
