@@ -38,6 +38,7 @@ BASE: dict[tuple[str, ...], float] = {("mrr", FEB): 300.0, ("customers", FEB): 3
 WITH_D: dict[tuple[str, ...], float] = {("mrr", FEB): 310.0, ("customers", FEB): 4.0}
 EV: dict[tuple[str, ...], float] = {("mau", FEB): 2.0, ("dau", FEB): 3 / 29}
 ONE_SUB = "kpi: error: 1 bad row in subscriptions"
+ONE_EV = "kpi: error: 1 bad row in events"
 COMMA_HINT = ('decimal = ","',)  # SPEC §1.3: a comma's hint names the setting
 
 
@@ -158,13 +159,14 @@ CASES: dict[str, Case] = {
     "pipe_delimiter": ok(BASE),
     # ';' delimiter and decimal = ",": D is 10.5 → 310.5
     "semicolon_european": ok({("mrr", FEB): 310.5, ("customers", FEB): 4.0}),
-    "unterminated_quote": fails("data/subscriptions.csv", ":4"),  # the quote opens on line 4
+    # the quote opens on line 4 and never closes: named at its file and line (the error's list)
+    "unterminated_quote": bad("data/subscriptions.csv:4 ", "unterminated quote"),
     "duplicate_header_exact": fails("data/subscriptions.csv", "amount"),
     "duplicate_header_case": fails("data/subscriptions.csv", "amount", "Amount"),
     "gzip_ok": ok(BASE),
     "gzip_truncated": fails("data/subscriptions.csv.gz"),
     "empty_file": fails("subscriptions.csv"),
-    "header_only": fails("subscriptions"),
+    "header_only": fails("subscriptions"),  # one line naming the source (SPEC §1.3 first bullet)
     "missing_required_column": fails("subscriptions.csv", "amount", "price", has=("[sources.subscriptions.columns]",)),
     "header_case_and_punctuation": ok(BASE),  # "Customer ID", "Subscription-ID", "START_AT" …
     "file_name_upper_case": ok(BASE),  # Subscriptions.CSV
@@ -210,9 +212,10 @@ CASES: dict[str, Case] = {
     "events_user_blank_anonymous": ok({("mau", FEB): 3.0, ("dau", FEB): 4 / 29}, args=EVENTS),
     "events_semicolon": ok(EV, args=EVENTS),
     "jsonl_base": ok(EV, args=EVENTS),
-    "jsonl_number_line": fails("data/events.jsonl", ":3", args=EVENTS),
-    "jsonl_null_line": fails("data/events.jsonl", ":2", args=EVENTS),
-    "jsonl_broken_line": fails("data/events.jsonl", ":4", args=EVENTS),
+    # a JSONL line that is not an object: an error naming file and line (SPEC §1.3), listed as a bad row
+    "jsonl_number_line": bad("data/events.jsonl:3 ", "not a JSON object", error=ONE_EV, args=EVENTS),
+    "jsonl_null_line": bad("data/events.jsonl:2 ", "not a JSON object", error=ONE_EV, args=EVENTS),
+    "jsonl_broken_line": bad("data/events.jsonl:4 ", error=ONE_EV, args=EVENTS),
     "jsonl_broken_line_skip": ok(EV, args=(*EVENTS, *SKIP)),  # the broken line is a bad row, not a lost file
     "jsonl_gzip_truncated": fails("data/events.jsonl.gz", args=EVENTS),
     "events_json_gz_name": ok(EV, args=EVENTS),  # events.json.gz is JSON lines (SPEC §1.1)
