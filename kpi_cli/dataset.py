@@ -70,9 +70,11 @@ class Dataset:
             rules, frame_step = row_rules(name)
         transforms, checks = rules(src, list(src.mapping)) if rules else ([], [])
         parsed = parse_source(src, transforms, checks, frame_step)
-        report = SourceReport(name, src.files, src.mapping, parsed.rows_read, parsed.duplicates)
+        bad, records = with_bad_records(src, parsed.bad)
+        report = SourceReport(name, src.files, src.mapping, parsed.rows_read + records, parsed.duplicates)
         report.epoch_units = parsed.epoch_units
-        self._settle(report, parsed.bad)
+        src.release()  # the good rows are parsed: the text read is not needed any more
+        self._settle(report, bad)
         good = parsed.good
         report.used = good.height
         self._cache[name] = good
@@ -101,8 +103,10 @@ class Dataset:
         The caller fills in ``duplicates`` and ``used`` on the returned report once it knows them.
         """
         src = typed.src
-        report = SourceReport(src.name, src.files, src.mapping, rows_read, epoch_units=typed.epoch_units)
-        self._settle(report, bad_rows(src, flagged, typed.checks, typed.present))
+        bad, records = with_bad_records(src, bad_rows(src, flagged, typed.checks, typed.present))
+        report = SourceReport(src.name, src.files, src.mapping, rows_read + records, epoch_units=typed.epoch_units)
+        src.release()
+        self._settle(report, bad)
         return report
 
     def _settle(self, report: SourceReport, bad: pl.DataFrame) -> None:
@@ -121,3 +125,13 @@ class Dataset:
                                    hint="fix them, or pass --on-bad-rows skip (with --rejects FILE to keep them)")
             self.rejected.append(rejects_frame(bad).with_columns(pl.lit(name).alias("source")))
         self.reports[name] = report
+
+def with_bad_records(src: Source, bad: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The bad rows found by parsing plus the records the reader could not make rows of
+    (:attr:`Source.bad_records`), and how many of those there were."""
+    import polars as pl
+
+    records = src.bad_records
+    if records is None or records.height == 0:
+        return bad, 0
+    return pl.concat([bad, records], how="diagonal_relaxed"), records.height

@@ -5,49 +5,96 @@ Nothing here parses values: :mod:`kpi_cli.parsing` does that and counts what fai
 
 from __future__ import annotations
 
+import fnmatch
 import glob
-import gzip
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.presets import ALL_PRESET_NAMES, PRESET_SOURCES, PRESETS, Preset
+from kpi_cli.records import RECORD, Records, csv_headers, is_json, read_records, unique_names
 from kpi_cli.schemas import KEEP_EXTRA, SOURCES, normalise
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import polars as pl
 
     from kpi_cli.config import Settings
 
-SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson")
+SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".json.gz")  # SPEC §1.1 order
+PART_SUFFIXES = (*SUFFIXES, ".ndjson.gz")
 REMOTE = ("s3://", "gs://", "gcs://", "az://", "abfs://", "http://", "https://", "hf://")
+NESTED = "list, array or struct"
 
 
 @dataclass
 class Source:
-    """A located source: its files, the header → canonical mapping and the scan."""
+    """A located source: its files, the header → canonical mapping and the scan.
+
+    ``frame`` (canonical names, raw values, ``_file`` and ``_line``) is read on first use: CSV and
+    JSON through :mod:`kpi_cli.records`, which also yields ``bad_records`` (records that cannot be
+    rows: ``_file`` as the path, ``_line``, ``column``, ``value``, ``reason`` and the canonical
+    columns as split), Parquet as a lazy scan.
+    """
 
     name: str
     files: list[str]
     mapping: dict[str, str]  # canonical -> header as found
-    frame: pl.LazyFrame  # canonical names, raw values, plus _file and _line
+    reader: Callable[[], tuple[pl.LazyFrame, pl.DataFrame | None]]
     preset: Preset | None = None
     amount_unit: str = "major"
     extra: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     table: dict[str, object] = field(default_factory=dict)  # the source's config table (decimal, status …)
+    _read: tuple[pl.LazyFrame, pl.DataFrame | None] | None = field(default=None, repr=False)
 
     @property
     def columnar(self) -> bool:
         """Every file is Parquet: typed values, scanned again cheaply on each pass."""
         return all(".parquet" in f.lower() for f in self.files)
 
+    @property
+    def frame(self) -> pl.LazyFrame:
+        """The rows, with canonical names plus ``_file`` and ``_line`` (read once, then held)."""
+        if self._read is None:
+            self._read = self.reader()
+        return self._read[0]
+
+    @property
+    def bad_records(self) -> pl.DataFrame | None:
+        """Records that could not be rows (None when there are none)."""
+        self.frame  # noqa: B018 - reading the files finds them
+        assert self._read is not None
+        return self._read[1]
+
+    def release(self) -> None:
+        """Let go of the text read (a later use reads the files again)."""
+        self._read = None
+
+
+def _listing(folder: Path) -> dict[str, Path]:
+    """The folder's entries by lower-case name (names match case-insensitively, SPEC §1.1)."""
+    try:
+        return {p.name.lower(): p for p in sorted(folder.iterdir(), reverse=True)}
+    except OSError:
+        return {}
+
+
+def _parts(folder: Path, suffixes: tuple[str, ...] = PART_SUFFIXES) -> list[str]:
+    return sorted(str(p) for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
+
 
 def find_files(name: str, settings: Settings) -> list[str]:
-    """The files of source ``name``: config path/glob, else the first match in the data dir."""
-    configured = settings.source_table(name).get("path")
+    """The files of source ``name``: config path/glob, else the first match in the data dir.
+
+    In the data dir: ``name`` with the first suffix of :data:`SUFFIXES` present, else a folder
+    ``name/`` of parts, else the files the source's preset names (:attr:`Preset.files`); names
+    match case-insensitively.
+    """
+    table = settings.source_table(name)
+    configured = table.get("path")
     if configured:
         text = str(configured)
         if text.startswith(REMOTE):
@@ -60,48 +107,74 @@ def find_files(name: str, settings: Settings) -> list[str]:
             raise DataError(msg, hint=f"fix [sources.{name}] path in the config")
         return _expand(found)
     root = settings.data_dir
+    entries = _listing(root)
     for suffix in SUFFIXES:
-        candidate = root / f"{name}{suffix}"
-        if candidate.is_file():
+        candidate = entries.get(f"{name}{suffix}")
+        if candidate is not None and candidate.is_file():
             return [str(candidate)]
-    folder = root / name
-    if folder.is_dir():
-        parts = sorted(str(p) for p in folder.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
+    folder = entries.get(name)
+    if folder is not None and folder.is_dir():
+        parts = _parts(folder)
         if parts:
             return parts
-    return []
+    preset = PRESETS.get(str(table.get("preset") or "").lower())
+    return _preset_files(root, preset.files) if preset else []
+
+
+def _preset_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
+    """Data files under ``root`` whose path (relative, lower case) matches one of ``patterns``."""
+    found: set[str] = set()
+    for pattern in patterns:
+        depth = pattern.count("/")
+        places = [root] if depth == 0 else [p for p in _listing(root).values() if p.is_dir()]
+        for place in places:
+            for entry in _listing(place).values():
+                relative = entry.name.lower() if depth == 0 else f"{place.name.lower()}/{entry.name.lower()}"
+                if fnmatch.fnmatchcase(relative, pattern.lower()):
+                    if entry.is_file() and entry.name.lower().endswith((*PART_SUFFIXES, ".json")):
+                        found.add(str(entry))
+                    elif entry.is_dir():
+                        found.update(_parts(entry))
+    return sorted(found)
 
 
 def _expand(paths: list[str]) -> list[str]:
     out: list[str] = []
     for p in paths:
-        if Path(p).is_dir():
-            out += sorted(str(f) for f in Path(p).rglob("*") if f.is_file() and f.name.endswith(SUFFIXES))
-        else:
-            out.append(p)
+        out += _parts(Path(p)) if Path(p).is_dir() else [p]
     return out
 
 
-def _scan_one(path: str) -> pl.LazyFrame:
-    """Scan one file with every CSV column as text (parsing is ours, so bad values are counted)."""
+def _is_parquet(path: str) -> bool:
+    lower = path.lower()
+    return lower.endswith(".parquet") or (path.startswith(REMOTE) and ".parquet" in lower)
+
+
+def _scan_one(path: str, table: dict[str, object] | None = None, source: str = "") -> pl.LazyFrame:
+    """A frame whose schema is the file's columns, for reading headers (``kpi init`` too).
+
+    Parquet is a lazy scan; JSON lines are read whole (their columns are the union of the
+    objects' keys); a CSV file's header line alone is read, its delimiter sniffed.
+    """
     import polars as pl
 
-    lower = path.lower()
+    table = table or {}
+    if _is_parquet(path):
+        return _scan_parquet(path)
+    if is_json(path):
+        return read_records(path, table, source or "data").frame.drop("_line").lazy()
+    headers, _ = csv_headers(path, table, source or "data")
+    return pl.LazyFrame(schema=dict.fromkeys(unique_names(headers), pl.String))
+
+
+def _scan_parquet(path: str) -> pl.LazyFrame:
+    import polars as pl
+
     try:
-        if lower.endswith(".parquet") or (path.startswith(REMOTE) and ".parquet" in lower):
-            return pl.scan_parquet(path)
-        if lower.endswith((".jsonl", ".ndjson")):
-            return pl.scan_ndjson(path, infer_schema_length=None)
-        if lower.endswith(".jsonl.gz"):
-            with gzip.open(path, "rb") as f:
-                return pl.read_ndjson(io.BytesIO(f.read())).lazy()
-        if lower.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                return pl.read_csv(f.read(), infer_schema=False).lazy()
-        return pl.scan_csv(path, infer_schema=False)
+        return pl.scan_parquet(path)
     except (OSError, pl.exceptions.ComputeError) as e:
         msg = f"cannot read {path}: {str(e).splitlines()[0]}"
-        raise DataError(msg, hint="check the file is CSV, Parquet or JSONL and not truncated") from None
+        raise DataError(msg, hint="check the file is Parquet and not truncated") from None
 
 
 def _headers(frame: pl.LazyFrame, path: str) -> list[str]:
@@ -130,22 +203,39 @@ def resolve_columns(
             msg = f"source {name}: preset {key!r} is for {home}, not {name}"
             raise DataError(msg, hint=f"remove preset from [sources.{name}] or move it to [sources.{home}]")
         preset = PRESETS.get(key)
-    by_key = {normalise(h): h for h in reversed(headers)}
+    groups: dict[str, list[str]] = {}
+    for h in headers:
+        groups.setdefault(normalise(h), []).append(h)
+
+    def only(key: str, col: str) -> str:
+        """The one header with ``key``: two that read alike are an error naming both (SPEC §1.3)."""
+        found = groups[key]
+        if len(found) > 1:
+            both = " and ".join(f"{h!r}" for h in found[:2])
+            msg = f"source {name} ({path}): headers {both} both name {col}"
+            hint = ("rename or remove one of them in the file" if found[0] == found[1] else
+                    f'map the one to use in [sources.{name}.columns] {col} = "<header exactly as written>"')
+            raise DataError(msg, hint=hint)
+        return found[0]
+
     explicit = {str(k): str(v) for k, v in (table.get("columns") or {}).items()}
     mapping: dict[str, str] = {}
     for col in SOURCES[name]:
         if col.name in explicit:
             header = explicit[col.name]
-            if header not in headers and normalise(header) not in by_key:
+            if header not in headers and normalise(header) not in groups:
                 msg = (f"source {name} ({path}): mapped column {col.name} = {header!r} is not in the file; "
                        f"found: {', '.join(headers[:12])}")
                 raise DataError(msg, hint=f"fix [sources.{name}.columns] {col.name} in the config")
-            mapping[col.name] = header if header in headers else by_key[normalise(header)]
+            # A header written exactly is unambiguous unless the file repeats it verbatim.
+            mapping[col.name] = (only(normalise(header), col.name) if headers.count(header) != 1 else header)
             continue
+        # The first candidate present wins (a preset's order says which of its tool's headers to
+        # prefer, e.g. Stripe's "Customer ID" over "Customer"); headers alike under one key do not.
         candidates = (preset.columns.get(col.name, ()) if preset else ()) + (col.name,)
         for cand in candidates:
-            if normalise(cand) in by_key:
-                mapping[col.name] = by_key[normalise(cand)]
+            if normalise(cand) in groups:
+                mapping[col.name] = only(normalise(cand), col.name)
                 break
     missing = [c.name for c in SOURCES[name] if c.required and c.name not in mapping]
     if missing:
@@ -170,12 +260,10 @@ def _column(header: str, headers: list[str]) -> pl.Expr:
 
 
 def load_source(name: str, settings: Settings, *, required: bool = True) -> Source | None:
-    """Locate and lazily scan source ``name`` with canonical column names.
+    """Locate source ``name`` and map its headers; its rows are read on first use of ``frame``.
 
     Returns None when the source is absent and not ``required``.
     """
-    import polars as pl
-
     files = find_files(name, settings)
     if not files:
         if not required:
@@ -184,37 +272,117 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
         hint = (f"put {name}.csv (or .parquet, .jsonl, a {name}/ folder) in the data directory, "
                 f"or pass --data DIR / set [sources.{name}] path")
         raise DataError(msg, hint=hint)
-    frames: list[pl.LazyFrame] = []
+    table = settings.source_table(name)
+    plans: list[_Plan] = []
     mapping: dict[str, str] = {}
     preset = None
     extra: list[str] = []
     for number, path in enumerate(files):
-        frame = _scan_one(path)
-        headers = _headers(frame, path)
-        if not headers:
+        plan = _plan(name, number, path, table)
+        if not plan.headers:
             msg = f"source {name} ({path}) is empty: no header row"
             raise DataError(msg, hint=f"export {name} again with its header line")
-        # Fields of struct columns (JSON exports nest them) can be mapped as "parent.field".
-        schema = frame.collect_schema()
-        nested = [f"{n}.{f.name}" for n, dt in schema.items() if isinstance(dt, pl.Struct) for f in dt.fields]
-        mapping, preset = resolve_columns(name, headers + nested, settings, path)
+        mapping, preset = resolve_columns(name, plan.headers + plan.nested, settings, path)
+        _refuse_nested(name, path, mapping, plan.schema)
         mapped = set(mapping.values())
         # Unmapped columns stay as attributes, except those named like a canonical column (the
         # preset mapped that role elsewhere, e.g. Segment's event_text over event).
-        extra = [h for h in headers if h not in mapped and h not in mapping] if name in KEEP_EXTRA else []
-        exprs = [_column(h, headers).alias(c) for c, h in mapping.items()] + [pl.col(h) for h in extra]
-        frames.append(
-            frame.with_row_index("_line", offset=2)
-            # The file as its index in ``files``: a path string repeated on every row costs memory.
-            .select(pl.lit(number, dtype=pl.UInt32).alias("_file"), pl.col("_line").cast(pl.Int64), *exprs)
-        )
-    combined = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
-    table = settings.source_table(name)
+        names = unique_names(plan.headers)
+        extra = [h for h in names if h not in mapped and h not in mapping] if name in KEEP_EXTRA else []
+        plan.columns = [*mapping.items(), *((h, h) for h in extra)]
+        plans.append(plan)
     unit = str(table.get("amount_unit") or (preset.amount_unit if preset else "major"))
     if unit not in ("major", "minor"):
         msg = f"source {name}: amount_unit {unit!r} must be major or minor"
         raise UsageError(msg, hint=f'set [sources.{name}] amount_unit = "minor" for cents')
-    src = Source(name, files, mapping, combined, preset, unit, extra, table=table)
+    src = Source(name, files, mapping, lambda: _read(plans, list(mapping)), preset, unit, extra, table=table)
     if preset and preset.snapshot:
         src.warnings.append(f"{name}: {preset.note}")
     return src
+
+
+@dataclass
+class _Plan:
+    """How to read one file of a source: its headers, and (once mapped) the columns to keep."""
+
+    source: str
+    number: int  # the file's index in Source.files
+    path: str
+    headers: list[str]
+    table: dict[str, object]
+    nested: list[str] = field(default_factory=list)  # "parent.field" of struct columns
+    schema: dict[str, pl.DataType] = field(default_factory=dict)  # typed files (Parquet, JSON)
+    records: Records | None = None  # JSON lines, read whole to know their keys
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (output name, header)
+
+
+def _plan(name: str, number: int, path: str, table: dict[str, object]) -> _Plan:
+    import polars as pl
+
+    if _is_parquet(path):
+        frame = _scan_parquet(path)
+        schema = dict(frame.collect_schema())
+        plan = _Plan(name, number, path, _headers(frame, path), table, schema=schema)
+    elif is_json(path):
+        records = read_records(path, table, name)
+        schema = dict(records.frame.drop("_line").schema)
+        plan = _Plan(name, number, path, records.headers, table, schema=schema, records=records)
+    else:
+        plan = _Plan(name, number, path, csv_headers(path, table, name)[0], table)
+    plan.nested = [f"{n}.{f.name}" for n, dt in plan.schema.items() if isinstance(dt, pl.Struct) for f in dt.fields]
+    return plan
+
+
+def _refuse_nested(name: str, path: str, mapping: dict[str, str], schema: dict[str, pl.DataType]) -> None:
+    """A list or struct where a canonical column wants one value is an error naming the column."""
+    kinds = {c.name: c.kind for c in SOURCES[name]}
+    for col, header in mapping.items():
+        dtype = schema.get(header)
+        if dtype is not None and dtype.is_nested() and kinds[col] != "json":
+            msg = f"source {name} ({path}): column {header!r} (mapped to {col}) holds a {dtype}, not one value"
+            hint = f'map {col} to a plain column in [sources.{name}.columns], or to a field ("{header}.<field>")'
+            raise DataError(msg, hint=hint)
+
+
+def _read(plans: list[_Plan], canonical: list[str]) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
+    """Every file's rows (canonical names, ``_file``, ``_line``) and the bad records found."""
+    import polars as pl
+
+    frames: list[pl.LazyFrame] = []
+    bad: list[pl.DataFrame] = []
+    for plan in plans:
+        if plan.records is None and _is_parquet(plan.path):
+            # Parquet has no lines: a row's "line" is its index + 2, as if a header were line 1.
+            frame = _scan_parquet(plan.path).with_row_index("_line", offset=2)
+            headers = list(plan.schema)
+        else:
+            records = plan.records or read_records(plan.path, plan.table, plan.source)
+            plan.records = None  # held by the source's frame from here on
+            frame, headers = records.frame.lazy(), unique_names(records.headers)
+            if records.headers != plan.headers:
+                msg = f"cannot read {plan.path}: its header changed while it was read"
+                raise DataError(msg, hint="run again once the file is written")
+            if records.bad:
+                bad.append(_bad_frame(plan, records, canonical))
+        exprs = [_column(h, headers).alias(c) for c, h in plan.columns]
+        frames.append(frame.select(
+            # The file as its index in ``files``: a path string repeated on every row costs memory.
+            pl.lit(plan.number, dtype=pl.UInt32).alias("_file"), pl.col("_line").cast(pl.Int64), *exprs))
+    combined = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+    return combined, (pl.concat(bad, how="diagonal_relaxed") if bad else None)
+
+
+def _bad_frame(plan: _Plan, records: Records, canonical: list[str]) -> pl.DataFrame:
+    """Bad records as bad rows: path, line, ``(record)``, the text, the reason, columns as split."""
+    import polars as pl
+
+    mapped = dict(plan.columns)
+    rows = [{"_file": plan.path, "_line": b["_line"], "column": RECORD, "value": b["value"], "reason": b["reason"],
+             **{c: b["fields"].get(mapped[c]) for c in canonical if c in mapped}} for b in records.bad]
+    schema = {"_file": pl.String, "_line": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String,
+              **{c: pl.String for c in canonical if c in mapped}}
+    if any("record" in b for b in records.bad):  # JSON lines that are not objects: their text
+        schema["record"] = pl.String
+        for row, b in zip(rows, records.bad, strict=True):
+            row["record"] = b.get("record")
+    return pl.DataFrame(rows, schema=schema, orient="row" if not rows else None)

@@ -20,6 +20,9 @@ class Preset:
     statuses: dict[str, str] = field(default_factory=dict)
     snapshot: bool = False
     note: str = ""
+    # Glob patterns (case-insensitive, relative to the data dir) of the files the tool exports,
+    # tried after the source's own name: e.g. Segment's tracks.csv for events.
+    files: tuple[str, ...] = ()
 
 
 PRESETS: dict[str, Preset] = {
@@ -124,6 +127,7 @@ PRESETS: dict[str, Preset] = {
                 "email": ("context_traits_email", "context.traits.email"),
                 "properties": ("properties",),
             },
+            files=("tracks.*", "tracks/*"),
         ),
         Preset(
             "amplitude",
@@ -137,6 +141,8 @@ PRESETS: dict[str, Preset] = {
                 "session_id": ("session_id",),
                 "properties": ("event_properties",),
             },
+            # The export's parts: <project>_<date>_<n>#<n>.json.gz, loose or in the project's folder.
+            files=("*_*#*.json.gz", "*/*_*#*.json.gz", "*_*#*.json", "*/*_*#*.json"),
         ),
         Preset(
             "mixpanel",
