@@ -236,8 +236,13 @@ def _console(no_color: bool, stderr: bool = False, file: Any = None):
     """
     from rich.console import Console
 
-    return Console(stderr=stderr, file=file, no_color=no_color or bool(os.environ.get("NO_COLOR")),
-                   highlight=False, soft_wrap=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # Rich would exit 1 on its own; the reader going away is handled once, as a quiet exit 0.
+            raise BrokenPipeError
+
+    return _Console(stderr=stderr, file=file, no_color=no_color or bool(os.environ.get("NO_COLOR")),
+                    highlight=False, soft_wrap=False)
 
 
 @contextlib.contextmanager

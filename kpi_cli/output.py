@@ -10,7 +10,7 @@ import sys
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NoReturn
 
 from kpi_cli.errors import DataError, UsageError
 
@@ -36,6 +36,8 @@ def choose_format(fmt: str, output: Path | None, stdout_tty: bool) -> str:
         msg = f"--format {fmt!r} is not one of {', '.join(FORMATS)}"
         raise UsageError(msg)
     if output is not None:
+        if output.is_dir():
+            _folder_error(output, fmt)
         ext = output.suffix.lower()
         implied = EXTENSIONS.get(ext)
         known = ", ".join(EXTENSIONS)
@@ -60,7 +62,12 @@ def choose_format(fmt: str, output: Path | None, stdout_tty: bool) -> str:
 
 
 def _extension(fmt: str) -> str:
-    return ".txt" if fmt == "table" else f".{fmt}"
+    return ".csv" if fmt == "auto" else ".txt" if fmt == "table" else f".{fmt}"
+
+
+def _folder_error(dest: Path, fmt: str) -> NoReturn:
+    msg = f"cannot write {dest}: it is a folder"
+    raise UsageError(msg, hint=f"name a file in it, e.g. {dest / f'result{_extension(fmt)}'}")
 
 
 def wide(df: pl.DataFrame, dims: list[str]) -> pl.DataFrame:
@@ -186,8 +193,7 @@ def write_file(payload: pl.DataFrame | str, fmt: str, dest: Path) -> None:
     """
     folder = dest.parent if str(dest.parent) else Path()
     if dest.is_dir():
-        msg = f"cannot write {dest}: it is a folder"
-        raise UsageError(msg, hint=f"name a file in it, e.g. {dest / f'result{_extension(fmt)}'}")
+        _folder_error(dest, fmt)
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         msg = f"cannot write {dest}: {folder} {what}"
@@ -200,7 +206,7 @@ def write_file(payload: pl.DataFrame | str, fmt: str, dest: Path) -> None:
         raise UsageError(msg, hint="write to a folder you can write to") from None
     except OSError as e:
         msg = f"cannot write {dest}: {e.strerror or e}"
-        raise DataError(msg) from None
+        raise DataError(msg, hint="write to another folder") from None
     try:
         # mkstemp makes 0600 files; the result should have the mode a plain write would give.
         Path(tmp).chmod(dest.stat().st_mode & 0o777 if dest.exists() else 0o666 & ~_umask())
