@@ -159,8 +159,8 @@ def _scan_one(path: str, table: dict[str, object] | None = None, source: str = "
     import polars as pl
 
     table = table or {}
-    if _is_parquet(path):
-        return _scan_parquet(path)
+    if _is_parquet(path) or path.startswith(REMOTE):
+        return _scan(path)
     if is_json(path):
         return read_records(path, table, source or "data").frame.drop("_line").lazy()
     headers, _ = csv_headers(path, table, source or "data")
@@ -175,6 +175,22 @@ def _scan_parquet(path: str) -> pl.LazyFrame:
     except (OSError, pl.exceptions.ComputeError) as e:
         msg = f"cannot read {path}: {str(e).splitlines()[0]}"
         raise DataError(msg, hint="check the file is Parquet and not truncated") from None
+
+
+def _scan(path: str) -> pl.LazyFrame:
+    """Parquet, or a remote CSV/JSON-lines file through Polars' object-store readers (which count
+    records, not lines: a remote text file's "line" is its record number + 1)."""
+    import polars as pl
+
+    if _is_parquet(path):
+        return _scan_parquet(path)
+    try:
+        if is_json(path):
+            return pl.scan_ndjson(path, infer_schema_length=None)
+        return pl.scan_csv(path, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError) as e:
+        msg = f"cannot read {path}: {str(e).splitlines()[0]}"
+        raise DataError(msg, hint="check the URL, your credentials, and that the file is CSV or JSON lines") from None
 
 
 def _headers(frame: pl.LazyFrame, path: str) -> list[str]:
@@ -319,8 +335,8 @@ class _Plan:
 def _plan(name: str, number: int, path: str, table: dict[str, object]) -> _Plan:
     import polars as pl
 
-    if _is_parquet(path):
-        frame = _scan_parquet(path)
+    if _is_parquet(path) or path.startswith(REMOTE):
+        frame = _scan(path)
         schema = dict(frame.collect_schema())
         plan = _Plan(name, number, path, _headers(frame, path), table, schema=schema)
     elif is_json(path):
@@ -351,9 +367,9 @@ def _read(plans: list[_Plan], canonical: list[str]) -> tuple[pl.LazyFrame, pl.Da
     frames: list[pl.LazyFrame] = []
     bad: list[pl.DataFrame] = []
     for plan in plans:
-        if plan.records is None and _is_parquet(plan.path):
+        if plan.records is None and (_is_parquet(plan.path) or plan.path.startswith(REMOTE)):
             # Parquet has no lines: a row's "line" is its index + 2, as if a header were line 1.
-            frame = _scan_parquet(plan.path).with_row_index("_line", offset=2)
+            frame = _scan(plan.path).with_row_index("_line", offset=2)
             headers = list(plan.schema)
         else:
             records = plan.records or read_records(plan.path, plan.table, plan.source)
