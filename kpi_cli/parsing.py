@@ -297,10 +297,11 @@ def _with_raw_values(src: Source, bad: pl.DataFrame, present: list[str]) -> pl.D
 
 
 def bad_row_lines(bad: pl.DataFrame, limit: int = 10) -> list[str]:
-    """``file:line column=value reason`` for the first ``limit`` bad rows."""
+    """``file:line column=value reason`` for the first ``limit`` bad rows (a blank value shows as nothing)."""
     out = []
     for row in bad.head(limit).iter_rows(named=True):
-        out.append(f"{row['_file']}:{row['_line']} {row['column']}={row['value']!s} {row['reason']}")
+        value = "" if row["value"] is None else row["value"]
+        out.append(f"{row['_file']}:{row['_line']} {row['column']}={value} {row['reason']}")
     return out
 
 
