@@ -46,7 +46,10 @@ def load_items(ds: Dataset) -> pl.DataFrame:
     if "currency" in items.columns:  # currency codes are case-insensitive (SPEC §1.3): `usd` is `USD`
         items = items.with_columns(pl.col("currency").str.strip_chars().str.to_uppercase())
     if items.height == 0:
-        msg = "no billing rows to compute from (the file has only a header, or every row was rejected)"
+        rep = ds.reports[billing_source(ds)]
+        why = "every row was rejected" if rep.rejected else "the file has only a header" if rep.rows_read == 0 \
+            else "no row is a recurring billing row"
+        msg = f"source {rep.name} ({', '.join(rep.files)}): no billing rows to compute from ({why})"
         raise DataError(msg, hint="check the export, or run `kpi validate` to see why rows were rejected")
     return items
 
