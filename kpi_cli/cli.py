@@ -419,6 +419,9 @@ def _outside_data(run: Run) -> list[str]:
     if cal.instant(cal.step(hi, 1)) > first and cal.instant(lo) <= last:
         return []
     where = "before" if cal.instant(lo) <= last else "after"
+    subs = run.dataset._cache.get("subscriptions")
+    if where == "after" and subs is not None and "end_at" in subs.columns and subs["end_at"].null_count():
+        return []  # subscriptions still running reach every later period: MRR there is real, not absent
     asked = f"{lo} … {cal.step(hi, 1) - timedelta(days=1)}"
     covers = f"{cal.local_date(first)} … {cal.local_date(last)}"
     return [f"the range asked for ({asked}) lies wholly {where} the data, which covers {covers}"]

@@ -273,9 +273,17 @@ def test_a_month_before_the_data_warns_with_the_data_span(run, golden_dir):
     assert inside.stderr == ""
 
 
-def test_a_month_after_the_data_warns(run, golden_dir):
+def test_a_month_after_the_data_warns_unless_subscriptions_still_run(run, golden_dir, tmp_path):
+    # A, B, D, E, F and H never end: their MRR in 2031 is real, so no warning.
     result = run("compute", "mrr", "--month", "2031-05", "--data", golden_dir, "-f", "csv")
-    assert "lies wholly after the data, which covers 2022-07-01 … 2023-03-20" in result.stderr
+    assert result.exit_code == 0, result.stderr
+    assert "wholly" not in result.stderr
+    # A 150 + B 1200/12 + D 300/3 + E 80 × 0.75 + F 200 (a once coupon is not recurring) + H 70
+    assert result.stdout.splitlines()[1].startswith("mrr,2031-05-01,680.0,")
+    closed = [[*row[:3], row[3] or "2023-03-31", *row[4:]] for row in GOLDEN_ROWS]
+    write_csv(tmp_path / "closed" / "subscriptions.csv", GOLDEN_HEADER, closed)
+    result = run("compute", "mrr", "--month", "2031-05", "--data", tmp_path / "closed", "-f", "csv")
+    assert "lies wholly after the data, which covers 2022-07-01 … 2023-03-31" in result.stderr
 
 
 SEGMENT = ["id", "anonymous_id", "user_id", "event", "event_text", "timestamp", "received_at", "context_group_id"]
