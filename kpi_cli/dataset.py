@@ -44,8 +44,10 @@ class Dataset:
     on_bad_rows: str = "error"
     reports: dict[str, SourceReport] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a run decided from the data, shown at -v
     rejected: list[pl.DataFrame] = field(default_factory=list)
     _cache: dict[str, pl.DataFrame | None] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)  # located sources, to show bad rows as read
     memo: dict[str, object] = field(default_factory=dict)  # derived frames, e.g. events after hygiene
 
     def has(self, name: str) -> bool:
@@ -64,6 +66,7 @@ class Dataset:
             self._cache[name] = None
             return None
         self.warnings += src.warnings
+        self.sources[name] = src
         if rules is None and frame_step is None:  # the source's own rules (kpi_cli.rules), as validate runs them
             from kpi_cli.rules import row_rules
 
@@ -90,6 +93,7 @@ class Dataset:
         src = load_source(name, self.settings)
         assert src is not None
         self.warnings += src.warnings
+        self.sources[name] = src
         if rules is None:
             from kpi_cli.rules import row_rules
 
@@ -109,6 +113,24 @@ class Dataset:
         self._settle(report, bad)
         return report
 
+    def reject(self, name: str, rows: pl.DataFrame, column: str, reason: str, hint: str) -> None:
+        """Rows of a loaded source (``_file``, ``_line``) found bad after parsing, e.g. a currency
+        without a rate: raised under ``--on-bad-rows error``, else counted and kept for the rejects."""
+        import polars as pl
+
+        if rows.height == 0:
+            return
+        src, report = self.sources[name], self.reports[name]
+        flagged = rows.select("_file", "_line", pl.lit(0, dtype=pl.UInt16).alias("_check"))
+        bad = bad_rows(src, flagged, [(column, pl.lit(True), reason)], list(src.mapping))
+        if self.on_bad_rows == "error":
+            msg = f"{bad.height} bad row{'s' * (bad.height != 1)} in {name}"
+            raise BadRowsError(msg, bad_row_lines(bad.sort("_file", "_line")), bad.height, hint=hint)
+        report.rejected += bad.height
+        report.used -= bad.height
+        report.reasons[reason] = report.reasons.get(reason, 0) + bad.height
+        self.rejected.append(rejects_frame(bad).with_columns(pl.lit(name).alias("source")))
+
     def _settle(self, report: SourceReport, bad: pl.DataFrame) -> None:
         """Count bad rows by reason; raise under ``--on-bad-rows error``, else keep them for the rejects."""
         import polars as pl
@@ -125,6 +147,7 @@ class Dataset:
                                    hint="fix them, or pass --on-bad-rows skip (with --rejects FILE to keep them)")
             self.rejected.append(rejects_frame(bad).with_columns(pl.lit(name).alias("source")))
         self.reports[name] = report
+
 
 def with_bad_records(src: Source, bad: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """The bad rows found by parsing plus the records the reader could not make rows of
