@@ -37,7 +37,7 @@ from kpi_cli.options import RunOptions, calendar_of, check_choice, parse_duratio
 from kpi_cli.periods import RangeRequest, parse_as_of
 from kpi_cli.registry import METRICS, Metric, resolve
 from kpi_cli.revenue import cohorts
-from kpi_cli.revenue.base import RevenueBase, build
+from kpi_cli.revenue.base import RevenueBase, build, shown_group
 from kpi_cli.revenue.metrics import LTV_WINDOW, PER_YEAR, evaluate
 from kpi_cli.revenue.prep import RevenueRules
 
@@ -209,8 +209,8 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
     order = {m: i for i, m in enumerate(ids)}
     out = pl.concat(frames, how="diagonal_relaxed").with_columns(
         pl.col("metric").replace_strict(order, return_dtype=pl.Int64).alias("_order"))
-    out = out.sort(["_order", "period", *by], nulls_last=True)
-    return out.select("metric", "period", *[pl.col(b).cast(pl.String) for b in by], "value", "numerator",
+    out = out.with_columns([shown_group(b) for b in by]).sort(["_order", "period", *by], nulls_last=True)
+    return out.select("metric", "period", *by, "value", "numerator",
                       "denominator", pl.col("complete").cast(pl.Boolean))
 
 
@@ -231,11 +231,14 @@ def movements_run(run: Run, customers: bool = False) -> pl.DataFrame:
         pts = pts.group_by([*unit, "idx"]).agg(
             pl.col("movement").first(), fsum(pl.col("a_r")).alias("start_mrr"), fsum(pl.col("b_r")).alias("end_mrr"))
         pts = pts.with_columns((pl.col("end_mrr") - pl.col("start_mrr")).alias("change"))
-        out = pts.join(periods, on="idx", how="left").sort(["period", *by, "customer_id"])
-        return out.select("period", *by, "customer_id", "movement", "start_mrr", "end_mrr", "change", "complete")
-    t = base.table.filter(pl.col("idx") >= base.grid.first)
-    return t.sort(["period", *by]).select(
-        "period", *by, "start_mrr", "new", "expansion", "reactivation", "contraction", "churned", "fx",
+        out = pts.join(periods, on="idx", how="left").with_columns([shown_group(b) for b in by])
+        out = out.sort(["period", *by, "customer_id"], nulls_last=True)
+        return out.select("period", *by, "customer_id", "movement", "start_mrr", "end_mrr",
+                          "change", "complete")
+    t = base.table.filter(pl.col("idx") >= base.grid.first).with_columns([shown_group(b) for b in by])
+    return t.sort(["period", *by], nulls_last=True).select(
+        "period", *by, "start_mrr", "new", "expansion", "reactivation", "contraction",
+        "churned", "fx",
         pl.col("mrr").alias("end_mrr"))
 
 

@@ -31,6 +31,13 @@ if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
 
 TS_COLS = ("start_at", "end_at", "canceled_at", "trial_end_at")
+NO_GROUP = "\x00(blank)"  # a --by value that is blank, inside the pipeline
+
+
+def shown_group(name: str) -> pl.Expr:
+    """Group column ``name`` as output shows it: text, blank where the value was blank."""
+    col = pl.col(name).cast(pl.String)
+    return pl.when(col == NO_GROUP).then(None).otherwise(col).alias(name)
 
 
 def load_items(ds: Dataset) -> pl.DataFrame:
@@ -188,6 +195,9 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
         raise DataError(msg,
                         hint="add fx_rates for those currencies")
     items, groups = _attach_groups(ds, items, by)
+    # Joins never match a null key: a blank plan (or a customer missing from customers) is held as a
+    # named group so its MRR is kept, and shown as blank again on output (see ``shown_group``).
+    items = items.with_columns([pl.col(g).cast(pl.String).fill_null(NO_GROUP) for g in groups])
     segs = segments(items, rules, tuple(groups)).with_columns(pl.col("currency").fill_null(currency))
     first = max(grid.first - lookback, 0)
     periods = pl.DataFrame({"idx": list(range(grid.last + 1))}, schema={"idx": pl.Int64})
