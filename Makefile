@@ -35,7 +35,7 @@ typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
 
 unit: $(DEVSTAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 contract: $(DEVSTAMP)
 	$(BIN)/python ../shared/contract/check.py $(BIN)/kpi
