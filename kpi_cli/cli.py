@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -319,6 +318,8 @@ def families_run(run: Run) -> set[str]:
 
 def report(run: Run, common: dict[str, Any]) -> None:
     """Skipped rows, warnings and (with -v) the per-source counts, on stderr."""
+    from kpi_cli.coverage import outside_data
+
     ds = run.dataset
     if common["rejects"]:
         import polars as pl
@@ -335,7 +336,7 @@ def report(run: Run, common: dict[str, Any]) -> None:
             reasons = ", ".join(f"{n} {r}" for r, n in rep.reasons.items())
             typer.echo(f"kpi: skipped {rep.rejected} bad row{'s' * (rep.rejected != 1)} in {rep.name}: {reasons}",
                        err=True)
-    for w in dict.fromkeys([*ds.warnings, *_outside_data(run)]):
+    for w in dict.fromkeys([*ds.warnings, *outside_data(run)]):
         typer.echo(f"kpi: warning: {w}", err=True)
     if common["verbose"]:
         for note in dict.fromkeys(ds.notes):  # what the run decided from the data (kpi_cli.dataset)
@@ -363,68 +364,6 @@ def report(run: Run, common: dict[str, Any]) -> None:
                        f"{hygiene.merged_anonymous} anonymous rows merged into users, {hygiene.anonymous_rows} "
                        f"rows stay anonymous ({hygiene.dropped_anonymous} dropped by --identified-only), "
                        f"{hygiene.excluded_actors} actors and {hygiene.excluded_rows} rows excluded", err=True)
-
-
-def source_span(run: Run, name: str) -> tuple[str, int, int] | None:
-    """(column, first, last) instants (UTC µs) of a source the run parsed, or None if it read none.
-
-    Billing rows as parsed (the first timestamp column through the latest instant mentioned, far-future
-    "no end" sentinels aside); events after hygiene.
-    """
-    import polars as pl
-
-    from kpi_cli.schemas import SOURCES
-
-    if name == "events":
-        for key, value in run.dataset.memo.items():
-            if key.startswith("events:clean") and isinstance(value, tuple) and value[0].height:
-                return "timestamp", int(value[0]["ts"].min()), int(value[0]["ts"].max())
-        return None
-    frame = run.dataset._cache.get(name)
-    if frame is None or not frame.height or name not in SOURCES:
-        return None
-    cols = [c.name for c in SOURCES[name] if c.kind == "ts" and c.name in frame.columns]
-    if not cols or frame.schema[cols[0]] not in (pl.Int64, pl.Datetime("us", "UTC"), pl.Datetime("us")):
-        return None
-    far = 7_258_118_400_000_000  # 2200-01-01: later instants are "still running" sentinels, not data
-    ints = [pl.col(c).cast(pl.Int64) for c in cols]
-    lo, hi = frame.select(ints[0].min().alias("lo"), pl.max_horizontal(
-        [e.filter(e < far).max() for e in ints]).alias("hi")).row(0)
-    return None if lo is None or hi is None else (cols[0], int(lo), int(hi))
-
-
-def when(run: Run, us: int) -> str:
-    """A UTC instant (µs) as ``YYYY-MM-DD HH:MM`` in the reporting timezone."""
-    from datetime import UTC, datetime
-
-    from kpi_cli.periods import zone
-
-    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
-    return moment.astimezone(zone(str(run.settings.values["tz"]))).strftime("%Y-%m-%d %H:%M")
-
-
-def _outside_data(run: Run) -> list[str]:
-    """A warning when the range asked for lies wholly before or after the data (SPEC §4.2: say so)."""
-    if run.options.range.is_empty():
-        return []
-    from kpi_cli.options import calendar_of
-    from kpi_cli.periods import parse_as_of, resolve_range
-
-    spans = [s for s in (source_span(run, n) for n in ("subscriptions", "invoices", "events")) if s is not None]
-    if not spans:
-        return []
-    cal = calendar_of(run.settings.values)
-    first, last = min(s[1] for s in spans), max(s[2] for s in spans)
-    lo, hi = resolve_range(run.options.range, cal, parse_as_of(run.options.as_of, cal), last)
-    if cal.instant(cal.step(hi, 1)) > first and cal.instant(lo) <= last:
-        return []
-    where = "before" if cal.instant(lo) <= last else "after"
-    subs = run.dataset._cache.get("subscriptions")
-    if where == "after" and subs is not None and "end_at" in subs.columns and subs["end_at"].null_count():
-        return []  # subscriptions still running reach every later period: MRR there is real, not absent
-    asked = f"{lo} … {cal.step(hi, 1) - timedelta(days=1)}"
-    covers = f"{cal.local_date(first)} … {cal.local_date(last)}"
-    return [f"the range asked for ({asked}) lies wholly {where} the data, which covers {covers}"]
 
 
 def emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: list[str],

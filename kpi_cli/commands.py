@@ -132,7 +132,7 @@ def _event_hygiene(ds: Dataset) -> None:
 
 def _date_span(run: Run, name: str) -> str | None:
     """``column first … last`` of a source the run read, in the reporting timezone."""
-    from kpi_cli.cli import source_span, when
+    from kpi_cli.coverage import source_span, when
 
     found = source_span(run, name)
     if found is None:
