@@ -48,6 +48,7 @@ def _complete_metric(incomplete: str) -> list[str]:
 
 
 RANGE, INPUT, REVENUE, ENGAGEMENT, OUTPUT = "Range and time", "Input", "Revenue", "Engagement", "Output"
+ACQUISITION, SATISFACTION = "Acquisition", "Satisfaction and support"
 
 
 def _opt(*decls: str, help: str, panel: str, metavar: str | None = None) -> Any:
@@ -107,6 +108,30 @@ def _common(
                                               panel=ENGAGEMENT, metavar="DAYS")] = None,
     exclude_file: Annotated[str | None, _opt(help="User ids to leave out, one per line (adds to [exclude] users).",
                                              panel=ENGAGEMENT, metavar="FILE")] = None,
+    cac_lag: Annotated[int | None, _opt(help="CAC/CPA/payback read spend of period P − N (default 0).",
+                                        panel=ACQUISITION, metavar="N")] = None,
+    cac_basis: Annotated[str | None, _opt(help="blended (default) | paid: paid-channel spend / paid new customers.",
+                                          panel=ACQUISITION, metavar="BASIS")] = None,
+    payback_basis: Annotated[str | None, _opt(help="new (default) | new_plus_expansion MRR in the payback "
+                                              "denominator.", panel=ACQUISITION, metavar="BASIS")] = None,
+    spend_allocation: Annotated[str | None, _opt(help="none (default) | prorate: spread monthly spend over the "
+                                                 "month's days at --period week|day.", panel=ACQUISITION,
+                                                 metavar="MODE")] = None,
+    bounce: Annotated[str | None, _opt(help="single_page (default: ≤ 1 pageview) | ga4 (not engaged).",
+                                       panel=ACQUISITION, metavar="RULE")] = None,
+    engaged_seconds: Annotated[float | None, _opt(help="--bounce ga4: seconds that make a session engaged "
+                                                  "(default 10).", panel=ACQUISITION, metavar="S")] = None,
+    csat: Annotated[str | None, _opt(help="share (default: 4–5 of 1–5) | mean.", panel=SATISFACTION,
+                                     metavar="MODE")] = None,
+    ces_scale: Annotated[str | None, _opt(help="1-7 (default) | 1-5.", panel=SATISFACTION, metavar="SCALE")] = None,
+    nps_unit: Annotated[str | None, _opt(help="respondent (default) | account (median score per account).",
+                                         panel=SATISFACTION, metavar="UNIT")] = None,
+    nps_weight: Annotated[str | None, _opt(help="none (default) | mrr: weigh accounts by MRR (with --nps-unit "
+                                           "account).", panel=SATISFACTION, metavar="WEIGHT")] = None,
+    tag: Annotated[str | None, _opt(help="Ticket metrics over tickets with this tag only.", panel=SATISFACTION,
+                                    metavar="TAG")] = None,
+    hours: Annotated[str | None, _opt(help="calendar (default) | business (a preset's business-hours columns).",
+                                      panel=SATISFACTION, metavar="HOURS")] = None,
     format: Annotated[str, _opt("--format", "-f", help="auto | table | csv | json | jsonl | parquet | xlsx (auto: "
                                 "table on a terminal, else csv).", panel=OUTPUT, metavar="FORMAT")] = "auto",
     output: Annotated[Path | None, _opt("--output", "-o", help="Write to FILE atomically (format from its "
@@ -134,6 +159,8 @@ MONEY_OPTS = ("currency", "discounts", "churn_at")
 REVENUE_OPTS = (*MONEY_OPTS, "churn_denominator", "gross_margin", "within")
 EVENT_OPTS = ("actor", "identified_only", "exclude_file")
 ENGAGEMENT_OPTS = (*EVENT_OPTS, "session_gap", "window", "mau_days", "inactive_days")
+ACQUISITION_OPTS = ("cac_lag", "cac_basis", "payback_basis", "spend_allocation", "bounce", "engaged_seconds")
+SATISFACTION_OPTS = ("csat", "ces_scale", "nps_unit", "nps_weight", "tag", "hours")
 MESSAGE_OPTS = ("quiet", "verbose", "no_color", "debug")
 OUTPUT_OPTS = ("format", "output", "wide", "decimals", *MESSAGE_OPTS)
 ALL_OPTS = tuple(COMMON_NAMES)
@@ -284,7 +311,9 @@ def run_options(common: dict[str, Any], options_class: Any) -> Any:
     rng = RangeRequest(common["month"], common["quarter"], common["year"], common["from_"], common["to"],
                        common["last"])
     defaults = {f: options_class.__dataclass_fields__[f].default
-                for f in ("actor", "session_gap", "mau_days", "inactive_days")}
+                for f in ("actor", "session_gap", "mau_days", "inactive_days", "cac_lag", "cac_basis", "payback_basis",
+                          "spend_allocation", "bounce", "engaged_seconds", "csat", "ces_scale", "nps_unit",
+                          "nps_weight", "hours")}
     unset = {k: defaults[k] if common[k] is None else common[k] for k in defaults}
     return options_class(
         range=rng, period=common["period"], tz=common["tz"], week_start=common["week_start"],
@@ -294,7 +323,7 @@ def run_options(common: dict[str, Any], options_class: Any) -> Any:
         within=common["within"], on_bad_rows=common["on_bad_rows"], rejects=common["rejects"],
         engine=common["engine"], data=common["data"], config=common["config"],
         identified_only=common["identified_only"], window=common["window"], exclude_file=common["exclude_file"],
-        **unset,
+        tag=common["tag"], **unset,
     )
 
 
@@ -500,7 +529,8 @@ def list_metrics(
         typer.echo(render(format), nl=False)
 
 
-EXPLAIN_OPTS = ("period", "tz", "week_start", "data", "config", *REVENUE_OPTS, *ENGAGEMENT_OPTS, "debug")
+EXPLAIN_OPTS = ("period", "tz", "week_start", "data", "config", *REVENUE_OPTS, *ENGAGEMENT_OPTS, *ACQUISITION_OPTS,
+                *SATISFACTION_OPTS, "debug")
 # Options that are not settings (no KPI_* variable, no kpi.toml key): a flag, else their default.
 _RUN_DEFAULTS = {"actor": "user", "identified_only": "off", "session_gap": "30m", "window": "calendar",
                  "mau_days": "30", "inactive_days": "30", "exclude_file": "none"}

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kpi_cli.cli import (
+    ACQUISITION_OPTS,
     ENGAGEMENT_OPTS,
     INPUT_OPTS,
     MESSAGE_OPTS,
     RANGE_OPTS,
     REVENUE_OPTS,
+    SATISFACTION_OPTS,
     PanelCommand,
     app,
     data_command,
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
 
 # validate takes what compute takes, output options aside: it prints a report, not data.
-VALIDATE_OPTS = (*RANGE_OPTS, "by", *INPUT_OPTS, *REVENUE_OPTS, *ENGAGEMENT_OPTS, *MESSAGE_OPTS)
+VALIDATE_OPTS = (*RANGE_OPTS, "by", *INPUT_OPTS, *REVENUE_OPTS, *ENGAGEMENT_OPTS, *ACQUISITION_OPTS,
+                 *SATISFACTION_OPTS, *MESSAGE_OPTS)
 # The metric groups compute would run on each kind of data, and the sources each reads first.
 FAMILIES = (("revenue", ("subscriptions", "invoices")), ("engagement", ("events",)))
 

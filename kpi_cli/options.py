@@ -15,11 +15,21 @@ CHOICES = {
     "on_bad_rows": ("error", "skip"),
     "engine": ("polars", "duckdb"),
     "actor": ("user", "account"),
+    "cac_basis": ("blended", "paid"),
+    "payback_basis": ("new", "new_plus_expansion"),
+    "spend_allocation": ("none", "prorate"),
+    "bounce": ("single_page", "ga4"),
+    "csat": ("share", "mean"),
+    "ces_scale": ("1-7", "1-5"),
+    "nps_unit": ("respondent", "account"),
+    "nps_weight": ("none", "mrr"),
+    "hours": ("calendar", "business"),
 }
 # Whole-number options and their inclusive bounds (None: unbounded), checked before any work starts.
 # --decimals stops at 15: a double holds 15–17 significant digits, and Polars overflows on negatives.
 INT_RANGES: dict[str, tuple[int, int | None]] = {
     "decimals": (0, 15), "last": (1, None), "mau_days": (1, 366), "inactive_days": (1, None),
+    "cac_lag": (0, 36),
 }
 
 
@@ -49,6 +59,20 @@ class RunOptions:
     inactive_days: int = 30
     exclude_file: str | None = None
     identified_only: bool = False
+    # Acquisition (SPEC §3.2)
+    cac_lag: int = 0
+    cac_basis: str = "blended"
+    payback_basis: str = "new"
+    spend_allocation: str = "none"
+    bounce: str = "single_page"
+    engaged_seconds: float = 10.0
+    # Satisfaction and support (SPEC §3.4)
+    csat: str = "share"
+    ces_scale: str = "1-7"
+    nps_unit: str = "respondent"
+    nps_weight: str = "none"
+    tag: str | None = None
+    hours: str = "calendar"
     data: str | None = None
     config: str | None = None
 
@@ -56,7 +80,13 @@ class RunOptions:
         """Every option value in its domain, else a usage error naming the option (SPEC §4.2)."""
         check_choice("on_bad_rows", self.on_bad_rows)
         check_choice("actor", self.actor)
-        for name in ("mau_days", "inactive_days"):
+        for name in ("cac_basis", "payback_basis", "spend_allocation", "bounce", "csat", "ces_scale", "nps_unit",
+                     "nps_weight", "hours"):
+            object.__setattr__(self, name, check_choice(name, getattr(self, name)))
+        if not self.engaged_seconds >= 0:
+            msg = f"--engaged-seconds {self.engaged_seconds} must be zero or more"
+            raise UsageError(msg, hint="e.g. --engaged-seconds 10")
+        for name in ("mau_days", "inactive_days", "cac_lag"):
             check_int(name, getattr(self, name))
         check_int("last", self.range.last)
         if parse_duration_days(self.session_gap, "--session-gap") <= 0:
@@ -76,7 +106,7 @@ class RunOptions:
 
 def check_choice(option: str, value: str) -> str:
     """``value`` if it is one of the choices of ``option``, else a usage error."""
-    value = str(value).replace("-", "_") if option != "engine" else str(value)
+    value = str(value).replace("-", "_") if option not in ("engine", "ces_scale") else str(value)
     if option == "churn_at" and value == "period_end":
         value = "end"
     if value not in CHOICES[option]:
@@ -103,7 +133,7 @@ def check_int(option: str, value: int | None) -> int | None:
     return value
 
 
-INT_EXAMPLES = {"decimals": 2, "last": 12, "mau_days": 30, "inactive_days": 30}
+INT_EXAMPLES = {"decimals": 2, "last": 12, "mau_days": 30, "inactive_days": 30, "cac_lag": 1}
 
 
 def parse_duration_days(text: str, option: str) -> float:

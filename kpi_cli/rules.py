@@ -68,8 +68,16 @@ def fx_rules(_src: Source, _cols: list[str]) -> tuple[list[pl.Expr], list[Check]
     return [], [("rate", pl.col("rate") <= 0, "rate must be positive")]
 
 
+# Families that own sources keep their rules beside their metrics: ``module`` holds ``RULES``, a dict
+# of source name → (rules, frame_step). Imported only when that source is loaded.
+FAMILY_RULES = {"spend": "kpi_cli.acquisition.rules", "traffic": "kpi_cli.acquisition.rules",
+                "surveys": "kpi_cli.surveys.rules", "tickets": "kpi_cli.support.rules"}
+
+
 def row_rules(name: str) -> tuple[Rules | None, FrameStep | None]:
     """The rules and frame step of source ``name`` (``(None, None)`` when it has none beyond parsing)."""
+    import importlib
+
     from kpi_cli.revenue.prep import flag_overlaps, subscription_rules
 
     registry: dict[str, tuple[Rules | None, FrameStep | None]] = {
@@ -78,4 +86,11 @@ def row_rules(name: str) -> tuple[Rules | None, FrameStep | None]:
         "customers": (customer_rules, flag_repeats),
         "fx_rates": (fx_rules, None),
     }
+    if name in FAMILY_RULES:
+        try:
+            module = importlib.import_module(FAMILY_RULES[name])
+        except ModuleNotFoundError:  # a family not built yet: parsing rules only
+            return None, None
+        found: dict[str, tuple[Rules | None, FrameStep | None]] = module.RULES
+        return found.get(name, (None, None))
     return registry.get(name, (None, None))

@@ -43,14 +43,21 @@ SOURCES: dict[str, tuple[Column, ...]] = {
         "session_id:str email:str properties:json"
     ),
     "surveys": _cols(
-        "responded_at*:ts score*:num survey*:str respondent_id:str account_id:str response_id:str "
-        "wave:str touchpoint:str comment:str"
+        "responded_at*:ts score*:str survey*:str respondent_id:str user_id:str email:str account_id:str "
+        "response_id:str wave:str touchpoint:str comment:str"
     ),
-    "spend": _cols("date*:ts amount*:num category:str channel:str"),
+    # ``date`` or ``month`` (YYYY-MM): one of the two (checked by the acquisition family's rules).
+    "spend": _cols("date:ts month:str amount*:num currency:str category:str channel:str"),
     "tickets": _cols(
-        "ticket_id*:str created_at*:ts user_id:str account_id:str tags:str first_response_at:ts resolved_at:ts"
+        "ticket_id*:str created_at*:ts user_id:str account_id:str requester_email:str organization:str tags:str "
+        "first_response_at:ts first_response_minutes:num first_response_business_minutes:num first_resolved_at:ts "
+        "resolved_at:ts full_resolution_minutes:num full_resolution_business_minutes:num status:str reopens:int "
+        "via:str is_agent_created:bool"
     ),
-    "traffic": _cols("session_id*:str visitor_id*:str started_at*:ts pageviews*:int channel:str signed_up:bool"),
+    "traffic": _cols(
+        "session_id*:str visitor_id*:str started_at*:ts pageviews*:int duration_s:num key_event:bool channel:str "
+        "signed_up:bool user_id:str"
+    ),
     "fx_rates": _cols("date*:ts currency*:str rate*:num"),
 }
 
@@ -58,7 +65,7 @@ SOURCES: dict[str, tuple[Column, ...]] = {
 MONEY = {"amount", "discount_amount", "tax_amount"}
 
 # Sources whose non-canonical columns are kept (attributes usable with --by).
-KEEP_EXTRA = {"customers", "events"}
+KEEP_EXTRA = {"customers", "events", "surveys", "tickets", "traffic", "spend"}
 
 
 def normalise(header: str) -> str:
