@@ -63,10 +63,9 @@ def data_end(graph: Graph) -> int | None:
     if raw is None or raw.height == 0:
         return None
     found = raw.select(instants(list(raw.columns))).select(
-        pl.max_horizontal(pl.col("answered_at").max(), pl.col("resolved").max())).item()
-    created = raw["created_at"].max()
-    ends = [int(v) for v in (found, created) if v is not None]  # type: ignore[call-overload]
-    return max(ends) if ends else None
+        pl.max_horizontal(pl.col("answered_at").max(), pl.col("resolved").max()).alias("a"))
+    ends = found.select(pl.max_horizontal(pl.col("a"), pl.lit(raw["created_at"].max())).cast(pl.Int64)).item()
+    return None if ends is None else int(ends)
 
 
 def dims(graph: Graph) -> set[str]:
@@ -109,9 +108,9 @@ def build(graph: Graph) -> SupportBase:
     ).filter(pl.col("c_idx").is_not_null() | pl.col("r_idx").is_not_null())
     frame = _grouped(graph, frame, by, keys)
     groups = frame.select(keys).unique().sort(keys) if keys else pl.DataFrame()
-    hours = run.options.hours
-    return SupportBase(frame, periods, complete, groups, keys, by, list(ds.load("tickets").columns), hygiene,
-                       hours)  # type: ignore[union-attr]
+    raw = ds.load("tickets")
+    assert raw is not None
+    return SupportBase(frame, periods, complete, groups, keys, by, list(raw.columns), hygiene, run.options.hours)
 
 
 def _grouped(graph: Graph, frame: pl.DataFrame, by: list[str], keys: list[str]) -> pl.DataFrame:

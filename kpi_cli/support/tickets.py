@@ -135,8 +135,8 @@ def clean(ds: Dataset, table: dict[str, Any], tag: str | None) -> tuple[pl.DataF
 
 def notes(h: Hygiene, tags: list[str]) -> list[str]:
     """What ``-v`` says about the tickets."""
-    out = [f"tickets: {h.agent_created} agent-created ticket{'s' * (h.agent_created != 1)} left out "
-           "(is_agent_created, or via in [tickets] outbound)"]
+    out = [(f"tickets: {h.agent_created} agent-created ticket{'s' * (h.agent_created != 1)} left out "
+            "(is_agent_created, or via in [tickets] outbound)")]
     if tags:
         out.append(f"tickets: --tag {','.join(tags)} keeps {h.read - h.agent_created - h.untagged} of "
                    f"{h.read - h.agent_created} tickets")
