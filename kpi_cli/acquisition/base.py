@@ -1,0 +1,199 @@
+"""The acquisition family's base: spend, new customers and web sessions, each read on first use.
+
+One base per run (the graph builds it once); each part loads only the sources it needs, so a run
+asking for ``bounce_rate`` alone never reads spend. Every part is laid over the same periods: the
+requested ones plus the look-back other metrics read (``--cac-lag N``: N periods before the first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from kpi_cli.acquisition import customers as cust
+from kpi_cli.acquisition import spend as sp
+from kpi_cli.acquisition import traffic as tr
+from kpi_cli.acquisition.channels import UNATTRIBUTED, ChannelMap
+from kpi_cli.errors import UsageError
+from kpi_cli.money import fsum
+
+if TYPE_CHECKING:
+    from kpi_cli.graph import Graph
+    from kpi_cli.revenue.base import RevenueBase
+
+ROW = ("value", "numerator", "denominator", "complete")
+
+
+def label(d: date, grain: str) -> str:
+    """A period as people write it: ``2024-05``, ``2024-Q2``, ``2024``, ``week of 2024-05-06``."""
+    if grain == "month":
+        return d.strftime("%Y-%m")
+    if grain == "quarter":
+        return f"{d.year}-Q{(d.month - 1) // 3 + 1}"
+    if grain == "year":
+        return str(d.year)
+    return f"week of {d.isoformat()}" if grain == "week" else d.isoformat()
+
+
+@dataclass
+class AcquisitionBase:
+    """What acquisition metrics read, per period (``starts``) and, with ``--by channel``, per channel."""
+
+    graph: Graph
+    channels: ChannelMap
+
+    @property
+    def by_channel(self) -> bool:
+        """Whether rows are split by channel."""
+        return "channel" in self.graph.by
+
+    @cached_property
+    def starts(self) -> list[date]:
+        """Period starts the rows cover: the look-back before the first requested period through the last."""
+        return self.graph.periods(lookback=self.graph.lookback("acquisition"))
+
+    def periods(self, complete: dict[date, bool] | None = None, end: int | None = None) -> pl.DataFrame:
+        """``period, complete``: complete from ``complete`` (a family's own view), else a period ending
+        at or before the earlier of ``--as-of`` and ``end``."""
+        cal, horizon = self.graph.calendar, min(self.graph.as_of, end if end is not None else self.graph.as_of)
+        flags = [complete.get(d, True) if complete is not None else cal.instant(cal.step(d, 1)) <= horizon
+                 for d in self.starts]
+        return pl.DataFrame({"period": self.starts, "complete": flags}, schema={"period": pl.Date,
+                                                                                "complete": pl.Boolean})
+
+    # --- spend ----------------------------------------------------------------------------------
+    @cached_property
+    def spend(self) -> sp.Spend:
+        """Spend of the run in the reporting currency."""
+        ds = self.graph.run.dataset
+        raw = ds.load("spend")
+        assert raw is not None
+        currency = sp.spend_currency(ds, raw, self.graph.run.settings.values.get("currency"), self._billing_currency())
+        out = sp.load_spend(ds, self.graph.calendar, currency, self.graph.run.options.spend_allocation)
+        names = out.rows["channel"].drop_nulls().unique().to_list()
+        unmapped = self.channels.unmapped(names)
+        if unmapped:
+            ds.notes.append(f"spend channels without a [channels] line, counted as other: {', '.join(unmapped)}")
+        self.graph.run.info.setdefault("currency", currency)
+        return out
+
+    def _billing_currency(self) -> str | None:
+        """The reporting currency revenue uses, when the run reads billing data (or it exists)."""
+        from kpi_cli.revenue.base import load_items, reporting_currency
+
+        if "revenue" in self.graph.families:
+            found: str = self.graph.base("revenue").currency
+            return found or None
+        ds = self.graph.run.dataset
+        if not (ds.has("subscriptions") or ds.has("invoices")):
+            return None
+        try:
+            return reporting_currency(ds, load_items(ds), None)
+        except UsageError:  # several billing currencies: revenue is not asked, the spend's own decides
+            return None
+
+    @cached_property
+    def spend_periods(self) -> pl.DataFrame:
+        """``period, category, channel, class, amount, rows`` over :attr:`starts`."""
+        out = sp.per_period(self.spend, self.starts, self.graph.calendar, channel=True)
+        return out.with_columns(self.channels.expr("channel").alias("class"))
+
+    def spend_rows(self, category: str, paid: bool = False) -> pl.DataFrame:
+        """Spend of ``category`` (paid channels only with ``paid``) per period [and channel].
+
+        Null, never 0, where no row covers the period (and channel); a note at ``-v`` names the
+        periods without any row of the category.
+        """
+        agg = self.spend_periods.filter(pl.col("category") == category)
+        if paid:
+            agg = agg.filter(pl.col("class") == "paid")
+        keys = ["period", *(["channel"] if self.by_channel else [])]
+        agg = agg.group_by(keys).agg(fsum(pl.col("amount")).alias("amount"), pl.col("rows").sum())
+        end = self.graph.calendar.instant(self.spend.end) if self.spend.end else None
+        frame = self.dense(self.periods(end=end), agg)
+        value = pl.when(pl.col("rows").fill_null(0) > 0).then(pl.col("amount"))
+        rows = frame.select(*keys, value.cast(pl.Float64).alias("value"), *_no_parts(), "complete")
+        self._note_missing(rows, f"{'paid ' * paid}{category} spend")
+        return rows
+
+    def _note_missing(self, rows: pl.DataFrame, what: str) -> None:
+        covered = set(rows.filter(pl.col("value").is_not_null())["period"].to_list())
+        missing = [d for d in self.starts if d not in covered]
+        if missing:
+            shown = ", ".join(label(d, self.graph.calendar.grain) for d in missing[:6])
+            more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
+            note = f"no {what} data for {shown}{more}: metrics reading it are null there"
+            if note not in self.graph.run.dataset.notes:
+                self.graph.run.dataset.notes.append(note)
+
+    def dense(self, periods: pl.DataFrame, agg: pl.DataFrame) -> pl.DataFrame:
+        """``periods`` (× the channels found in ``agg`` with ``--by channel``) left-joined with ``agg``."""
+        if not self.by_channel:
+            return periods.join(agg, on="period", how="left")
+        groups = agg.select(pl.col("channel").fill_null(UNATTRIBUTED)).unique().sort("channel")
+        agg = agg.with_columns(pl.col("channel").fill_null(UNATTRIBUTED))
+        return periods.join(groups, how="cross").join(agg, on=["period", "channel"], how="left")
+
+    # --- customers ------------------------------------------------------------------------------
+    @cached_property
+    def revenue(self) -> RevenueBase:
+        """The revenue family's base (built once for the run)."""
+        found: RevenueBase = self.graph.base("revenue")
+        return found
+
+    @cached_property
+    def new_customers(self) -> pl.DataFrame:
+        """``period, customer_id, channel, class``: new customers over :attr:`starts`."""
+        need = self.graph.run.options.cac_basis == "paid" or self.by_channel or any(
+            m in self.graph.closure for m in ("paid_share", "unattributed_share"))
+        attrs = cust.channels(self.graph.run.dataset, "--cac-basis paid, --by channel and paid_share", required=need)
+        rows = cust.new_customers(self.revenue, attrs, self.starts)
+        return rows.with_columns(self.channels.expr("channel").alias("class"))
+
+    def customer_counts(self, keep: pl.Expr | None = None, name: str = "n") -> pl.DataFrame:
+        """New customers (those ``keep`` selects) per period [and channel], 0 where none."""
+        rows = self.new_customers if keep is None else self.new_customers.filter(keep)
+        keys = ["period", *(["channel"] if self.by_channel else [])]
+        agg = rows.group_by(keys).agg(pl.len().cast(pl.Float64).alias(name))
+        if self.by_channel:  # every channel new customers have, so groups line up across counts
+            groups = self.new_customers.select(pl.col("channel").fill_null(UNATTRIBUTED)).unique().sort("channel")
+            periods = self.periods(cust.complete_map(self.revenue)).join(groups, how="cross")
+            agg = agg.with_columns(pl.col("channel").fill_null(UNATTRIBUTED))
+            out = periods.join(agg, on=keys, how="left")
+        else:
+            out = self.periods(cust.complete_map(self.revenue)).join(agg, on=keys, how="left")
+        return out.with_columns(pl.col(name).fill_null(0.0))
+
+    # --- web sessions ---------------------------------------------------------------------------
+    @cached_property
+    def sessions(self) -> tr.Sessions:
+        """Sessions from ``traffic``, else page-view sessions of ``events``."""
+        from kpi_cli.engagement.events import Roles
+        from kpi_cli.options import parse_duration_days
+
+        run = self.graph.run
+        ds, cal, opts = run.dataset, self.graph.calendar, run.options
+        if ds.has("traffic"):
+            return tr.from_traffic(ds, self.starts, cal, opts.engaged_seconds)
+        roles = Roles.from_table(run.settings.tables.get("events", {}))
+        gap = parse_duration_days(opts.session_gap, "--session-gap") * 86_400
+        out = tr.from_events(ds, self.starts, cal, roles.events("pageview"), gap, opts.identified_only)
+        ds.notes.append("bounce_rate from events: sessions of page-view events (no traffic source); "
+                        "--bounce ga4 reads as single_page there (events carry no engagement time)")
+        return out
+
+    def session_counts(self) -> pl.DataFrame:
+        """Per period [and channel]: sessions, bounces, visitors, converted (0 where none)."""
+        s = self.sessions
+        agg = tr.counts(s, self.by_channel)
+        frame = self.dense(self.periods(end=s.end), agg)
+        return frame.with_columns(pl.col(c).fill_null(0).cast(pl.Float64)
+                                  for c in ("sessions", "bounces", "bounces_ga4", "visitors", "converted"))
+
+
+def _no_parts() -> list[pl.Expr]:
+    return [pl.lit(None, dtype=pl.Float64).alias("numerator"), pl.lit(None, dtype=pl.Float64).alias("denominator")]
