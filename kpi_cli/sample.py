@@ -6,21 +6,29 @@ per file, so a given seed always writes byte-identical files. Run ``python -m kp
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 import math
 import random
 import sys
-from calendar import monthrange
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-START = datetime(2023, 1, 1, tzinfo=UTC)
-END = datetime(2025, 1, 1, tzinfo=UTC)  # exclusive end of the simulated history
-DAY = timedelta(days=1)
+from kpi_cli.sample_common import (
+    DAY,
+    END,
+    START,
+    Account,
+    add_months,
+    at,
+    growth_instant,
+    iso,
+    write_csv,
+)
+from kpi_cli.sample_marketing import attribute, spend, traffic
+from kpi_cli.sample_support import support
+
 PRICE = {"starter": 29, "team": 15, "business": 40, "enterprise": 35, "analytics_addon": 49}  # USD/unit/month
 SEATS = {"starter": False, "team": True, "business": True, "enterprise": True, "analytics_addon": False}
 UPGRADE = {"starter": "team", "team": "business", "business": "enterprise"}
@@ -33,36 +41,18 @@ CHURN = {"smb": 0.045, "mid_market": 0.025, "enterprise": 0.012}  # monthly haza
 PRODUCT = {"Page Viewed": 30, "Dashboard Viewed": 30, "Report Created": 15, "Export Downloaded": 8,
            "Integration Connected": 2}
 COLUMNS = {  # file -> header (canonical names of SPEC §1.2)
-    "customers": "customer_id created_at segment plan_tier country channel referred_by",
+    "customers": "customer_id created_at segment plan_tier country channel referred_by email",
     "subscriptions": "customer_id subscription_id item_id start_at end_at amount currency interval "
     "interval_count quantity status trial_end_at canceled_at discount_percent discount_amount "
     "discount_duration discount_end_at plan is_metered",
     "fx_rates": "date currency rate",
     "events": "event_id timestamp event user_id anonymous_id account_id session_id email properties",
-    "surveys": "responded_at score survey respondent_id account_id response_id touchpoint comment",
-    "spend": "date amount category channel",
-    "tickets": "ticket_id created_at user_id account_id tags first_response_at resolved_at",
-    "traffic": "session_id visitor_id started_at pageviews channel signed_up",
+    "surveys": "responded_at score survey respondent_id email account_id response_id touchpoint wave comment",
+    "spend": "date amount currency category channel",
+    "tickets": "ticket_id created_at user_id account_id requester_email tags via status first_response_at "
+    "resolved_at reopens is_agent_created",
+    "traffic": "session_id visitor_id started_at pageviews duration_s key_event channel signed_up user_id",
 }
-
-
-@dataclass
-class _Account:
-    """A signed-up customer and what the other sources need to know about it."""
-
-    id: str
-    created: datetime
-    paying: bool
-    segment: str
-    currency: str
-    country: str
-    channel: str
-    referred_by: str
-    plan: str = "free"
-    first_paid: datetime | None = None
-    trial_start: datetime | None = None
-    windows: list[tuple[datetime, datetime]] = field(default_factory=list)  # product use, end capped at END
-    users: list[tuple[str, datetime]] = field(default_factory=list)  # (user_id, joined)
 
 
 class _Item:
@@ -86,20 +76,6 @@ class _Item:
         self.spans.append((self.t, end, {**self.state, **last}))
 
 
-def _iso(t: datetime | None) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else ""
-
-
-def _at(rng: random.Random, lo: datetime, hi: datetime) -> datetime:
-    """A random whole-second instant in [lo, hi)."""
-    return (lo + (hi - lo) * rng.random()).replace(microsecond=0)
-
-
-def _add_months(t: datetime, n: int) -> datetime:
-    y, m = divmod(t.month - 1 + n, 12)
-    return t.replace(year=t.year + y, month=m + 1, day=min(t.day, monthrange(t.year + y, m + 1)[1]))
-
-
 def _months(interval: object, count: object) -> int:
     return {"month": 1, "quarter": 3, "year": 12}[str(interval)] * int(str(count))
 
@@ -109,27 +85,17 @@ def _price(plan: str, interval: str, count: int, currency: str) -> float:
     return float(monthly * _months(interval, count) * (10 / 12 if interval == "year" else 1))
 
 
-MONTHS = [_add_months(START, m) for m in range(25)]
-GROWTH = list(itertools.accumulate(1 + m / 8 for m in range(24)))  # later months weigh more
-
-
-def _growth_instant(rng: random.Random) -> datetime:
-    """An instant in the 24 months, later months more likely (the company grows)."""
-    m = rng.choices(range(24), cum_weights=GROWTH)[0]
-    return _at(rng, MONTHS[m], MONTHS[m + 1])
-
-
-def _accounts(rng: random.Random, paying: int, free: int) -> list[_Account]:
-    raw = sorted((_growth_instant(rng), i < paying) for i in range(paying + free))
+def _accounts(rng: random.Random, paying: int, free: int) -> list[Account]:
+    raw = sorted((growth_instant(rng), i < paying) for i in range(paying + free))
     width = max(4, len(str(len(raw))))
-    out: list[_Account] = []
+    out: list[Account] = []
     payers: list[str] = []
     for n, (created, pays) in enumerate(raw, 1):
         segment = rng.choices(("smb", "mid_market", "enterprise"), (80, 16, 4) if pays else (92, 7, 1))[0]
         currency = rng.choices(("USD", "EUR", "GBP"), (85, 10, 5))[0]
         referred = rng.choice(payers) if payers and rng.random() < 0.05 else ""
         channel = "referral" if referred else rng.choices(("organic", "paid", "partner"), (50, 35, 15))[0]
-        acc = _Account(f"cus_{n:0{width}d}", created, pays, segment, currency,
+        acc = Account(f"cus_{n:0{width}d}", created, pays, segment, currency,
                        rng.choice(COUNTRIES[currency]), channel, referred)
         out.append(acc)
         if pays:
@@ -160,7 +126,7 @@ def _discount(rng: random.Random, start: datetime) -> list[str]:
     if kind == "forever":
         return [str(rng.choices((10, 15, 20, 100), (40, 40, 30, 1))[0]), "", "forever", ""]
     if kind == "repeating":
-        until = _iso(_add_months(start, rng.choice((3, 6, 12))))
+        until = iso(add_months(start, rng.choice((3, 6, 12))))
         return [str(rng.choice((20, 25, 50))), "", "repeating", until]
     if kind == "once":
         return [str(rng.choice((50, 100))), "", "once", ""]
@@ -178,7 +144,7 @@ def _change_plan(rng: random.Random, item: _Item, t: datetime, currency: str) ->
     item.change(t, plan=target, quantity=qty, amount=amount)
 
 
-def _simulate(rng: random.Random, item: _Item, paid_from: datetime, acc: _Account) -> tuple[datetime, ...]:
+def _simulate(rng: random.Random, item: _Item, paid_from: datetime, acc: Account) -> tuple[datetime, ...]:
     """Run a paying item month by month; return (end_at, canceled_at), or () if it outlives the data.
 
     One thing may happen per month: a seat or plan change, a switch to annual billing, a pause, a failed
@@ -186,11 +152,11 @@ def _simulate(rng: random.Random, item: _Item, paid_from: datetime, acc: _Accoun
     """
     anchor, k, churn = paid_from, 0, CHURN[acc.segment]
     while True:
-        lo, hi = _add_months(anchor, k), _add_months(anchor, k + 1)
+        lo, hi = add_months(anchor, k), add_months(anchor, k + 1)
         k += 1
         if lo >= END:
             return ()
-        st, t, r = item.state, _at(rng, lo, hi), rng.random()
+        st, t, r = item.state, at(rng, lo, hi), rng.random()
         months = _months(st["interval"], st["interval_count"])
         if st["status"] == "paused":
             if r < 0.4:
@@ -220,15 +186,15 @@ def _simulate(rng: random.Random, item: _Item, paid_from: datetime, acc: _Accoun
             item.change(lo + timedelta(days=rng.uniform(2, 12)), status="active")
 
 
-def _rows(acc: _Account, sub: str, item_id: str, item: _Item, extra: list[str]) -> Iterator[list[str]]:
+def _rows(acc: Account, sub: str, item_id: str, item: _Item, extra: list[str]) -> Iterator[list[str]]:
     """CSV rows of an item; ``extra`` = [trial_end_at, canceled_at, 4 discount fields, is_metered]."""
     for i, (s, e, st) in enumerate(item.spans, 1):
-        yield [acc.id, sub, item_id, _iso(s), _iso(e), f"{st['amount']:.2f}", acc.currency, str(st["interval"]),
+        yield [acc.id, sub, item_id, iso(s), iso(e), f"{st['amount']:.2f}", acc.currency, str(st["interval"]),
                str(st["interval_count"]), str(st["quantity"]), str(st["status"]), extra[0],
                extra[1] if i == len(item.spans) else "", *extra[2:6], str(st["plan"]), extra[6]]
 
 
-def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: datetime, *,
+def _subscription(rng: random.Random, acc: Account, ids: Iterator[int], start: datetime, *,
                   trial: bool, discount: bool) -> tuple[list[list[str]], datetime | None]:
     """One subscription (main item, maybe a metered item and an add-on subscription); rows and end_at."""
     plan, interval, count, qty = _pick_plan(rng, acc.segment)
@@ -240,7 +206,7 @@ def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: 
     paid_from = start + 14 * DAY if trial else start
     acc.trial_start = acc.trial_start or (start if trial else None)
     disc = _discount(rng, paid_from) if discount else ["", "", "", ""]
-    extra = [_iso(paid_from) if trial else "", "", *disc, "false"]
+    extra = [iso(paid_from) if trial else "", "", *disc, "false"]
     end: datetime | None
     canceled: datetime | None
     if trial and paid_from < END and rng.random() < 0.25:  # trial never converts
@@ -253,7 +219,7 @@ def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: 
         end, canceled = _simulate(rng, item, paid_from, acc) or (None, None)
     ended = end is not None and end < END  # a cancellation scheduled past the data keeps status active
     item.close(end, **({"status": "canceled"} if ended and item.state["status"] == "active" else {}))
-    extra[1] = _iso(canceled)
+    extra[1] = iso(canceled)
     rows = list(_rows(acc, sub, item_id, item, extra))
     acc.windows.append((start, min(end or END, END)))
     paid_until = min(end or END, END)
@@ -266,17 +232,17 @@ def _subscription(rng: random.Random, acc: _Account, ids: Iterator[int], start: 
     if addon_from < paid_until and rng.random() < 0.06:
         addon = _Item(addon_from.replace(microsecond=0), plan="analytics_addon", quantity=1, interval="month",
                       interval_count=1, amount=PRICE["analytics_addon"] * FX[acc.currency], status="active")
-        addon_end = min(_add_months(addon.t, rng.randint(2, 8)), end or END)
+        addon_end = min(add_months(addon.t, rng.randint(2, 8)), end or END)
         stop = addon_end if addon_end < END else None
         addon.close(stop, **({"status": "canceled"} if stop else {}))
         notice = max(addon.t, addon_end - timedelta(days=rng.uniform(0, 10))).replace(microsecond=0)
         n = next(ids)
         rows += _rows(acc, f"sub_{n:06d}", f"si_{n:06d}", addon,
-                      ["", _iso(notice) if stop else "", "", "", "", "", "false"])
+                      ["", iso(notice) if stop else "", "", "", "", "", "false"])
     return rows, end
 
 
-def _subscriptions(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
+def _subscriptions(rng: random.Random, accounts: list[Account]) -> list[list[str]]:
     rows: list[list[str]] = []
     ids = itertools.count(1)
     for acc in accounts:
@@ -289,7 +255,7 @@ def _subscriptions(rng: random.Random, accounts: list[_Account]) -> list[list[st
         new, end = _subscription(rng, acc, ids, start.replace(microsecond=0), trial=trial, discount=True)
         rows += new
         while end is not None and end < END - 60 * DAY and rng.random() < 0.2:  # reactivation
-            back = _at(rng, _add_months(end, rng.randint(2, 9)), _add_months(end, 10))
+            back = at(rng, add_months(end, rng.randint(2, 9)), add_months(end, 10))
             if back >= END:
                 break
             new, end = _subscription(rng, acc, ids, back, trial=False, discount=False)
@@ -310,11 +276,11 @@ def _fx_rates(rng: random.Random) -> list[list[str]]:
 
 def _emit(out: list[tuple[str, ...]], ts: datetime, event: str, user: str = "", anon: str = "",
           account: str = "", email: str = "", session: str = "", **props: str) -> None:
-    out.append((_iso(ts), event, user, anon, account, session, email,
+    out.append((iso(ts), event, user, anon, account, session, email,
                 json.dumps(props, separators=(",", ":")) if props else ""))
 
 
-def _session(rng: random.Random, out: list[tuple[str, ...]], acc: _Account, user: str, ts: datetime,
+def _session(rng: random.Random, out: list[tuple[str, ...]], acc: Account, user: str, ts: datetime,
              sid: str) -> None:
     if rng.random() < 0.5:
         _emit(out, ts, "Signed In", user, account=acc.id, session=sid)
@@ -328,7 +294,7 @@ def _session(rng: random.Random, out: list[tuple[str, ...]], acc: _Account, user
         _emit(out, ts, name, user, account=acc.id, session=sid, **props[name])
 
 
-def _usage(rng: random.Random, out: list[tuple[str, ...]], acc: _Account, user: str,
+def _usage(rng: random.Random, out: list[tuple[str, ...]], acc: Account, user: str,
            span: tuple[datetime, datetime], sessions: Iterator[int]) -> None:
     """Heavy-tailed sessions of one user over one product-use span, fading out before a churn."""
     lo, hi = span
@@ -346,7 +312,7 @@ def _usage(rng: random.Random, out: list[tuple[str, ...]], acc: _Account, user: 
             _session(rng, out, acc, user, ts, f"s{next(sessions):06d}")
 
 
-def _events(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
+def _events(rng: random.Random, accounts: list[Account]) -> list[list[str]]:
     out: list[tuple[str, ...]] = []
     users, anons, sessions = itertools.count(1), itertools.count(1), itertools.count(1)
     for acc in accounts:
@@ -378,7 +344,7 @@ def _events(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
                 if max(lo, joined) < hi:
                     _usage(rng, out, acc, user, (max(lo, joined), hi), sessions)
     for _ in range(len(accounts) // 2):  # visitors who never sign up
-        anon, t = f"a{next(anons):05d}", _growth_instant(rng)
+        anon, t = f"a{next(anons):05d}", growth_instant(rng)
         for _ in range(rng.randint(1, 3)):
             _emit(out, t + timedelta(seconds=rng.randint(5, 600)), "Page Viewed", anon=anon, path="/pricing")
     out.sort()
@@ -387,99 +353,8 @@ def _events(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
         rows.append([f"e{n:07d}", *row])
         if rng.random() < 0.004:  # re-delivered event: same event_id, same or slightly later timestamp
             later = datetime.fromisoformat(row[0]) + timedelta(seconds=rng.randint(1, 90))
-            rows.append(rows[-1] if rng.random() < 0.6 else [f"e{n:07d}", _iso(later), *row[1:]])
+            rows.append(rows[-1] if rng.random() < 0.6 else [f"e{n:07d}", iso(later), *row[1:]])
     return rows
-
-
-def _support(rng: random.Random, accounts: list[_Account]) -> tuple[list[list[str]], list[list[str]]]:
-    """(tickets, surveys): tickets over paying spans, NPS waves, CSAT/CES after tickets and onboarding."""
-    tickets: list[list[str]] = []
-    surveys: list[list[str]] = []
-    tags = ("bug", "billing", "how-to", "product", "integration", "feature-request")
-    responses = itertools.count(1)
-
-    def respond(t: datetime, survey: str, user: str, acc: _Account, touch: str, score: int) -> None:
-        comment = rng.choice(("Great support, thanks!", "Exports are slow, \"CSV\" breaks", "Love it")) \
-            if rng.random() < 0.08 else ""
-        who = "" if rng.random() < 0.01 else user
-        surveys.append([_iso(t), str(score), survey, who, acc.id, f"r{next(responses):06d}", touch, comment])
-
-    for acc in accounts:
-        users = acc.users or [("", acc.created)]
-        rate = {"smb": 0.004, "mid_market": 0.01, "enterprise": 0.025}[acc.segment]
-        for lo, hi in acc.windows:
-            t = lo
-            while (t := t + DAY * rng.expovariate(rate)) < hi:
-                user = rng.choice([u for u, j in users if j <= t] or [users[0][0]])
-                created = t.replace(microsecond=0)
-                first = created + timedelta(hours=rng.lognormvariate(1.0, 1.0))
-                resolved = first + timedelta(hours=rng.lognormvariate(2.5, 1.2))
-                tag = ";".join(rng.sample(tags, rng.choice((1, 1, 2))))
-                tickets.append([f"T{len(tickets) + 1:06d}", _iso(created), user, acc.id, tag,
-                                _iso(first) if first < END else "", _iso(resolved) if resolved < END else ""])
-                if resolved < END and rng.random() < 0.4:
-                    respond(resolved + timedelta(hours=2), "csat", user, acc, "support",
-                            rng.choices(range(1, 6), (5, 5, 10, 35, 45))[0])
-                if resolved < END and rng.random() < 0.15:
-                    respond(resolved + timedelta(hours=3), "ces", user, acc, "support", rng.randint(2, 7))
-            for m in range(2, 24, 3):  # quarterly NPS wave mid-month
-                wave = START.replace(month=m % 12 + 1, year=2023 + m // 12, day=rng.randint(10, 20))
-                unhappy = hi < END and hi - wave < 180 * DAY
-                for user, joined in users:
-                    if lo <= wave < hi and joined < wave and rng.random() < 0.15:
-                        cat = rng.choices(("p", "n", "d"), (15, 30, 55) if unhappy else (45, 30, 25))[0]
-                        score = {"p": rng.randint(9, 10), "n": rng.randint(7, 8),
-                                 "d": rng.choices(range(7), (1, 1, 1, 2, 2, 4, 5))[0]}[cat]
-                        at = _at(rng, wave, wave + 5 * DAY)
-                        respond(at, "nps", user, acc, "in_app", score)
-                        if rng.random() < 0.03:  # answered twice in one wave
-                            respond(at + DAY, "nps", user, acc, "email", rng.randint(0, 10))
-        if rng.random() < 0.2 and acc.created + 3 * DAY < END:
-            respond(acc.created + DAY * rng.uniform(2, 3), "ces", users[0][0], acc, "onboarding",
-                    rng.choices(range(1, 8), (1, 2, 3, 5, 8, 6, 4))[0])
-    surveys.sort()
-    return tickets, surveys
-
-
-def _spend(rng: random.Random, accounts: list[_Account]) -> list[list[str]]:
-    rows = []
-    for m in range(24):
-        month = MONTHS[m]
-        new = sum(1 for a in accounts if a.first_paid and month <= a.first_paid < MONTHS[m + 1])
-        budget = max(new, 5) * 650 * rng.uniform(0.8, 1.2)
-        for channel, share in (("paid_search", 0.45), ("social", 0.25), ("events", 0.15), ("content", 0.15)):
-            rows.append([month.strftime("%Y-%m-%d"), f"{budget * share * rng.uniform(0.7, 1.3):.2f}",
-                         "acquisition", channel])
-        for channel in ("content", "events"):
-            rows.append([month.strftime("%Y-%m-%d"), f"{(1500 + 120 * m) * rng.uniform(0.8, 1.2):.2f}",
-                         "retention", channel])
-    return rows
-
-
-def _traffic(rng: random.Random, accounts: list[_Account], sessions: int) -> list[list[str]]:
-    channels = ("organic", "paid_search", "social", "referral", "direct", "email")
-    visits = [(a.created - timedelta(minutes=rng.uniform(1, 30)), True) for a in accounts]
-    visits += [(_growth_instant(rng), False) for _ in range(max(0, sessions - len(accounts)))]
-    visits.sort()
-    visitors: list[str] = []
-    rows = []
-    for n, (t, signed_up) in enumerate(visits, 1):
-        new = not visitors or rng.random() < 0.65  # else a returning visitor
-        if new:
-            visitors.append(f"v{len(visitors) + 1:06d}")
-        visitor = visitors[-1] if new else rng.choice(visitors)
-        pages = 1 if rng.random() < 0.45 and not signed_up else 2 + int(rng.expovariate(0.35))
-        rows.append([f"w{n:06d}", visitor, _iso(t.replace(microsecond=0)), str(pages),
-                     rng.choices(channels, (40, 20, 12, 8, 15, 5))[0], "true" if signed_up else "false"])
-    return rows
-
-
-def _write(path: Path, header: Iterable[str], rows: Iterable[Iterable[str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def write_sample(dest: Path, *, seed: int = 7, customers: int = 1500) -> list[Path]:
@@ -508,19 +383,22 @@ def write_sample(dest: Path, *, seed: int = 7, customers: int = 1500) -> list[Pa
     accounts = _accounts(rng("customers"), customers, customers * 8 // 15)
     subscriptions = _subscriptions(rng("subscriptions"), accounts)
     events = _events(rng("events"), accounts)
-    tickets, surveys = _support(rng("support"), accounts)
+    # Marketing and support come last, each from its own stream: they read what billing and events
+    # decided (first payments, users) and change none of it.
+    attribute(rng("attribution"), accounts)
+    tickets, surveys = support(rng("support"), accounts)
     tables = {
-        "customers": [[a.id, _iso(a.created), a.segment, a.plan, a.country, a.channel, a.referred_by]
-                      for a in accounts],
+        "customers": [[a.id, iso(a.created), a.segment, a.plan, a.country, a.channel, a.referred_by,
+                       a.email(a.users[0][0])] for a in accounts],
         "subscriptions": subscriptions,
         "fx_rates": _fx_rates(rng("fx")),
         "events": events,
         "surveys": surveys,
-        "spend": _spend(rng("spend"), accounts),
+        "spend": spend(rng("spend"), accounts),
         "tickets": tickets,
-        "traffic": _traffic(rng("traffic"), accounts, len(accounts) * 13),
+        "traffic": traffic(rng("traffic"), accounts, len(accounts) * 16),
     }
-    written = [_write(dest / f"{name}.csv", COLUMNS[name].split(), rows) for name, rows in tables.items()]
+    written = [write_csv(dest / f"{name}.csv", COLUMNS[name].split(), rows) for name, rows in tables.items()]
     # The company bills in USD, EUR and GBP: the config names the reporting currency, so
     # `cd DEST && kpi compute revenue` runs as `kpi sample --help` says.
     config = dest / "kpi.toml"
@@ -532,6 +410,13 @@ CONFIG = """\
 # The sample's configuration (kpi sample): run kpi from this folder to use it.
 data_dir = "."
 currency = "USD"   # the reporting currency; fx_rates.csv converts EUR and GBP into it
+
+# Channel classes for CAC's paid basis and paid_share. paid_search and paid_social are paid
+# without a line (names starting with "paid"); organic, direct, referral and email are classes.
+[channels]
+content = "organic"   # the blog and SEO: not bought media
+events = "other"      # trade shows
+partner = "other"     # partner commissions
 """
 
 
