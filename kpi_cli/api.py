@@ -27,22 +27,19 @@ from kpi_cli.engagement import tables
 from kpi_cli.engagement.base import ALL_PARTS, EngagementBase
 from kpi_cli.engagement.base import build as build_engagement
 from kpi_cli.engagement.events import Exclusions, Roles
-from kpi_cli.engagement.metrics import evaluate as evaluate_engagement
+from kpi_cli.engagement.family import ACCOUNT_METRICS, parts_needed, require_accounts  # noqa: F401 (API)
 from kpi_cli.engagement.signups import pql_accounts
-from kpi_cli.engagement.windows import off_grain
-from kpi_cli.errors import DataError, UsageError
+from kpi_cli.errors import UsageError
+from kpi_cli.graph import Graph, split_part
 from kpi_cli.loading import load_source
 from kpi_cli.money import fsum
 from kpi_cli.options import RunOptions, calendar_of, check_choice, parse_duration_days
 from kpi_cli.periods import RangeRequest, parse_as_of
-from kpi_cli.registry import METRICS, Metric, resolve
+from kpi_cli.registry import METRICS, resolve
 from kpi_cli.revenue import cohorts
 from kpi_cli.revenue.base import RevenueBase, build, shown_group
-from kpi_cli.revenue.metrics import LTV_WINDOW, PER_YEAR, evaluate
 from kpi_cli.revenue.prep import RevenueRules
 
-# Engagement metrics that read account ids whatever --actor says.
-ACCOUNT_METRICS = ("active_accounts", "w2wai", "w2wai_count", "pqls")
 ALL_PERIODS = 10_000  # "--last" long enough to reach back to the data's start (clamped there)
 LONG = ["metric", "period", "value", "numerator", "denominator", "complete"]
 
@@ -85,12 +82,13 @@ class Run:
         """``[exclude]`` from the config plus ``--exclude-file``."""
         return Exclusions.from_config(self.settings.tables.get("exclude", {}), self.options.exclude_file)
 
-    def engagement(self, roles: Roles, by: tuple[str, ...] = (), needs: frozenset[str] = ALL_PARTS
-                   ) -> EngagementBase:
-        """The engagement table for this run's range and actor."""
+    def engagement(self, roles: Roles, by: tuple[str, ...] = (), needs: frozenset[str] = ALL_PARTS,
+                   req: RangeRequest | None = None) -> EngagementBase:
+        """The engagement table for this run's range (or ``req``) and actor."""
         v = self.settings.values
         cal = calendar_of(v)
-        base = build_engagement(self.dataset, cal, self.options.range, parse_as_of(self.options.as_of, cal), roles,
+        req = self.options.range if req is None else req
+        base = build_engagement(self.dataset, cal, req, parse_as_of(self.options.as_of, cal), roles,
                                 self.options.actor, self.options.identified_only, v["engine"],
                                 parse_duration_days(self.options.session_gap, "--session-gap") * 86_400,
                                 self.options.mau_days, self.exclusions, by, needs)
@@ -154,19 +152,22 @@ def compute(metrics: str | list[str], data: str | Path | None = None, **kwargs: 
 
 
 def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
-    """:func:`compute` on an already started run."""
+    """:func:`compute` on an already started run: the metric graph plans and builds each base once."""
     roles = Roles.from_table(run.settings.tables.get("events", {}))
-
     by = list(run.options.by)
 
-    def available(m: Metric) -> bool:
-        """What a group keeps: metrics whose sources exist and whose event roles are configured, and
-        which fit the breakdown (per-feature metrics only with ``--by feature``, the others only without)."""
+    @functools.cache
+    def available(mid: str) -> bool:
+        """What a group keeps: metrics whose sources exist, whose event roles and config tables are
+        there, which fit the breakdown (per-feature metrics only with ``--by feature``, the others only
+        without), and whose parts are all available."""
+        m = METRICS[mid]
         have_sources = all(any(run.dataset.has(s) for s in need.split("|")) for need in m.sources)
         fits = ("features" in m.roles) == (by == ["feature"])
         return (have_sources and fits and roles.configured(m.roles)
                 and all(run.settings.tables.get(t) for t in m.tables)
-                and (m.id not in ACCOUNT_METRICS or has_accounts()))
+                and (m.id not in ACCOUNT_METRICS or has_accounts())
+                and all(available(split_part(p, run.options)[0]) for p in m.of))
 
     @functools.cache
     def has_accounts() -> bool:
@@ -174,44 +175,32 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
         src = load_source("events", run.settings, required=False)
         return src is not None and "account_id" in src.mapping
 
-    ids = resolve(metrics, available)
+    ids = with_companions(resolve(metrics, lambda m: available(m.id)))
     run.info["metrics"] = ids
-    frames = []
-    revenue_ids = [m for m in ids if METRICS[m].family == "revenue"]
-    if revenue_ids:
-        lookback = LTV_WINDOW if "ltv" in ids else 0
-        if any(m in ids for m in ("nrr_ttm", "grr_ttm")):
-            lookback = max(lookback, PER_YEAR[calendar_of(run.settings.values).grain])
-        base = run.revenue(lookback)
-        periods = base.grid.periods().select("idx", "period", "complete")
-        for mid in revenue_ids:
-            frames.append(evaluate(base, mid, run.metric_options).join(periods, on="idx", how="left")
-                          .with_columns(pl.lit(mid).alias("metric")))
-    engagement_ids = [m for m in ids if METRICS[m].family == "engagement"]
-    if engagement_ids:
-        features = by == ["feature"]
-        grain = calendar_of(run.settings.values).grain
-        ebase = run.engagement(roles, () if features else tuple(by),
-                               parts_needed(engagement_ids, run.options.window, grain))
-        accounts = [m for m in engagement_ids if m in ACCOUNT_METRICS]
-        if accounts:
-            require_accounts(run.dataset, accounts[0])
-        periods = ebase.grid.periods().select("idx", "period", "complete")
-        options: dict[str, object] = {"inactive_days": run.options.inactive_days,
-                                      "pql": run.settings.tables.get("pql", {})}
-        for mid in engagement_ids:
-            rows = evaluate_engagement(ebase, mid, roles, run.options.window or "calendar", options)
-            if ("feature" in rows.columns) != features:
-                msg = (f"{mid} is reported per feature: add --by feature" if "feature" in rows.columns
-                       else f"--by feature: {mid} has no per-feature breakdown")
-                raise UsageError(msg)
-            frames.append(rows.join(periods, on="idx", how="left").with_columns(pl.lit(mid).alias("metric")))
+    graph = Graph(run, ids)
+    run.info["graph"] = graph
+    graph.check_by()
+    frames = [graph.output(mid).with_columns(pl.lit(mid).alias("metric")) for mid in ids]
     order = {m: i for i, m in enumerate(ids)}
     out = pl.concat(frames, how="diagonal_relaxed").with_columns(
         pl.col("metric").replace_strict(order, return_dtype=pl.Int64).alias("_order"))
-    out = out.with_columns([shown_group(b) for b in by]).sort(["_order", "period", *by], nulls_last=True)
+    out = out.sort(["_order", "period", *by], nulls_last=True)
     return out.select("metric", "period", *by, "value", "numerator",
                       "denominator", pl.col("complete").cast(pl.Boolean))
+
+
+def with_companions(ids: list[str]) -> list[str]:
+    """``ids`` with each metric's companions right after it: ``nps`` brings ``nps_moe`` (SPEC §3.4:
+    every NPS row carries its margin)."""
+    out: list[str] = []
+    for mid in ids:
+        for m in (mid, *COMPANIONS.get(mid, ())):
+            if m in METRICS and m not in out and (m == mid or m not in ids):
+                out.append(m)
+    return out
+
+
+COMPANIONS = {"nps": ("nps_moe",)}
 
 
 def movements(data: str | Path | None = None, customers: bool = False, **kwargs: Any) -> pl.DataFrame:
@@ -302,35 +291,6 @@ def funnel_run(run: Run, steps: list[str], window: str = "14d", order: str = "lo
     return event_funnel.table(run.dataset, cal, run.options.range, parse_as_of(run.options.as_of, cal), steps,
                               window_us=window_us, order=order, actor=run.options.actor,
                               identified_only=run.options.identified_only, exclusions=run.exclusions)
-
-
-def require_accounts(ds: Dataset, why: str) -> None:
-    """A data error when the events have no column mapped to ``account_id``: without one, account
-    metrics would be silently 0 (Amplitude exports keep accounts in ``groups``)."""
-    src = ds.sources.get("events")
-    if src is None or "account_id" in src.mapping:
-        return
-    found = ", ".join([*src.mapping.values(), *src.extra][:12])
-    msg = f"events ({src.files[0]}): {why} needs account ids, and no column maps to account_id; found: {found}"
-    raise DataError(msg, hint='map it in kpi.toml: [sources.events.columns] account_id = "<header>" '
-                    '(Amplitude: "groups.<your group type>", Segment: "context_groupId")')
-
-
-def parts_needed(ids: list[str], window: str | None, grain: str = "month") -> frozenset[str]:
-    """Which optional parts of the engagement table the metrics ``ids`` read."""
-    needs = {i for i in ids if window != "trailing" and off_grain(i, grain)}
-    if any(i.startswith("session") or i.endswith("session_duration") for i in ids):
-        needs.add("sessions")
-    if window == "trailing":
-        needs.add("trailing")
-    elif any(i in ("wau_mau", "dau_wau") for i in ids):
-        needs.add("shares")
-    if any(METRICS[i].special for i in ids):  # signup, account and feature metrics read every event
-        needs.update(("entrants", "counts"))
-    columns = {c for i in ids for c in (METRICS[i].value, *(METRICS[i].ratio or ()))}
-    if columns & {"logins", "key_actions", "invites", "active_accounts"}:
-        needs.add("counts")
-    return frozenset(needs)
 
 
 def pql_list_run(run: Run) -> pl.DataFrame:

@@ -531,12 +531,6 @@ def list_metrics(
 
 EXPLAIN_OPTS = ("period", "tz", "week_start", "data", "config", *REVENUE_OPTS, *ENGAGEMENT_OPTS, *ACQUISITION_OPTS,
                 *SATISFACTION_OPTS, "debug")
-# Options that are not settings (no KPI_* variable, no kpi.toml key): a flag, else their default.
-_RUN_DEFAULTS = {"actor": "user", "identified_only": "off", "session_gap": "30m", "window": "calendar",
-                 "mau_days": "30", "inactive_days": "30", "exclude_file": "none"}
-_WITHIN = {"trial_conversion_rate": "30d", "freemium_conversion_rate": "90d"}
-
-
 @app.command(cls=PanelCommand)
 @data_command(uses=EXPLAIN_OPTS)
 def explain(
@@ -553,7 +547,6 @@ def explain(
     from kpi_cli.config import load_settings
     from kpi_cli.errors import UsageError
     from kpi_cli.options import CHOICES, RunOptions, check_choice
-    from kpi_cli.registry import part_label
 
     if metric.strip() not in METRICS:
         from kpi_cli.registry import resolve
@@ -570,29 +563,9 @@ def explain(
     for key in CHOICES:
         if key in settings.values:
             settings.values[key] = check_choice(key, str(settings.values[key]))
-    typer.echo(f"{m.id} — {m.label}  [{m.unit}, {m.family}]")
-    typer.echo(f"sources: {', '.join(s.replace('|', ' or ') for s in m.sources)}")
-    typer.echo(f"\n{m.definition}\n")
-    if m.ratio:
-        typer.echo(f"numerator:   {part_label(m.ratio[0])}")
-        typer.echo(f"denominator: {part_label(m.ratio[1])}  (a zero denominator gives null)")
-    typer.echo("options in force:")
-    for o in dict.fromkeys((*m.options, "period", "tz")):
-        value, origin = _in_force(o, m.id, settings, common)
-        typer.echo(f"  --{o.replace('_', '-')} = {value}  ({origin})")
+    from kpi_cli.explain import lines
 
-
-def _in_force(option: str, metric: str, settings: Any, common: dict[str, Any]) -> tuple[str, str]:
-    """An option's value as ``kpi explain`` shows it, and where it came from (flag / env / config / default)."""
-    if option in settings.values:
-        value, origin = settings.values[option], settings.origin[option]
-        if option == "currency" and value is None:
-            return "(the one currency of the data, or the one fx_rates convert into)", origin
-        return str(value), origin
-    given = common.get(option)
-    if given not in (None, False):
-        return ("on" if given is True else str(given)), "flag"
-    return (_WITHIN.get(metric, "30d") if option == "within" else _RUN_DEFAULTS[option]), "default"
+    typer.echo("\n".join(lines(m, settings, common)))
 
 
 def version_callback(value: bool) -> None:

@@ -23,7 +23,7 @@ from kpi_cli.cli import (
     say_config_warnings,
     start_run,
 )
-from kpi_cli.errors import DataError, ExitCode, KpiError
+from kpi_cli.errors import DataError, ExitCode, KpiError, NoMetricError
 from kpi_cli.schemas import SOURCES, normalise
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 VALIDATE_OPTS = (*RANGE_OPTS, "by", *INPUT_OPTS, *REVENUE_OPTS, *ENGAGEMENT_OPTS, *ACQUISITION_OPTS,
                  *SATISFACTION_OPTS, *MESSAGE_OPTS)
 # The metric groups compute would run on each kind of data, and the sources each reads first.
-FAMILIES = (("revenue", ("subscriptions", "invoices")), ("engagement", ("events",)))
+FAMILIES = (("revenue", ("subscriptions", "invoices")), ("acquisition", ("spend", "traffic")),
+            ("engagement", ("events",)), ("satisfaction", ("surveys", "tickets")))
 
 
 @app.command(cls=PanelCommand)
@@ -65,6 +66,8 @@ def validate(common: dict[str, Any]) -> None:
         if any(s in present for s in sources):
             try:
                 compute_run(family, run)
+            except NoMetricError:  # the sources this group needs besides these are absent
+                continue
             except KpiError as e:
                 errors[family] = e
     family_of = {s: f for f, sources in FAMILIES for s in sources}
@@ -207,6 +210,8 @@ class _Guess:
         self.name, self.file, self.path, self.headers = name, file, path, headers
         self.preset, self.mapped, self.missing = preset, mapped, missing
         self.hits = 0  # canonical columns found
+        self.settings: list[str] = []  # lines of the source's table beyond path and preset (survey = …)
+        self.advice: list[str] = []  # what to set by hand, for the summary (source_tz)
 
     def toml(self) -> list[str]:
         lines = [f"[sources.{self.name}]", f"# found {self.file} with {len(self.headers)} columns"]
@@ -214,6 +219,7 @@ class _Guess:
             lines.append(f"path = {_quote(self.path)}")
         if self.preset is not None:
             lines.append(f"preset = {_quote(self.preset.name)}")
+        lines += self.settings
         if self.mapped or self.missing:
             lines.append(f"[sources.{self.name}.columns]  # canonical = \"header in your file\"")
             lines += [f"{c} = {_quote(h)}" for c, h in self.mapped.items()]
@@ -224,7 +230,7 @@ class _Guess:
         preset = f"preset {self.preset.name}" if self.preset is not None else "no preset"
         needs = (f"missing required {', '.join(self.missing)}" if self.missing
                  else "every required column mapped")
-        return f"kpi: {self.file}: {self.name}, {preset}; {needs}"
+        return f"kpi: {self.file}: {self.name}, {preset}; {'; '.join([needs, *self.advice])}"
 
 
 def _quote(text: str) -> str:
@@ -233,29 +239,49 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _headers_of(path: str) -> list[str]:
-    """Top-level headers plus ``parent.field`` for fields of nested (JSON) objects, as mappings reach them."""
+def _headers_of(path: str, table: dict[str, object] | None = None) -> list[str]:
+    """Top-level headers plus ``parent.field`` for fields of nested (JSON) objects, as mappings reach them.
+
+    ``table`` may say how many header rows a CSV has (``header_rows``).
+    """
     import polars as pl
 
     from kpi_cli.loading import _headers, _scan_one
 
-    frame = _scan_one(path)
+    frame = _scan_one(path, table)
     headers = _headers(frame, path)
     schema = frame.collect_schema()
     return headers + [f"{n}.{f.name}" for n, dt in schema.items() if isinstance(dt, pl.Struct) for f in dt.fields]
 
 
 def _guess(name: str, file: str, path: str | None, headers: list[str]) -> _Guess:
-    """The best preset for ``headers`` as source ``name`` (or none), and what is left to map."""
-    from kpi_cli.presets import PRESETS
+    """The best preset for ``headers`` as source ``name`` (or none), and what is left to map.
+
+    A preset whose export has several header rows is then applied to the file's names read with
+    them; survey exports named by their questions get the score's question and survey type guessed
+    from its wording (:func:`kpi_cli.presets.survey_question`).
+    """
+    from kpi_cli.loading import zone_suffix
+    from kpi_cli.presets import PRESETS, survey_question
 
     keys = {normalise(h): h for h in reversed(headers)}
+    for h in reversed(headers):  # Intercom's "Conversation started at (America/New_York)"
+        split = zone_suffix(h)
+        if split is not None:
+            keys.setdefault(normalise(split[0]), h)
     # Stripe's line items say "Period Start (UTC)" for period_start and "Customer" for customer_id:
     # a unit suffix or a missing "ID" still names the column.
     loose = {**{f"{k}id": h for k, h in keys.items()}, **{k.removesuffix("utc"): h for k, h in keys.items()}}
     required = [c.name for c in SOURCES[name] if c.required]
+    question = survey_question(headers) if name == "surveys" else None
+
+    def derived(preset: Any) -> dict[str, Any]:
+        return preset.derive(headers) if preset is not None and preset.derive else {}
 
     def direct(col: str, preset: Any) -> str | None:
+        found = derived(preset).get("columns", {}).get(col)
+        if found is not None:
+            return str(found)
         for cand in (*(preset.columns.get(col, ()) if preset else ()), col):
             if normalise(cand) in keys:
                 return keys[normalise(cand)]
@@ -272,9 +298,33 @@ def _guess(name: str, file: str, path: str | None, headers: list[str]) -> _Guess
     # Found only loosely (a unit suffix): the loader needs the mapping written down.
     mapped = {c.name: loose[normalise(c.name)] for c in SOURCES[name]
               if direct(c.name, best) is None and normalise(c.name) in loose}
-    missing = [c for c in required if found(c, best) is None]
+    settings: list[str] = []
+    constants = derived(best)
+    if name == "surveys" and found("score", best) is None and question is not None:
+        mapped["score"] = question[0]
+    if name == "surveys" and found("survey", best) is None:
+        kind = constants.get("survey") or (question[1] if question else None)
+        if kind is not None:
+            constants = {**constants, "survey": kind}
+            if "survey" not in derived(best):
+                settings.append(f"survey = {_quote(kind)}  # every row is one kind of survey")
+    missing = [c for c in required if found(c, best) is None and c not in mapped and c not in constants]
     guess = _Guess(name, file, path, headers, best, mapped, missing)
+    guess.settings = settings
     guess.hits = score(best)[1]
+    if best is not None and best.needs_tz:
+        guess.settings.append(f'# source_tz = "America/New_York"  # required: set it to {best.needs_tz}')
+        guess.advice.append("set source_tz: its times are naive local times")
+    return guess
+
+
+def _guessed(name: str, file: str, path: str | None, headers: list[str] | None = None) -> _Guess:
+    """:func:`_guess` on a file's headers, read again with its preset's header rows when it has several."""
+    headers = _headers_of(file) if headers is None else headers
+    guess = _guess(name, file, path, headers)
+    rows = guess.preset.header_rows if guess.preset is not None else 1
+    if rows > 1 and not file.lower().endswith((".parquet", ".jsonl", ".ndjson", ".json", ".json.gz", ".jsonl.gz")):
+        guess = _guess(name, file, path, _headers_of(file, {"header_rows": rows}))
     return guess
 
 
@@ -289,17 +339,18 @@ def _guess_sources(settings: Any, folder: Path) -> list[_Guess]:
         files = find_files(name, settings)
         if files:
             claimed.update(str(Path(f).resolve()) for f in files)
-            out.append(_guess(name, files[0], None, _headers_of(files[0])))
+            out.append(_guessed(name, files[0], None))
     taken = {g.name for g in out}
     others = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES)
                     and str(p.resolve()) not in claimed)
     for p in others:
         try:
             headers = _headers_of(str(p))
+            fits = [g for g in (_guessed(n, str(p), p.name, headers) for n in SOURCES if n not in taken)
+                    if not g.missing]
         except KpiError:
             typer.echo(f"kpi: {p}: cannot read its headers; skipped", err=True)
             continue
-        fits = [g for g in (_guess(n, str(p), p.name, headers) for n in SOURCES if n not in taken) if not g.missing]
         if fits:
             g = max(fits, key=lambda g: g.hits)
             taken.add(g.name)

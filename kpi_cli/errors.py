@@ -39,6 +39,10 @@ class UsageError(KpiError):
     exit_code = ExitCode.USAGE_ERROR
 
 
+class NoMetricError(UsageError):
+    """Nothing to compute: no metric given, or a group none of whose metrics the sources allow."""
+
+
 class BadRowsError(DataError):
     """Rows that do not parse or break a rule, under ``--on-bad-rows error``."""
 

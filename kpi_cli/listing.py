@@ -30,17 +30,17 @@ def render(format: str) -> str:
 
         msg = f"kpi list --format {format!r} is not one of {', '.join(FORMATS)}"
         raise UsageError(msg, hint="e.g. kpi list -f csv > metrics.csv")
-    rows = [(m.id, m.family, m.unit, ", ".join(m.sources), m.label) for m in METRICS.values()]
+    rows = [(m.id, m.listed_group, m.unit, ", ".join(m.sources), m.label) for m in METRICS.values() if not m.hidden]
     if format == "table":
         lines = [f"{r[0]:<26} {r[2]:<9} {r[4]}" for r in rows]
         lines += ["", f"groups: {', '.join(GROUPS)}"]
     elif format == "json":
         import json
 
-        keys = ("id", "family", "unit", "sources", "label")
+        keys = ("id", "group", "unit", "sources", "label")
         lines = [json.dumps([dict(zip(keys, r, strict=True)) for r in rows], indent=1)]
     else:  # csv
-        lines = ["id,family,unit,sources,label"]
+        lines = ["id,group,unit,sources,label"]
         lines += [",".join(f'"{x}"' if "," in x else x for x in r) for r in rows]
     return "".join(f"{line}\n" for line in lines)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from kpi_cli.errors import UsageError
+from kpi_cli.errors import NoMetricError, UsageError
 from kpi_cli.metric import Metric
 
 # Catalogue modules, in the order kpi list and the `all` group show them.
@@ -109,6 +109,11 @@ def resolve(requested: list[str] | str, available: Callable[[Metric], bool] | No
                 msg = f"unknown metric {token!r}"
                 raise UsageError(msg, hint=f"{hint}`kpi list` shows every metric id")
     if not out:
+        groups = [t.strip() for item in items for t in item.split(",") if t.strip() in GROUPS]
+        if groups:
+            msg = f"{', '.join(groups)}: none of its metrics can be computed from the sources found"
+            raise NoMetricError(msg, hint="`kpi list` shows the sources each metric needs; "
+                                "`kpi validate` shows what was found")
         msg_0 = "no metric given"
-        raise UsageError(msg_0, hint="e.g. kpi compute mrr --month 2023-03")
+        raise NoMetricError(msg_0, hint="e.g. kpi compute mrr --month 2023-03")
     return out

@@ -18,7 +18,7 @@ def readme_metric_ids() -> list[str]:
 
 
 def test_readme_lists_every_metric_in_registry_order() -> None:
-    assert readme_metric_ids() == list(METRICS)
+    assert readme_metric_ids() == [m for m in METRICS if not METRICS[m].hidden]
 
 
 def test_every_metric_has_label_unit_definition() -> None:
@@ -26,7 +26,12 @@ def test_every_metric_has_label_unit_definition() -> None:
         assert m.label, m.id
         assert m.definition.rstrip(")").endswith("."), m.id
         assert m.unit in {"currency", "count", "ratio", "score", "duration", "months"}, m.id
-        assert (m.value is not None) + (m.ratio is not None) + (m.special is not None) == 1, m.id
+        # One way to compute it: a base column, a ratio of base columns, a family function, or a
+        # formula over other metrics (``op``); ``of`` may name parts a family function reads.
+        ways = (m.value is not None) + (m.ratio is not None) + (m.special is not None) + (m.op is not None)
+        assert ways <= 1, m.id  # none: its family evaluates it by id
+        assert m.op is None or m.of, m.id
+        assert all(p.partition("@")[0] in METRICS for p in m.of), m.id
 
 
 def test_help_and_list_do_not_import_polars() -> None:

@@ -269,6 +269,21 @@ def pqls(base: EngagementBase, roles: Roles, _id: str, options: dict[str, Any]) 
     return _count(_per_period(base, rows, pl.col("hit").sum(), pl.len(), tuple(keys)), keys)
 
 
+def new_signups(base: EngagementBase, roles: Roles, _id: str, _o: dict[str, Any]) -> pl.DataFrame:
+    """Actors whose first signup event falls in P, for every period of the grid (P − 1 included,
+    which ``signup_growth_rate`` divides by)."""
+    keys = list(base.keys)
+    first = _signups(base, roles).with_columns(slot(pl.col("t0"), base.grid.frame()["b_us"].to_list()).alias("idx"))
+    first = first.filter(pl.col("idx") >= 0, pl.col("idx") <= base.grid.last)
+    counts = first.group_by(*keys, "idx").agg(pl.len().cast(pl.Float64).alias("value"))
+    periods = pl.DataFrame({"idx": list(range(base.grid.last + 1))}, schema={"idx": pl.Int64})
+    if keys:
+        periods = counts.select(*keys).unique().join(periods, how="cross")
+    none = pl.lit(None, dtype=pl.Float64)
+    return periods.join(counts, on=[*keys, "idx"], how="left").select(
+        *keys, "idx", pl.col("value").fill_null(0.0), none.alias("numerator"), none.alias("denominator"))
+
+
 SPECIALS: dict[str, Callable[[EngagementBase, Roles, str, dict[str, Any]], pl.DataFrame]] = {
     "activation": activation_rate,
     "ttfv": time_to_first_value,
@@ -280,4 +295,5 @@ SPECIALS: dict[str, Callable[[EngagementBase, Roles, str, dict[str, Any]], pl.Da
     "invite_acceptance": invite_acceptance_rate,
     "viral": viral_coefficient,
     "pqls": pqls,
+    "signups": new_signups,
 }

@@ -48,8 +48,10 @@ def ratio(num: pl.Expr, den: pl.Expr) -> list[pl.Expr]:
     ]
 
 
-def evaluate(base: RevenueBase, metric_id: str, options: dict[str, object]) -> pl.DataFrame:
-    """Rows of one metric for the requested periods of ``base``."""
+def evaluate(base: RevenueBase, metric_id: str, options: dict[str, object], since: int | None = None
+             ) -> pl.DataFrame:
+    """Rows of one metric for the requested periods of ``base`` (from period index ``since`` when given:
+    the look-back another metric reads, e.g. customers at P − 1)."""
     m = METRICS[metric_id]
     keys = [*base.groups, "idx"]
     table = extended(base.table, str(options.get("churn_denominator", "start")))
@@ -62,7 +64,7 @@ def evaluate(base: RevenueBase, metric_id: str, options: dict[str, object]) -> p
         out = table.select(*keys, pl.col(m.value).cast(pl.Float64).alias("value"),
                            pl.lit(None, dtype=pl.Float64).alias("numerator"),
                            pl.lit(None, dtype=pl.Float64).alias("denominator"))
-    return out.filter(pl.col("idx") >= base.grid.first)
+    return out.filter(pl.col("idx") >= (base.grid.first if since is None else since))
 
 
 def _ltv(base: RevenueBase, table: pl.DataFrame, _id: str, options: dict[str, object]) -> pl.DataFrame:
