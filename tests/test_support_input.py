@@ -169,3 +169,28 @@ def test_python_api_matches_the_hand_computation(tmp_path: Path) -> None:
     want = pl.DataFrame({"metric": ["first_response_rate"], "period": [date(2024, 3, 1)],
                          "value": [0.75], "numerator": [3.0], "denominator": [4.0], "complete": [False]})
     assert_frame_equal(got, want)
+
+
+def test_an_empty_export_gives_zero_tickets_in_incomplete_periods(run: Run, tmp_path: Path) -> None:
+    """A header alone: 0 tickets and null medians; with no instant in the data no period is complete."""
+    write_csv(tmp_path / "d" / "tickets.csv", ["ticket_id", "created_at"], [])
+    result = run("compute", "tickets,first_response_time", "--data", tmp_path / "d", *MARCH, "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert [(r["value"], r["complete"]) for r in json.loads(result.stdout)] == [(0, False), (None, False)]
+
+
+def test_weekly_periods(run: Run, tmp_path: Path) -> None:
+    """--period week (Monday starts): 2024-03-03 is a Sunday (week of 02-26), 03-04 a Monday."""
+    write_csv(tmp_path / "d" / "tickets.csv", ["ticket_id", "created_at"],
+              [["a", "2024-03-03T12:00:00Z"], ["b", "2024-03-04T00:00:00Z"], ["c", "2024-03-10T23:59:59Z"]])
+    result = run("compute", "tickets", "--data", tmp_path / "d", "--period", "week", "--from", "2024-02-26",
+                 "--to", "2024-03-10", "--as-of", "2024-04-05", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert [(r["period"], r["value"]) for r in json.loads(result.stdout)] == [("2024-02-26", 1), ("2024-03-04", 2)]
+
+
+def test_explain_names_the_parts(run: Run) -> None:
+    result = run("explain", "tickets_per_user")
+    assert result.exit_code == 0, result.stderr
+    assert "active_users" in result.stdout
+    assert "--tag" in result.stdout

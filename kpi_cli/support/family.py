@@ -91,7 +91,8 @@ def build(graph: Graph) -> SupportBase:
     periods = graph.periods(lookback=graph.lookback("support"))
     bounds = [cal.instant(d) for d in periods] + [cal.instant(cal.step(periods[-1]))]
     end = data_end(graph)
-    horizon = min(graph.as_of, end) if end is not None else graph.as_of
+    # Without a single ticket nothing says how far the export reaches: no period is complete.
+    horizon = min(graph.as_of, end) if end is not None else bounds[0]
     complete = [bounds[i + 1] <= horizon for i in range(len(periods))]
     n = len(periods)
 
