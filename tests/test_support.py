@@ -239,3 +239,20 @@ def test_timezone_decides_the_period(run: Run, tmp_path: Path) -> None:
             "--as-of", "2024-06-01", "-f", "json")
     assert rows(run(*args))["value"].to_list() == [1, 0]
     assert rows(run(*args, "--tz", "Europe/Berlin"))["value"].to_list() == [0, 1]
+
+
+def test_tickets_per_user_by_segment_joins_both_families(run: Run, example: Path) -> None:
+    """--by segment, March: tickets ent 2 (T2, T3), smb 2 (T1, T5), blank 2; active users by their
+    events' account: ent u2, u3 (B) = 2, smb u1 (A), u4 (C) = 2 → 1.0 and 1.0; the blank group has
+    no active users → null."""
+    got = compute(run, example, "tickets_per_user", "--month", "2024-03", "--by", "segment")
+    assert got.select("segment", "value", "numerator", "denominator").rows() == [
+        ("ent", 1.0, 2, 2), ("smb", 1.0, 2, 2), (None, None, 2, None)]
+
+
+def test_by_a_dimension_the_other_family_lacks_is_refused(run: Run, example: Path) -> None:
+    """Revenue has no tags: tickets_per_customer --by tag is a usage error, not a silent blank split."""
+    result = run("compute", "tickets_per_customer", "--data", example, "--config", example / "kpi.toml",
+                 "--month", "2024-03", *AS_OF, "--by", "tag")
+    assert result.exit_code == 2
+    assert "--by tag" in result.stderr
