@@ -14,6 +14,7 @@ import polars as pl
 
 from kpi_cli.errors import UsageError
 from kpi_cli.money import fsum
+from kpi_cli.revenue.engine import UNIT
 from kpi_cli.surveys.scores import finish, latest, ratio
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def account_mrr(rev: RevenueBase, base: SurveyBase, dates: list[date]) -> pl.Dat
     if not wanted:
         return pl.DataFrame(schema=schema)
     lo, hi = min(wanted), max(wanted)
-    unit = [c for c in rev.points.columns if c not in ("idx", "a", "b", "a_r", "b_r", "paid_before", "movement")]
+    unit = list(dict.fromkeys([*UNIT, *rev.groups]))  # the revenue engine's unit: customer, currency, groups
     points = rev.points.select(*unit, "idx", "b").sort(*unit, "idx")
     # Native MRR b holds from its change point up to the unit's next one.
     spans = points.with_columns(pl.col("idx").shift(-1).over(unit).fill_null(len(starts)).alias("next"))

@@ -73,7 +73,7 @@ def nps_stats(units: pl.DataFrame, groups: list[str]) -> pl.DataFrame:
         pl.len().alias("n"), fsum(w).alias("w"),
         fsum(pl.when(pl.col("_s") >= PROMOTER).then(w).otherwise(0.0)).alias("pw"),
         fsum(pl.when(pl.col("_s") <= DETRACTOR).then(w).otherwise(0.0)).alias("dw"),
-        (w * w).sum().alias("w2"))
+        fsum(w * w).alias("w2"))
 
 
 def nps_rows(base: SurveyBase, dates: list[date], units: pl.DataFrame, seen: pl.DataFrame
