@@ -56,7 +56,8 @@ def evaluate_rows(graph: Graph, base: EngagementBase, mid: str) -> pl.DataFrame:
     run = graph.run
     options: dict[str, object] = {"inactive_days": run.options.inactive_days,
                                   "pql": run.settings.tables.get("pql", {})}
-    rows = evaluate(base, mid, roles_of(graph), run.options.window or "calendar", options)
+    since = base.grid.first - min(graph.lookback("engagement"), base.grid.first)
+    rows = evaluate(base, mid, roles_of(graph), run.options.window or "calendar", options, since)
     features = _features(graph)
     if ("feature" in rows.columns) != features:
         msg = (f"{mid} is reported per feature: add --by feature" if "feature" in rows.columns

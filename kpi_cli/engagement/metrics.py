@@ -24,8 +24,9 @@ PER_FEATURE = {"feature_adoption", "feature_retention"}
 
 
 def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "calendar",
-             options: dict[str, object] | None = None) -> pl.DataFrame:
-    """Rows ``idx, value, numerator, denominator`` of one engagement metric (``--by`` dims first)."""
+             options: dict[str, object] | None = None, since: int | None = None) -> pl.DataFrame:
+    """Rows ``idx, value, numerator, denominator`` of one engagement metric (``--by`` dims first);
+    table metrics start at period index ``since`` when given (P − 1 for a metric that reads it)."""
     if window not in ("calendar", "trailing"):
         msg = f"--window {window!r} is not one of calendar, trailing"
         raise UsageError(msg)
@@ -42,7 +43,7 @@ def evaluate(base: EngagementBase, metric_id: str, roles: Roles, window: str = "
         rows = SPECIALS[m.special](base, roles, metric_id, options or {})
         return named(rows, base.keys, base.groups)
     keys = [*base.keys, "idx"]
-    table = base.table.filter(pl.col("idx") >= base.grid.first).with_columns(
+    table = base.table.filter(pl.col("idx") >= (base.grid.first if since is None else since)).with_columns(
         pl.when(pl.col("days") > 0).then(pl.col("dau_sum") / pl.col("days")).alias("dau"))
     if "session_seconds" in table.columns:
         table = table.with_columns((pl.col("session_seconds") / 60).alias("session_minutes"),
