@@ -25,8 +25,8 @@ EUR_USD = 1.08  # the rate the EU team budgets with; kpi converts at fx_rates of
 # Website: where sessions come from, and how often each channel's visitors leave after one page.
 TRAFFIC = {"organic": 34, "direct": 20, "paid_search": 16, "paid_social": 11, "referral": 7, "email": 5,
            "content": 4, "": 3}
-BOUNCE = {"organic": 0.45, "direct": 0.40, "paid_search": 0.50, "paid_social": 0.62, "referral": 0.38,
-          "email": 0.36, "content": 0.56, "": 0.50}
+BOUNCE = {"organic": 0.48, "direct": 0.43, "paid_search": 0.52, "paid_social": 0.64, "referral": 0.40,
+          "email": 0.38, "content": 0.58, "": 0.52}
 WEB = {"partner": "referral", "events": "direct"}  # a signup visit's channel when the customer's is offline
 
 
