@@ -24,7 +24,7 @@ METRICS = [
     Metric("first_response_time", "First response (h)", "duration", "support", TICKETS,
            "Median hours from created_at to the first response, over tickets created in P answered by --as-of "
            "(an even count: the mean of the two middle values); --hours business reads the export's "
-           f"first_response_business_minutes. denominator = the tickets answered. {ANSWERED} {HYGIENE}",
+           f"first_response_business_minutes. {ANSWERED} {HYGIENE}",
            options=(*OPTS, "hours"), group="satisfaction"),
     Metric("first_response_time_p90", "First response p90 (h)", "duration", "support", TICKETS,
            "90th percentile (linear between order statistics, numpy's default) of the same hours.",
@@ -38,9 +38,9 @@ METRICS = [
     Metric("resolution_time", "Resolution (h)", "duration", "support", TICKETS,
            "Median hours from created_at to the final resolution (resolved_at, else created_at + "
            "full_resolution_minutes), over tickets created in P resolved by --as-of; --hours business reads "
-           f"full_resolution_business_minutes. denominator = the tickets resolved. {HYGIENE}",
+           f"full_resolution_business_minutes. {HYGIENE}",
            options=(*OPTS, "hours"), group="satisfaction"),
     Metric("reopen_rate", "Reopen rate", "ratio", "support", TICKETS,
-           "Tickets resolved in P (final resolution by --as-of) with reopens > 0 / tickets resolved in P (a blank "
+           "Tickets resolved in P (final resolution) with reopens > 0 / tickets resolved in P (a blank "
            f"or absent reopens is 0). {HYGIENE}", options=OPTS, group="satisfaction"),
 ]

@@ -1,8 +1,10 @@
 """The support family on the metric graph: clean tickets once, then each ticket metric per period.
 
-Tickets belong to the period of their creation (``resolution``-side metrics: of their final
-resolution). A response or resolution counts only when it happened by ``--as-of``; a period is
-complete when it ends by both ``--as-of`` and the last instant in the tickets (SPEC §2).
+Tickets belong to the period of their creation (``reopen_rate``: of their final resolution).
+The times (``first_response_time``, ``resolution_time``) and ``first_response_rate`` count only a
+response or resolution that happened by ``--as-of``, as SPEC §3.4 says; ``reopen_rate`` counts every
+resolution in P, an incomplete period being computed as if its data were complete (SPEC §2). A
+period is complete when it ends by both ``--as-of`` and the last instant in the tickets.
 ``tickets_per_user`` and ``tickets_per_customer`` are ratios the graph forms from ``tickets`` and
 the engagement / revenue families' own metrics.
 """
@@ -35,8 +37,8 @@ HEADERS = {"first_response_business_minutes": "First reply time in minutes withi
 class SupportBase:
     """Clean tickets placed on the run's periods, one row per ticket (per tag with ``--by tag``).
 
-    ``c_idx``/``r_idx``: index in ``periods`` of the creation / resolution (null outside, and for
-    a resolution after ``--as-of``); ``answered``: a first response by ``--as-of``; ``_g*``: the
+    ``c_idx``/``r_idx``: index in ``periods`` of the creation / final resolution (null outside);
+    ``answered``/``resolved_by``: a first response / final resolution by ``--as-of``; ``_g*``: the
     ``--by`` group keys.
     """
 
@@ -104,8 +106,9 @@ def build(graph: Graph) -> SupportBase:
     keys = [f"_g{i}" for i in range(len(by))]
     frame = frame.with_columns(
         place(pl.col("created_at")).alias("c_idx"),
-        place(pl.when(pl.col("resolved") <= graph.as_of).then(pl.col("resolved"))).alias("r_idx"),
+        place(pl.col("resolved")).alias("r_idx"),
         (pl.col("answered_at") <= graph.as_of).fill_null(False).alias("answered"),
+        (pl.col("resolved") <= graph.as_of).fill_null(False).alias("resolved_by"),
     ).filter(pl.col("c_idx").is_not_null() | pl.col("r_idx").is_not_null())
     frame = _grouped(graph, frame, by, keys)
     groups = frame.select(keys).unique().sort(keys) if keys else pl.DataFrame()
@@ -175,12 +178,12 @@ def evaluate(graph: Graph, base: SupportBase, metric_id: str) -> pl.DataFrame:
         return _shaped(base, rows, pl.when(n != 0).then(a / n), a, n)
     if metric_id in ("first_response_time", "first_response_time_p90", "resolution_time"):
         col = _hours_column(base, metric_id)
-        done = pl.col("answered") if metric_id != "resolution_time" else pl.col("r_idx").is_not_null()
+        done = pl.col("answered" if metric_id != "resolution_time" else "resolved_by")
         hours = created.filter(done, pl.col(col).is_not_null()).select("c_idx", *keys, pl.col(col).alias("h"))
         stat = pl.col("h").quantile(0.9, "linear") if metric_id.endswith("_p90") else pl.col("h").median()
-        agg = hours.group_by("c_idx", *keys).agg(stat.alias("v"), pl.len().alias("n"))
-        rows = _on_grid(base, agg.rename({"c_idx": "idx"}), {"n": 0})
-        return _shaped(base, rows, pl.col("v"), none, pl.col("n").cast(pl.Float64))
+        agg = hours.group_by("c_idx", *keys).agg(stat.alias("v"))
+        # SPEC §4.1: numerator and denominator belong to ratios; a median has neither.
+        return _shaped(base, _on_grid(base, agg.rename({"c_idx": "idx"}), {}), pl.col("v"), none, none)
     if metric_id == "reopen_rate":
         resolved = t.filter(pl.col("r_idx").is_not_null())
         agg = resolved.group_by("r_idx", *keys).agg(pl.len().alias("n"), pl.col("reopened").sum().alias("a"))
