@@ -78,12 +78,12 @@ def _inbound(rng: random.Random, acc: Account, t: datetime) -> _Ticket:
         first = created + timedelta(minutes=rng.lognormvariate(1.5, 1.0))
     else:
         first = _open(rng, created + HOUR * rng.lognormvariate(1.0, 1.1))
-    resolved = _open(rng, (first or created) + HOUR * rng.lognormvariate(2.5 if first else 1.0, 1.2))
+    done = _open(rng, (first or created) + HOUR * rng.lognormvariate(2.5 if first else 1.0, 1.2))
     reopens = rng.choices((0, 1, 2), (90, 8, 2))[0]
     for _ in range(reopens):
-        resolved += DAY * rng.lognormvariate(0.5, 0.8)
-    if rng.random() < (0.15 if first is None else 0.01):
-        resolved = None  # stuck: still open (never answered, when lost) when the desk was exported
+        done += DAY * rng.lognormvariate(0.5, 0.8)
+    # stuck: still open (never answered, when lost) when the desk was exported
+    resolved = None if rng.random() < (0.15 if first is None else 0.01) else done
     tags = ";".join(rng.sample(TAGS, rng.choice((1, 1, 2))))
     email, account = acc.email(user), acc.id
     if via == "email" and rng.random() < 0.15:  # the desk placed no organisation: joined by e-mail

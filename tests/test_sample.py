@@ -130,7 +130,7 @@ def test_survey_scores_are_whole_numbers_within_their_scales() -> None:
     assert set(surveys["survey"]) == set(scales)
     for survey, (lo, hi) in scales.items():
         scores = surveys.filter(pl.col("survey") == survey)["score"]
-        assert scores.min() == lo and scores.max() == hi, survey
+        assert (scores.min(), scores.max()) == (lo, hi), survey
     assert surveys["response_id"].n_unique() == surveys.height
     assert surveys.filter(pl.col("survey") == "ces")["touchpoint"].n_unique() >= 3  # --by touchpoint
     assert surveys.select(instant("responded_at").max()).item() < END
@@ -167,7 +167,8 @@ def test_nps_csat_and_ces_have_responses_every_month_of_the_demo() -> None:
     for survey, least in (("nps", 60), ("csat", 30), ("ces", 30)):
         counts = surveys.filter(pl.col("survey") == survey).group_by("month").len()
         late = counts.filter(pl.col("month") >= date(2024, 7, 1))
-        assert late.height == 6 and late["len"].min() >= least, survey
+        assert late.height == 6, survey
+        assert late["len"].min() >= least, survey
     # Responses name the account (per-account NPS, MRR coverage).
     nps = surveys.filter(pl.col("survey") == "nps", pl.col("touchpoint") != "website")
     assert nps["account_id"].null_count() == 0
@@ -188,7 +189,8 @@ def test_tickets_have_the_cases_support_metrics_need() -> None:
     assert t["ticket_id"].n_unique() == t.height
     assert t["created"].max() < END
     # Never before creation (a bad row); a reply at creation is valid (0 hours) and common on phone/chat.
-    assert (t["first"] >= t["created"]).all() and (t["resolved"] >= t["created"]).all()
+    assert (t["first"] >= t["created"]).all()
+    assert (t["resolved"] >= t["created"]).all()
     assert (t["first"] == t["created"]).sum() > 100
     inbound = t.filter(pl.col("is_agent_created") == "false")
     never = inbound.filter(pl.col("first").is_null())
@@ -199,7 +201,8 @@ def test_tickets_have_the_cases_support_metrics_need() -> None:
     assert (inbound["reopens"] > 0).sum() > 100
     assert set(t["status"]) >= {"new", "open", "pending", "solved", "closed"}
     agent = t.filter(pl.col("is_agent_created") == "true")
-    assert agent.height > 100 and set(agent["via"]) == {"outbound"}
+    assert agent.height > 100
+    assert set(agent["via"]) == {"outbound"}
     assert set(inbound["via"]) == {"web", "email", "chat", "phone"}
 
 
@@ -215,14 +218,17 @@ def test_tickets_without_an_account_join_by_email_or_stay_unmatched() -> None:
     by_customer = loose.join(customers, on="mail", how="semi").height
     by_event = loose.join(customers, on="mail", how="anti").join(events, on="mail", how="semi").height
     unmatched = loose.join(events, on="mail", how="anti").join(customers, on="mail", how="anti").height
-    assert by_customer > 20 and by_event > 20 and unmatched > 20
+    assert by_customer > 20
+    assert by_event > 20
+    assert unmatched > 20
     assert by_customer + by_event + unmatched == loose.height
 
 
 def test_tickets_follow_users_over_the_demo_months() -> None:
     t = tickets().filter(pl.col("is_agent_created") == "false").with_columns(month=month("created_at"))
     per_month = t.group_by("month").len().filter(pl.col("month") >= date(2024, 7, 1))
-    assert per_month.height == 6 and per_month["len"].min() > 100  # medians over > 100 tickets
+    assert per_month.height == 6
+    assert per_month["len"].min() > 100
     tagged = t.filter(pl.col("tags").str.contains("billing"))
     assert 0.1 < tagged.height / t.height < 0.5  # --tag billing keeps a real share
 
@@ -235,21 +241,25 @@ def test_tickets_follow_users_over_the_demo_months() -> None:
 def test_traffic_bounce_rates_and_signups() -> None:
     traffic = read("traffic").with_columns(month=month("started_at"), pages=pl.col("pageviews").cast(pl.Int64),
                                            seconds=pl.col("duration_s").cast(pl.Int64))
-    assert traffic["seconds"].min() >= 0 and traffic["pages"].min() >= 1
-    assert set(traffic["key_event"]) == {"true", "false"} and set(traffic["signed_up"]) == {"true", "false"}
+    assert traffic["seconds"].min() >= 0
+    assert traffic["pages"].min() >= 1
+    assert set(traffic["key_event"]) == {"true", "false"}
+    assert set(traffic["signed_up"]) == {"true", "false"}
     by_month = traffic.group_by("month").agg(
         single=(pl.col("pages") <= 1).mean(),
         ga4=(~((pl.col("seconds") > 10) | (pl.col("key_event") == "true") | (pl.col("pages") >= 2))).mean(),
         visitors=pl.col("visitor_id").n_unique())
     assert by_month.height == 24
-    assert by_month["single"].min() >= 0.40 and by_month["single"].max() <= 0.55
+    assert by_month["single"].min() >= 0.40
+    assert by_month["single"].max() <= 0.55
     assert (by_month["ga4"] < by_month["single"] - 0.05).all()  # long single-page reads are engaged
     signed = traffic.filter(pl.col("signed_up") == "true")
     assert signed["user_id"].null_count() == 0
     assert traffic.filter(pl.col("signed_up") == "false")["user_id"].null_count() == traffic.height - signed.height
     # One signup session per account, by its founder (a Signed Up user of events).
     founders = read("customers").height
-    assert signed.height == founders and signed["user_id"].n_unique() == founders
+    assert signed.height == founders
+    assert signed["user_id"].n_unique() == founders
     users = set(read("events").filter(pl.col("event") == "Signed Up")["user_id"])
     assert set(signed["user_id"]) <= users
     # Returning visitors: fewer distinct visitors than sessions.
