@@ -27,6 +27,8 @@ demo: $(STAMP)
 	$(BIN)/kpi compute engagement --data sample_data --from 2024-10 --to 2024-12 -f table
 	$(BIN)/kpi cohort --of users --data sample_data --from 2024-01 --to 2024-06 --periods 5 -f table
 	$(BIN)/kpi funnel "Signed Up" "Dashboard Viewed" "Report Created" --data sample_data --quarter 2024-Q2 -f table
+	$(BIN)/kpi compute acquisition --data sample_data --from 2024-07 --to 2024-12 --currency USD -f table
+	$(BIN)/kpi compute satisfaction --data sample_data --from 2024-07 --to 2024-12 --currency USD -f table
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check kpi_cli tests bench
