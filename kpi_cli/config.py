@@ -39,7 +39,7 @@ def user_config_path() -> Path:
 # nearest known key (SPEC §4.2), so a typo like `curency` is not silently ignored.
 TABLES = ("sources", "events", "exclude", "pql")
 SOURCE_KEYS = ("path", "preset", "columns", "amount_unit", "source_tz", "header_rows", "encoding", "delimiter",
-               "decimal", "thousands", "status")
+               "decimal", "thousands", "status", "keep", "drop", "survey", "duration_unit", "datetime_format")
 EVENT_KEYS = ("signup", "login", "invite", "account_created", "trial_started", "pageview", "key_actions",
               "activation", "activation_window", "onboarding", "features", "active_events", "inactive_events")
 TABLE_KEYS = {"exclude": ("users", "email_domains", "properties"),

@@ -12,8 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpi_cli.errors import DataError, UsageError
-from kpi_cli.presets import ALL_PRESET_NAMES, PRESET_SOURCES, PRESETS, Preset
-from kpi_cli.records import RECORD, Records, csv_headers, is_json, read_records, unique_names
+from kpi_cli.presets import (
+    ALL_PRESET_NAMES,
+    DURATION_UNITS,
+    PRESET_SOURCES,
+    PRESETS,
+    SURVEY_TYPES,
+    Preset,
+    source_defaults,
+)
+from kpi_cli.records import RECORD, Records, csv_headers, header_zones, is_json, read_records, unique_names
 from kpi_cli.schemas import KEEP_EXTRA, SOURCES, normalise
 
 if TYPE_CHECKING:
@@ -49,6 +57,13 @@ class Source:
     warnings: list[str] = field(default_factory=list)
     table: dict[str, object] = field(default_factory=dict)  # the source's config table (decimal, status …)
     _read: tuple[pl.LazyFrame, pl.DataFrame | None] | None = field(default=None, repr=False)
+    # Timestamp column -> IANA zone its naive values are local times in (source_tz, or a header's
+    # "(Area/City)" suffix); parsing turns those into UTC.
+    zones: dict[str, str] = field(default_factory=dict)
+    duration_unit: str = "minutes"  # the unit the ``*_minutes`` columns are written in
+    datetime_format: str = ""  # a strftime format tried first for timestamps
+    # What reading decided, for -v and kpi validate (rows left out by a preset's filter).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def columnar(self) -> bool:
@@ -203,25 +218,93 @@ def _headers(frame: pl.LazyFrame, path: str) -> list[str]:
         raise DataError(msg, hint="check the file is CSV, Parquet or JSONL and not truncated") from None
 
 
+ZONE_SUFFIX = r"^(.*?)\s*\(([A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)+)\)$"  # "Created at (America/New_York)"
+
+
+def zone_suffix(header: str) -> tuple[str, str] | None:
+    """``(header without it, zone)`` when ``header`` ends in an IANA ``(Area/City)`` zone, else None.
+
+    Examples
+    --------
+    >>> zone_suffix("Conversation started at (America/New_York)")
+    ('Conversation started at', 'America/New_York')
+    >>> zone_suffix("Amount (USD/EUR)") is None
+    True
+    """
+    import re
+
+    found = re.match(ZONE_SUFFIX, header.strip())
+    if found is None or not found.group(1) or not _is_zone(found.group(2)):
+        return None
+    return found.group(1), found.group(2)
+
+
+def _is_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+@dataclass
+class Resolved:
+    """How a file's headers map to canonical columns, and what else its preset and table decided."""
+
+    mapping: dict[str, str]  # canonical -> header as found
+    preset: Preset | None
+    zones: dict[str, str] = field(default_factory=dict)  # timestamp column -> zone of its header suffix
+    constants: dict[str, str] = field(default_factory=dict)  # canonical -> value of every row
+    ignored: list[str] = field(default_factory=list)  # headers never read (Qualtrics' own NPS class)
+
+
 def resolve_columns(
     name: str, headers: list[str], settings: Settings, path: str
 ) -> tuple[dict[str, str], Preset | None]:
     """Map canonical columns to headers: config columns > preset > case/punctuation-insensitive match."""
-    table = settings.source_table(name)
-    preset = None
-    if table.get("preset"):
-        key = str(table["preset"]).lower()
-        if key not in ALL_PRESET_NAMES:
-            msg = f"source {name}: unknown preset {table['preset']!r}"
-            raise DataError(msg, hint=f"use one of: {', '.join(ALL_PRESET_NAMES)}")
-        home = PRESET_SOURCES[key]
-        if home != name:
-            msg = f"source {name}: preset {key!r} is for {home}, not {name}"
-            raise DataError(msg, hint=f"remove preset from [sources.{name}] or move it to [sources.{home}]")
-        preset = PRESETS.get(key)
+    found = resolve(name, headers, settings.source_table(name), path)
+    return found.mapping, found.preset
+
+
+def preset_of(name: str, table: dict[str, object]) -> Preset | None:
+    """The preset ``[sources.NAME]`` names (None without one); unknown or another source's is an error."""
+    if not table.get("preset"):
+        return None
+    key = str(table["preset"]).lower()
+    if key not in ALL_PRESET_NAMES:
+        msg = f"source {name}: unknown preset {table['preset']!r}"
+        raise DataError(msg, hint=f"use one of: {', '.join(ALL_PRESET_NAMES)}")
+    home = PRESET_SOURCES[key]
+    if home != name:
+        msg = f"source {name}: preset {key!r} is for {home}, not {name}"
+        raise DataError(msg, hint=f"remove preset from [sources.{name}] or move it to [sources.{home}]")
+    return PRESETS[key]
+
+
+def resolve(name: str, headers: list[str], table: dict[str, object], path: str) -> Resolved:
+    """:func:`resolve_columns` with the zones of ``(Area/City)`` header suffixes, constants and ignored headers.
+
+    A header ending in a zone (Intercom's ``Conversation started at (America/New_York)``) also
+    matches without it, unless another header already reads that way.
+    """
+    import fnmatch
+
+    preset = preset_of(name, table)
+    # Derived before the ignored headers go: Qualtrics' question is found beside its NPS class.
+    derived = preset.derive(headers) if preset and preset.derive else {}
+    ignored = [h for h in headers if preset and any(fnmatch.fnmatchcase(h.lower(), g) for g in preset.ignore)]
+    headers = [h for h in headers if h not in ignored]
     groups: dict[str, list[str]] = {}
     for h in headers:
         groups.setdefault(normalise(h), []).append(h)
+    suffixed: dict[str, str] = {}  # header -> zone
+    for h in headers:
+        split = zone_suffix(h)
+        if split is not None:
+            suffixed[h] = split[1]
+            groups.setdefault(normalise(split[0]), [h])
 
     def only(key: str, col: str) -> str:
         """The one header with ``key``: two that read alike are an error naming both (SPEC §1.3)."""
@@ -234,7 +317,7 @@ def resolve_columns(
             raise DataError(msg, hint=hint)
         return found[0]
 
-    explicit = {str(k): str(v) for k, v in (table.get("columns") or {}).items()}
+    explicit = {str(k): str(v) for k, v in {**derived.get("columns", {}), **(table.get("columns") or {})}.items()}
     mapping: dict[str, str] = {}
     for col in SOURCES[name]:
         if col.name in explicit:
@@ -253,16 +336,37 @@ def resolve_columns(
             if normalise(cand) in groups:
                 mapping[col.name] = only(normalise(cand), col.name)
                 break
-    missing = [c.name for c in SOURCES[name] if c.required and c.name not in mapping]
+    constants = _constants(name, table, derived, mapping)
+    missing = [c.name for c in SOURCES[name] if c.required and c.name not in mapping and c.name not in constants]
     if missing:
         first = missing[0]
         msg = (f"source {name} ({path}): required column {first} not found; "
                f"found: {', '.join(headers[:12])}{' …' if len(headers) > 12 else ''}")
         hint = f'map it in kpi.toml: [sources.{name}.columns] {first} = "<your header>"'
-        if not preset:
-            hint += " (or set a preset: stripe, chargebee, recurly, baremetrics)"
+        if name == "surveys" and first == "survey":
+            hint = (f'set [sources.surveys] survey = "nps" (or "csat", "ces") when the export holds one kind '
+                    f"of survey, or {hint}")
+        elif not preset:
+            hint += f" (or set a preset: {', '.join(p for p, home in PRESET_SOURCES.items() if home == name)})"
         raise DataError(msg, hint=hint)
-    return mapping, preset
+    zones = {c: suffixed[h] for c, h in mapping.items() if h in suffixed}
+    return Resolved(mapping, preset, zones, constants, ignored)
+
+
+def _constants(name: str, table: dict[str, object], derived: dict[str, object],
+               mapping: dict[str, str]) -> dict[str, str]:
+    """``[sources.surveys] survey = "nps"``: the survey type of every row of an export holding one
+    kind of survey (Typeform, SurveyMonkey, Qualtrics write none); a mapped column wins."""
+    if name != "surveys" or "survey" in mapping:
+        return {}
+    value = table.get("survey", derived.get("survey"))
+    if value is None:
+        return {}
+    text = str(value).strip().lower()
+    if text not in SURVEY_TYPES:
+        msg = f"[sources.surveys] survey = {value!r} is not one of {', '.join(SURVEY_TYPES)}"
+        raise UsageError(msg, hint='e.g. [sources.surveys] survey = "nps"')
+    return {"survey": text}
 
 
 def _column(header: str, headers: list[str]) -> pl.Expr:
@@ -288,33 +392,111 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
         hint = (f"put {name}.csv (or .parquet, .jsonl, a {name}/ folder) in the data directory, "
                 f"or pass --data DIR / set [sources.{name}] path")
         raise DataError(msg, hint=hint)
-    table = settings.source_table(name)
+    table = source_defaults(settings.source_table(name))
     plans: list[_Plan] = []
     mapping: dict[str, str] = {}
     preset = None
     extra: list[str] = []
+    zones: dict[str, str] = {}
     for number, path in enumerate(files):
         plan = _plan(name, number, path, table)
         if not plan.headers:
             msg = f"source {name} ({path}) is empty: no header row"
             raise DataError(msg, hint=f"export {name} again with its header line")
-        mapping, preset = resolve_columns(name, plan.headers + plan.nested, settings, path)
+        found = resolve(name, plan.headers + plan.nested, table, path)
+        mapping, preset = found.mapping, found.preset
+        zones.update({c: plan.zones[h] for c, h in mapping.items() if h in plan.zones})  # Qualtrics' row 3
+        zones.update(found.zones)
         _refuse_nested(name, path, mapping, plan.schema)
         mapped = set(mapping.values())
         # Unmapped columns stay as attributes, except those named like a canonical column (the
         # preset mapped that role elsewhere, e.g. Segment's event_text over event).
-        names = unique_names(plan.headers)
+        names = [n for n, h in zip(unique_names(plan.headers), plan.headers, strict=True) if h not in found.ignored]
         extra = [h for h in names if h not in mapped and h not in mapping] if name in KEEP_EXTRA else []
         plan.columns = [*mapping.items(), *((h, h) for h in extra)]
+        plan.constants = found.constants
+        plan.rewrite = {c: preset.rewrite[c] for c in mapping if c in preset.rewrite} if preset else {}
+        plan.filters = _filters(preset, table, plan.headers)
         plans.append(plan)
+    mapping = {**mapping, **{c: f"={v}" for c, v in plans[-1].constants.items()}}
     unit = str(table.get("amount_unit") or (preset.amount_unit if preset else "major"))
-    if unit not in ("major", "minor"):
-        msg = f"source {name}: amount_unit {unit!r} must be major or minor"
-        raise UsageError(msg, hint=f'set [sources.{name}] amount_unit = "minor" for cents')
-    src = Source(name, files, mapping, lambda: _read(plans, list(mapping)), preset, unit, extra, table=table)
+    if unit not in ("major", "minor", "micros"):
+        msg = f"source {name}: amount_unit {unit!r} must be major, minor or micros"
+        raise UsageError(msg, hint=f'set [sources.{name}] amount_unit = "minor" for cents ("micros" for Google Ads)')
+    notes: list[str] = []
+    src = Source(name, files, mapping, lambda: _read(plans, list(mapping), notes), preset, unit, extra, table=table,
+                 notes=notes)
+    src.zones = _zones(name, table, preset, mapping, zones, src.warnings)
+    src.duration_unit = _duration_unit(name, table, preset)
+    src.datetime_format = str(table.get("datetime_format") or (preset.datetime_format if preset else ""))
     if preset and preset.snapshot:
         src.warnings.append(f"{name}: {preset.note}")
     return src
+
+
+def _zones(name: str, table: dict[str, object], preset: Preset | None, mapping: dict[str, str],
+           written: dict[str, str], warnings: list[str]) -> dict[str, str]:
+    """The zone of each timestamp column's naive values: the one its file writes, else ``source_tz``.
+
+    A file writes a column's zone in its header's ``(Area/City)`` suffix (Intercom) or in a header
+    row (Qualtrics' ImportId JSON); ``written`` holds those. A preset whose tool writes naive
+    local times (Zendesk, Freshdesk) warns while no zone is known: they are then read as UTC, as
+    every naive time is.
+    """
+    stamps = [c.name for c in SOURCES[name] if c.kind == "ts" and c.name in mapping]
+    declared = table.get("source_tz")
+    if declared is not None and not (isinstance(declared, str) and _is_zone(declared)):
+        msg = f"[sources.{name}] source_tz = {declared!r} is not an IANA time zone"
+        raise UsageError(msg, hint=f'e.g. [sources.{name}] source_tz = "America/New_York" (IANA names: Area/City)')
+    for c, zone in list(written.items()):
+        if not _is_zone(zone):
+            warnings.append(f"{name}: the file gives {c} the time zone {zone!r}, which is not an IANA zone; "
+                            f"ignored (set [sources.{name}] source_tz)")
+            del written[c]
+    zones = {c: written.get(c, str(declared)) for c in stamps if c in written or declared is not None}
+    if preset and preset.needs_tz and declared is None and not written:
+        warnings.append(f"{name}: the {preset.name} export writes naive local times and [sources.{name}] "
+                        f"source_tz is not set, so they are read as UTC; set it to {preset.needs_tz}")
+    return {c: z for c, z in zones.items() if z != "UTC"}
+
+
+def _duration_unit(name: str, table: dict[str, object], preset: Preset | None) -> str:
+    unit = str(table.get("duration_unit") or (preset.duration_unit if preset else "minutes")).lower()
+    if unit not in DURATION_UNITS:
+        msg = f"[sources.{name}] duration_unit = {unit!r} is not one of {', '.join(DURATION_UNITS)}"
+        raise UsageError(msg, hint=f'e.g. [sources.{name}] duration_unit = "seconds" (Intercom)')
+    return unit
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """Rows of a file kept (``keep``) or dropped by the values of one of its columns."""
+
+    header: str
+    values: tuple[str, ...]
+    keep: bool
+
+    def describe(self) -> str:
+        shown = " or ".join(self.values[:4]) + (" …" if len(self.values) > 4 else "")
+        return f"{self.header} {'not ' if self.keep else ''}{shown}"
+
+
+def _filters(preset: Preset | None, table: dict[str, object], headers: list[str]) -> list[_Filter]:
+    """``keep``/``drop`` of ``[sources.S]`` (each replacing its preset's) on the headers this file has."""
+    out: list[_Filter] = []
+    by_key = {normalise(h): h for h in reversed(headers)}
+    for kind in ("keep", "drop"):
+        rules = table.get(kind, getattr(preset, kind) if preset else {})
+        if not isinstance(rules, dict):
+            msg = f"[sources.S] {kind} must be a table of column = [values]"
+            raise UsageError(msg, hint=f'e.g. {kind} = {{ "Response Type" = ["completed"] }}')
+        for column, values in rules.items():
+            header = by_key.get(normalise(str(column)))
+            if header is None:
+                continue  # a filter on a column this export does not have filters nothing
+            listed = (values,) if isinstance(values, str | int) else tuple(values)
+            out.append(_Filter(header, tuple(str(v).strip().lower() for v in listed), kind == "keep"))
+    return out
 
 
 @dataclass
@@ -330,9 +512,14 @@ class _Plan:
     schema: dict[str, pl.DataType] = field(default_factory=dict)  # typed files (Parquet, JSON)
     records: Records | None = None  # JSON lines, read whole to know their keys
     columns: list[tuple[str, str]] = field(default_factory=list)  # (output name, header)
+    constants: dict[str, str] = field(default_factory=dict)  # canonical -> value of every row
+    rewrite: dict[str, tuple[str, str]] = field(default_factory=dict)  # canonical -> (regex, replacement)
+    filters: list[_Filter] = field(default_factory=list)
+    zones: dict[str, str] = field(default_factory=dict)  # header -> zone its header rows give
 
 
 def _plan(name: str, number: int, path: str, table: dict[str, object]) -> _Plan:
+    """Read one file's headers (the header rows of a CSV, the keys of JSON lines, a Parquet schema)."""
     import polars as pl
 
     if _is_parquet(path) or path.startswith(REMOTE):
@@ -345,6 +532,7 @@ def _plan(name: str, number: int, path: str, table: dict[str, object]) -> _Plan:
         plan = _Plan(name, number, path, records.headers, table, schema=schema, records=records)
     else:
         plan = _Plan(name, number, path, csv_headers(path, table, name)[0], table)
+        plan.zones = header_zones(path, table, name)
     plan.nested = [f"{n}.{f.name}" for n, dt in plan.schema.items() if isinstance(dt, pl.Struct) for f in dt.fields]
     return plan
 
@@ -360,12 +548,18 @@ def _refuse_nested(name: str, path: str, mapping: dict[str, str], schema: dict[s
             raise DataError(msg, hint=hint)
 
 
-def _read(plans: list[_Plan], canonical: list[str]) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
-    """Every file's rows (canonical names, ``_file``, ``_line``) and the bad records found."""
+def _read(plans: list[_Plan], canonical: list[str],
+          notes: list[str] | None = None) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
+    """Every file's rows (canonical names, ``_file``, ``_line``) and the bad records found.
+
+    Rows a preset's filter leaves out (Typeform's partial responses) are counted in ``notes``.
+    """
     import polars as pl
 
     frames: list[pl.LazyFrame] = []
     bad: list[pl.DataFrame] = []
+    if notes is not None:
+        notes.clear()  # read again after a release: counted again, not twice
     for plan in plans:
         if plan.records is None and (_is_parquet(plan.path) or plan.path.startswith(REMOTE)):
             # Parquet has no lines: a row's "line" is its index + 2, as if a header were line 1.
@@ -380,12 +574,38 @@ def _read(plans: list[_Plan], canonical: list[str]) -> tuple[pl.LazyFrame, pl.Da
                 raise DataError(msg, hint="run again once the file is written")
             if records.bad:
                 bad.append(_bad_frame(plan, records, canonical))
-        exprs = [_column(h, headers).alias(c) for c, h in plan.columns]
+        if plan.filters:
+            frame = _filtered(frame, plan, notes)
+        exprs = [_rewritten(_column(h, headers), plan.rewrite.get(c)).alias(c) for c, h in plan.columns]
+        exprs += [pl.lit(v, dtype=pl.String).alias(c) for c, v in plan.constants.items()]
         frames.append(frame.select(
             # The file as its index in ``files``: a path string repeated on every row costs memory.
             pl.lit(plan.number, dtype=pl.UInt32).alias("_file"), pl.col("_line").cast(pl.Int64), *exprs))
     combined = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
     return combined, (pl.concat(bad, how="diagonal_relaxed") if bad else None)
+
+
+def _rewritten(expr: pl.Expr, rule: tuple[str, str] | None) -> pl.Expr:
+    import polars as pl
+
+    return expr if rule is None else expr.cast(pl.String).str.replace_all(rule[0], rule[1])
+
+
+def _filtered(frame: pl.LazyFrame, plan: _Plan, notes: list[str] | None) -> pl.LazyFrame:
+    """The rows every filter of ``plan`` keeps; the others counted in ``notes`` (never silently lost)."""
+    import polars as pl
+
+    kept = pl.lit(True)
+    for f in plan.filters:
+        value = pl.col(f.header).cast(pl.String).str.strip_chars().str.to_lowercase()
+        hit = value.is_in(list(f.values)).fill_null(False)
+        kept = kept & (hit if f.keep else ~hit)
+    left_out = int(frame.select((~kept).sum()).collect().item())
+    if left_out and notes is not None:
+        why = "; ".join(f.describe() for f in plan.filters)
+        notes.append(f"{plan.source}: {left_out} row{'s' * (left_out != 1)} of {plan.path} left out as not "
+                     f"completed responses ({why})")
+    return frame.filter(kept)
 
 
 def _bad_frame(plan: _Plan, records: Records, canonical: list[str]) -> pl.DataFrame:

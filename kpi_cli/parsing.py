@@ -2,7 +2,9 @@
 
 Values are parsed by :mod:`kpi_cli.values` (one parser per kind); this module applies them to a
 source, checks what did not parse or lies outside its domain, and reports bad rows with the
-value as given.
+value as given. What a source says about how it writes values is applied here too: naive times
+that are local times in a zone (``source_tz``, Intercom's header suffixes), a timestamp format,
+the unit of duration columns, minor or micro amounts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ if TYPE_CHECKING:
 
 # Sources read at tens of millions of rows: their Parquet text is taken as written (see values.typed).
 BULK = {"events"}
+AMOUNT_SCALE = {"major": 1.0, "minor": 100.0, "micros": 1_000_000.0}
+DAY_US = 86_400_000_000
+# Text ending in a zone designator after a time: an aware instant, never re-read in source_tz.
+AWARE = r"(?i)\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:z|utc|[+-]\d{2}(?::?\d{2})?)$"
+# ``H:MM`` or ``H:MM:SS`` (Freshdesk writes durations so): hours, minutes, seconds.
+CLOCK = r"^(\d+):([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?$"
 Check = tuple[str, "pl.Expr", str]  # (column, failing condition on typed values, reason)
 Frame = TypeVar("Frame", "pl.DataFrame", "pl.LazyFrame")
 LABELS = {"ts": "not a date", "num": "not a number", "int": "not a whole number", "bool": "not true/false"}
@@ -152,11 +160,18 @@ def _parsed(src: Source, *extra: pl.Expr, units: bool = False) -> tuple[pl.LazyF
     fmt = NumberFormat.of(src.name, getattr(src, "table", None) or {})
     parse_checks = _parse_checks(src.name, kinds, present, schema, fmt)
     others = [c for c in schema.names() if c not in kinds and c not in ("_file", "_line")]
-    scale = 100.0 if src.amount_unit == "minor" else 1.0
+    scale = AMOUNT_SCALE.get(src.amount_unit, 1.0)
     trim = not (src.columnar and src.name in BULK)
+    zones: dict[str, str] = getattr(src, "zones", None) or {}
+    stamp_format: str = getattr(src, "datetime_format", "") or ""
+    to_minutes = _minutes_factor(getattr(src, "duration_unit", "minutes"))
     parsed = []
     for c in present:
         expr = typed(c, kinds[c], schema[c], trim=trim, fmt=fmt)
+        if kinds[c] == "ts":
+            expr = _stamp(c, schema[c], expr, stamp_format, zones.get(c))
+        elif c.endswith("_minutes") and kinds[c] == "num":
+            expr = _duration(c, schema[c], expr, to_minutes)
         parsed.append((expr / scale if scale != 1.0 and c in MONEY else expr).alias(f"__t_{c}"))
     codes = [(c, epoch_unit(pl.col(c), schema[c])) for c in present if units and kinds[c] == "ts"]
     unit_cols = [code.alias(f"_u_{c}") for c, code in codes if code is not None]
@@ -165,6 +180,62 @@ def _parsed(src: Source, *extra: pl.Expr, units: bool = False) -> tuple[pl.LazyF
              .select("_file", "_line", *[pl.col(f"__t_{c}").alias(c) for c in present], *others, "_check",
                      *[e.meta.output_name() for e in (*extra, *unit_cols)]))
     return frame, parse_checks, present
+
+
+def _minutes_factor(unit: str) -> float:
+    from kpi_cli.presets import DURATION_UNITS
+
+    return DURATION_UNITS.get(unit, 1.0)
+
+
+def _stamp(name: str, dtype: pl.DataType, parsed: pl.Expr, stamp_format: str, zone: str | None) -> pl.Expr:
+    """Timestamp ``name`` in UTC µs: ``stamp_format`` tried first, naive values read in ``zone``.
+
+    Only naive values move: an ISO-8601 offset, ``Z`` or ``UTC`` already says the instant, and an
+    epoch is UTC by definition. Local times are DST-correct: ``2024-03-10 12:00`` in New York is
+    16:00 UTC, the day before 17:00 UTC. A wall time repeated when clocks go back is read as its
+    first occurrence, and one that never happened (in the hour skipped when clocks go forward) with
+    the offset in force before the jump (as Python's zoneinfo and java.time do): 02:30 in New York
+    on 2024-03-10 is 07:30 UTC.
+    """
+    import polars as pl
+
+    col = pl.col(name)
+    text = dtype == pl.String
+    if stamp_format and text:
+        own = col.str.strip_chars().str.to_datetime(stamp_format, strict=False, time_unit="us").cast(pl.Int64)
+        parsed = pl.coalesce(own, parsed)
+    if zone is None:
+        return parsed
+    if text:
+        raw = col.str.strip_chars()
+        naive = ~raw.str.contains(AWARE) & ~raw.str.contains(r"^[+-]?\d+(?:\.\d*)?$")
+    elif dtype == pl.Date or (isinstance(dtype, pl.Datetime) and dtype.time_zone is None):
+        naive = pl.lit(True)
+    else:  # epochs and zone-aware datetimes are instants already
+        return parsed
+
+    def utc(local: pl.Expr) -> pl.Expr:
+        zoned = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+        return zoned.dt.convert_time_zone("UTC").dt.replace_time_zone(None).dt.epoch("us")
+
+    local = pl.from_epoch(parsed, time_unit="us")
+    # In a skipped hour: the offset of the day before, i.e. the one in force before the jump.
+    moved = pl.coalesce(utc(local), utc(local - pl.duration(days=1)) + DAY_US)
+    return pl.when(naive).then(moved).otherwise(parsed)
+
+
+def _duration(name: str, dtype: pl.DataType, parsed: pl.Expr, to_minutes: float) -> pl.Expr:
+    """Duration ``name`` in minutes: a number in the source's ``duration_unit``, or ``H:MM[:SS]``."""
+    import polars as pl
+
+    if dtype != pl.String:
+        return parsed * to_minutes if to_minutes != 1.0 else parsed
+    clock = pl.col(name).str.strip_chars().str.extract_groups(CLOCK)
+    hours, minutes = clock.struct.field("1").cast(pl.Float64), clock.struct.field("2").cast(pl.Float64)
+    seconds = clock.struct.field("3").cast(pl.Float64).fill_null(0.0)
+    as_clock = hours * 60 + minutes + seconds / 60
+    return pl.coalesce(parsed * to_minutes if to_minutes != 1.0 else parsed, as_clock)
 
 
 def _checked(frame: Frame, parse_checks: list[Check], transforms: list[pl.Expr] | None,

@@ -1,12 +1,17 @@
-"""Column mappings for the billing exports people actually have (research/revenue.md §5).
+"""Column mappings for the exports people actually have (research/revenue.md §5,
+research/acquisition-support-report.md §2.4–2.5, research/product.md §2(d)).
 
 Each preset maps a canonical column to the export's header candidates (first present wins),
-and may translate status values and declare minor-unit amounts.
+and may translate status values, declare minor-unit amounts, and describe how its tool writes a
+file: how many header rows, whether its times are naive local times, which rows are real
+responses, in which unit durations are given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,52 @@ class Preset:
     # Glob patterns (case-insensitive, relative to the data dir) of the files the tool exports,
     # tried after the source's own name: e.g. Segment's tracks.csv for events.
     files: tuple[str, ...] = ()
+    # Header rows of a CSV export: names come from the first, the others are skipped (SPEC §1.1).
+    header_rows: int = 1
+    # Non-empty when the tool writes naive local times: where its user finds the zone for
+    # ``source_tz`` (kpi validate and compute warn while it is unset).
+    needs_tz: str = ""
+    # Rows kept: header -> allowed values (any of them, trimmed, case-insensitive); rows dropped:
+    # header -> values. Headers absent from a file are no filter. Counted at -v and in validate.
+    keep: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    drop: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Header globs (case-insensitive) never read, not even as attributes: a tool's own derived
+    # classes that kpi recomputes (Qualtrics' QIDn_NPS_GROUP).
+    ignore: tuple[str, ...] = ()
+    # The unit of the ``*_minutes`` duration columns as the tool writes them.
+    duration_unit: str = "minutes"
+    # A strftime format tried first for the source's timestamps (ISO-8601 and epochs still parse).
+    datetime_format: str = ""
+    # Canonical column -> (regex, replacement) on its text before parsing (Zendesk's space-separated tags).
+    rewrite: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Source-table defaults found from the headers' shape (e.g. Qualtrics' NPS question): a dict
+    # like a ``[sources.S]`` table (``columns``, ``survey``), under the user's own table.
+    derive: Callable[[list[str]], dict[str, Any]] | None = None
+
+
+SURVEY_TYPES = ("nps", "csat", "ces")
+
+
+def qualtrics_nps(headers: list[str]) -> dict[str, Any]:
+    """The NPS question of a Qualtrics export: the column ``X`` beside a ``X_NPS_GROUP`` column.
+
+    Qualtrics writes the 0–10 answer in ``QIDn`` (or the question's export tag) and its own class
+    in ``QIDn_NPS_GROUP``; the class is never read (SPEC §3.4), only used to find the question.
+
+    Examples
+    --------
+    >>> qualtrics_nps(["ResponseId", "Q1", "QID2", "QID2_NPS_GROUP"])
+    {'columns': {'score': 'QID2'}, 'survey': 'nps'}
+    >>> qualtrics_nps(["ResponseId", "Q1"])
+    {}
+    """
+    lower = {h.lower(): h for h in headers}
+    for h in headers:
+        if h.lower().endswith("_nps_group"):
+            question = lower.get(h[: -len("_nps_group")].lower())
+            if question is not None:
+                return {"columns": {"score": question}, "survey": "nps"}
+    return {}
 
 
 PRESETS: dict[str, Preset] = {
@@ -171,9 +222,199 @@ PRESETS: dict[str, Preset] = {
                 "properties": ("properties",),
             },
         ),
+        # Survey exports (research/acquisition-support-report.md §2.5, product.md §2(d)). Survey
+        # presets never read a tool's own NPS class: kpi recomputes it from the score (SPEC §3.4).
+        Preset(
+            "delighted",
+            "surveys",
+            {
+                # The API's fields (one JSON object a line), then the CSV's title-cased spellings.
+                "response_id": ("id", "Response ID"),
+                "respondent_id": ("person.id", "person", "Person ID", "Person"),
+                "email": ("person.email", "Email", "Person email"),
+                "survey": ("survey_type", "Survey type"),
+                "score": ("score", "Score"),
+                "comment": ("comment", "Comment"),
+                "responded_at": ("created_at", "Created at", "Response timestamp", "Created"),
+            },
+        ),
+        Preset(
+            "typeform",
+            "surveys",
+            {
+                # One column per question *title*: the score is mapped in the config (kpi init
+                # guesses it from the title), the survey type is a constant ([sources.surveys] survey).
+                "response_id": ("#", "Token", "Response ID"),
+                "responded_at": ("Submit Date (UTC)", "Submitted At", "submitted_at"),
+                "email": ("email", "Email", "Email address"),
+                "respondent_id": ("user_id", "respondent_id"),
+                "account_id": ("account_id", "company_id"),
+            },
+            keep={"Response Type": ("completed",)},
+        ),
+        Preset(
+            "surveymonkey",
+            "surveys",
+            {
+                # SurveyMonkey's Respondent ID is one per response, not one per person: the person is
+                # the e-mail (the surveys family's respondent fallback).
+                "response_id": ("Respondent ID",),
+                "responded_at": ("End Date", "Start Date"),
+                "email": ("Email Address", "Email"),
+                "respondent_id": ("Custom Data 1",),
+            },
+            header_rows=2,
+            datetime_format="%m/%d/%Y %I:%M:%S %p",
+        ),
+        Preset(
+            "qualtrics",
+            "surveys",
+            {
+                "response_id": ("ResponseId", "ResponseID"),
+                "responded_at": ("RecordedDate", "EndDate"),
+                "email": ("RecipientEmail",),
+                "respondent_id": ("ExternalReference", "ExternalDataReference"),
+            },
+            header_rows=3,
+            # Completed responses only: Finished = 1, and no previews, tests or spam (Status codes
+            # 1, 2, 8, 9, 12, 17 or their text in "choice text" exports).
+            keep={"Finished": ("1", "true")},
+            drop={"Status": ("1", "2", "8", "9", "12", "17", "survey preview", "survey test", "spam",
+                             "preview spam", "imported spam", "offline survey preview")},
+            ignore=("*_nps_group",),
+            derive=qualtrics_nps,
+        ),
+        # Ticket exports (research/acquisition-support-report.md §2.4).
+        Preset(
+            "zendesk",
+            "tickets",
+            {
+                "ticket_id": ("Id",),
+                "created_at": ("Created at",),
+                # The external id is the id the product knows the requester by; Zendesk's own
+                # "Requester id" is not.
+                "user_id": ("Requester external id",),
+                "requester_email": ("Requester email",),
+                "organization": ("Organization",),
+                "tags": ("Tags",),
+                "status": ("Status",),
+                "via": ("Via",),
+                "reopens": ("Reopens",),
+                "resolved_at": ("Solved at",),
+                "first_response_minutes": ("First reply time in minutes",),
+                "first_response_business_minutes": ("First reply time in minutes within business hours",),
+                "full_resolution_minutes": ("Full resolution time in minutes",),
+                "full_resolution_business_minutes": ("Full resolution time in minutes within business hours",),
+            },
+            needs_tz="the Zendesk account's time zone (Admin Center › Account › Localization), e.g. "
+            '"America/New_York"',
+            rewrite={"tags": (r"\s*[,;]\s*|\s+", ";")},  # Zendesk separates tags with spaces
+        ),
+        Preset(
+            "intercom",
+            "tickets",
+            {
+                # Timestamp headers carry the workspace zone: "Conversation started at (America/New_York)".
+                "ticket_id": ("Conversation ID",),
+                "created_at": ("Conversation started at",),
+                "first_response_at": ("Conversation first replied at",),
+                "first_resolved_at": ("Conversation first closed at",),
+                "resolved_at": ("Conversation last closed at",),
+                "first_response_minutes": ("First response time (seconds)",),
+                "first_response_business_minutes": ("First response time, only within office hours (seconds)",),
+                "full_resolution_minutes": ("Time to close (seconds)",),
+                "via": ("Channel",),
+                "status": ("Current conversation state",),
+                "tags": ("Conversation tag", "Conversation tags"),
+                "account_id": ("Company ID",),
+                "organization": ("Company name",),
+                "user_id": ("User ID",),
+                "requester_email": ("User email",),
+            },
+            duration_unit="seconds",
+        ),
+        Preset(
+            "freshdesk",
+            "tickets",
+            {
+                "ticket_id": ("Ticket ID",),
+                "created_at": ("Created time",),
+                "first_response_at": ("Initial response time",),
+                "resolved_at": ("Resolved time", "Closed time"),
+                # Freshdesk's "(in hrs)" durations are business hours (research §2.2).
+                "first_response_business_minutes": ("First response time (in hrs)",),
+                "full_resolution_business_minutes": ("Resolution time (in hrs)",),
+                "status": ("Status",),
+                "via": ("Source",),
+                "tags": ("Tags",),
+                "requester_email": ("Email",),
+                "user_id": ("Contact ID",),
+                "organization": ("Company Name",),
+            },
+            needs_tz="the Freshdesk account's time zone (Admin › Helpdesk Settings › Time zone), e.g. "
+            '"Europe/Berlin"',
+            duration_unit="hours",
+        ),
+        # A marketing-spend sheet: a month (or date) per row, a channel (GA4 default channel group
+        # names map to classes through [channels]), a cost.
+        Preset(
+            "spend_sheet",
+            "spend",
+            {
+                "month": ("Month", "Year month", "Year Month (YYYYMM)", "yearMonth"),
+                "date": ("Date", "Day"),
+                "channel": ("Channel", "Session primary channel group (Default channel group)",
+                            "Session default channel group", "Default channel group", "Channel group",
+                            "First user default channel group"),
+                "amount": ("Spend", "Cost", "Ads cost", "Amount", "Advertiser ad cost"),
+                "currency": ("Currency", "Currency code"),
+                "category": ("Category", "Spend category"),
+            },
+            rewrite={"month": (r"^\s*(\d{4})(\d{2})\s*$", "${1}-${2}")},  # GA4's yearMonth 202403
+        ),
     )
 }
 
-# Delighted (surveys) is accepted by name so config files stay valid until surveys land.
-PRESET_SOURCES = {name: p.source for name, p in PRESETS.items()} | {"delighted": "surveys"}
+PRESET_SOURCES = {name: p.source for name, p in PRESETS.items()}
 ALL_PRESET_NAMES = tuple(PRESET_SOURCES)
+DURATION_UNITS = {"seconds": 1 / 60, "minutes": 1.0, "hours": 60.0}  # factor to minutes
+
+
+# Words of a survey question naming its kind, tried in this order (research/product.md §2.15).
+QUESTION_WORDS = (("nps", ("recommend", "how likely")), ("csat", ("satisf",)),
+                  ("ces", ("easy", "effort", "ease of")))
+
+
+def survey_question(headers: list[str]) -> tuple[str, str] | None:
+    """The header of a question-titled export's score column and its survey type, from its wording.
+
+    For ``kpi init`` on Typeform and SurveyMonkey exports, whose columns are the questions asked:
+    "How likely are you to recommend …" is NPS, "… satisfied …" CSAT, "… easy …" CES. Follow-up
+    questions ("What is the main reason for your score?") are not scores.
+
+    Examples
+    --------
+    >>> survey_question(["#", "How likely are you to recommend Acme to a friend?", "Why?"])
+    ('How likely are you to recommend Acme to a friend?', 'nps')
+    >>> survey_question(["#", "Submit Date (UTC)"]) is None
+    True
+    """
+    for kind, words in QUESTION_WORDS:
+        for h in headers:
+            text = h.lower()
+            if any(w in text for w in words) and not any(w in text for w in ("reason", "why", "comment")):
+                return h, kind
+    return None
+
+
+def source_defaults(table: dict[str, Any]) -> dict[str, Any]:
+    """A ``[sources.S]`` table with its preset's file settings beneath the user's own keys.
+
+    ``header_rows`` is what the reader needs before any header is matched, so it is resolved here
+    from the preset name alone; an unknown preset is reported later, by the column matching.
+    """
+    preset = PRESETS.get(str(table.get("preset") or "").lower())
+    if preset is None:
+        return table
+    defaults: dict[str, Any] = {"header_rows": preset.header_rows}
+    return {**defaults, **table}
