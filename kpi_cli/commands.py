@@ -98,6 +98,8 @@ def validate(common: dict[str, Any]) -> None:
             typer.echo(f"    mapping: {', '.join(mapped)}")
         for reason, n in rep.reasons.items():
             typer.echo(f"    {n} × {reason}")
+        for note in ds.sources[name].notes if name in ds.sources else ():  # rows a preset's filter left out
+            typer.echo(f"    {note}")
         span = _date_span(run, name)
         if span:
             typer.echo(f"    dates: {span}")

@@ -76,6 +76,7 @@ class Dataset:
         bad, records = with_bad_records(src, parsed.bad)
         report = SourceReport(name, src.files, src.mapping, parsed.rows_read + records, parsed.duplicates)
         report.epoch_units = parsed.epoch_units
+        self.notes += src.notes  # what reading decided (rows a preset's filter left out), shown at -v
         src.release()  # the good rows are parsed: the text read is not needed any more
         self._settle(report, bad)
         good = parsed.good
