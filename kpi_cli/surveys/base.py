@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.errors import UsageError
+from kpi_cli.errors import DataError, UsageError
 
 if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
@@ -87,6 +87,11 @@ def build(ds: Dataset, cal: Calendar, periods: list[date], as_of: int, by: tuple
     """
     frame = ds.load("surveys")
     assert frame is not None
+    if frame.height == 0:
+        rep = ds.reports["surveys"]
+        why = "every row was rejected" if rep.rejected else "the file has only a header"
+        msg = f"source surveys ({', '.join(rep.files)}): no responses to compute from ({why})"
+        raise DataError(msg, hint="check the export, or run `kpi validate` to see why rows were rejected")
     frame = _unanswered_out(ds, frame)
     if ces_scale == "1-5":
         frame = _ces_1_5(ds, frame)
