@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 INCOMPLETE = "* incomplete period: ends after --as-of or after the last timestamp in the data"
+FAINT = "bright_black"
+FEW_RESPONSES = 30  # SPEC §3.4: tables grey out NPS groups with n < 30
+FEW_CAPTION = "grey NPS: fewer than 30 responses, its margin is too wide to read"
 # Rich's default box with its edge: one border per column plus one, and one space either side of a cell.
 CHROME_PER_COLUMN, CHROME_EDGE = 3, 1
 
@@ -70,6 +73,21 @@ def fmt_column(values: Sequence[float | None], unit: str, currency: str = "USD")
         whole = all(float(v).is_integer() for v in values if v is not None and not math.isnan(v))
         decimals = 0 if whole else 2
     return [fmt_value(v, unit, currency, decimals) for v in values]
+
+
+def fmt_nps(value: float | None, moe: float | None, n: float | None) -> str:
+    """An NPS with its 95% margin and responses, as SPEC §3.4's tables show it.
+
+    Examples
+    --------
+    >>> fmt_nps(20.0, 54.2, 10.0), fmt_nps(-3.4, None, 1.0), fmt_nps(None, None, 0.0)
+    ('+20 ±54 (n=10)', '-3 (n=1)', '—')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    margin = "" if moe is None or math.isnan(moe) else f" ±{moe:.0f}"
+    count = "" if n is None else f" (n={n:.0f})"
+    return f"{value:+.0f}{margin}{count}"
 
 
 def fmt_seconds(v: float | None) -> str:
@@ -143,6 +161,7 @@ class Column:
     cells: list[str]
     wrap: bool = False
     right: bool = True
+    faint: list[bool] = field(default_factory=list)  # cells shown grey (an NPS of fewer than 30 responses)
 
     def bounds(self) -> tuple[int, int, int]:
         """(narrowest, cells whole, natural) widths: below the second only free-text cells wrap,
@@ -184,7 +203,8 @@ def flipped(grid: Grid, corner: str, prefix: str = "") -> Grid:
     labels, values = grid.columns[: grid.labels], grid.columns[grid.labels :]
     heads = [" ".join(c.cells[i] for c in labels) for i in range(grid.rows)]
     columns = [Column(corner, [c.header for c in values], wrap=True, right=False)]
-    columns += [Column(f"{prefix}{head}", [c.cells[i] for c in values]) for i, head in enumerate(heads)]
+    columns += [Column(f"{prefix}{head}", [c.cells[i] for c in values],
+                       faint=[bool(c.faint) and c.faint[i] for c in values]) for i, head in enumerate(heads)]
     return Grid(columns, 1, grid.title, grid.caption)
 
 
@@ -243,7 +263,7 @@ def _table(columns: Sequence[Column], widths: Sequence[int], title: str | None, 
         table.add_column(Text(column.header), width=w, justify="right" if column.right else "left",
                          overflow="fold")
     for i in range(len(columns[0].cells) if columns else 0):
-        table.add_row(*(Text(c.cells[i]) for c in columns))
+        table.add_row(*(Text(c.cells[i], style=FAINT if c.faint and c.faint[i] else "") for c in columns))
     return table
 
 
@@ -282,20 +302,34 @@ def metrics_grid(df: pl.DataFrame, dims: list[str], currency: str, grain: str = 
     """Long metric rows as a grid: one row per period (+ dims), one column per metric, in the order asked."""
     order = list(dict.fromkeys(df["metric"].to_list()))
     keyed: dict[tuple, dict[str, float | None]] = {}
+    counts: dict[tuple, float | None] = {}  # NPS responses per row
     complete: dict[tuple, bool] = {}
     for row in df.iter_rows(named=True):
         key = (row["period"], *(row[d] for d in dims))
         keyed.setdefault(key, {})[row["metric"]] = row["value"]
+        if row["metric"] == "nps":
+            counts[key] = row.get("denominator")
         complete[key] = complete.get(key, True) and bool(row["complete"])
     keys = list(keyed)
     labels = [period_label(k[0], grain) + ("" if complete[k] else " *") for k in keys]
     columns = [Column(period_header("period", grain), labels, right=False)]
     columns += [Column(d, [_cell(k[i]) for k in keys], wrap=True, right=False) for i, d in enumerate(dims, 1)]
+    margin = "nps" in order and "nps_moe" in order
+    few = False
     for m in order:
         meta = METRICS.get(m)
+        if margin and m == "nps_moe":
+            continue  # shown inside the NPS cell
+        if margin and m == "nps":
+            cells = [fmt_nps(keyed[k].get("nps"), keyed[k].get("nps_moe"), counts.get(k)) for k in keys]
+            faint = [(counts.get(k) or 0) < FEW_RESPONSES for k in keys]
+            few = any(faint)
+            columns.append(Column(meta.label if meta else m, cells, faint=faint))
+            continue
         cells = fmt_column([keyed[k].get(m) for k in keys], meta.unit if meta else "", currency)
         columns.append(Column(meta.label if meta else m, cells))
-    grid = Grid(columns, 1 + len(dims), title, None if all(complete.values()) else INCOMPLETE)
+    notes = [n for n, show in ((INCOMPLETE, not all(complete.values())), (FEW_CAPTION, few)) if show]
+    grid = Grid(columns, 1 + len(dims), title, "\n".join(notes) or None)
     prefix = "week of " if grain == "week" else ""
     grid.flip = lambda: flipped(grid, "metric", prefix)
     return grid

@@ -427,3 +427,28 @@ def test_a_closed_pipe_exits_quietly_in_every_format(golden_dir, tmp_path, fmt):
         assert reader.read(10) == full[:10]
     _, err = proc.communicate(timeout=120)
     assert (proc.returncode, err) == (0, b"")
+
+
+def test_nps_cells_carry_margin_and_responses_and_few_responses_are_grey() -> None:
+    from datetime import date as _date
+
+    import polars as pl
+
+    from kpi_cli.render import FEW_CAPTION, metrics_grid
+
+    # n = 10, 4 promoters, 2 detractors: NPS 20, margin 1.96·100·√((0.6 − 0.04)/10) = 46.4 → "±46"
+    df = pl.DataFrame({
+        "metric": ["nps", "nps", "nps_moe", "nps_moe"],
+        "period": [_date(2024, 1, 1), _date(2024, 2, 1)] * 2,
+        "value": [20.0, -5.0, 46.38, 12.0],
+        "numerator": [2.0, -2.0, None, None],
+        "denominator": [10.0, 40.0, None, None],
+        "complete": [True, True, True, True],
+    })
+    grid = metrics_grid(df, [], "USD")
+    assert [c.header for c in grid.columns] == ["period", "NPS"]
+    assert grid.columns[1].cells == ["+20 ±46 (n=10)", "-5 ±12 (n=40)"]
+    assert grid.columns[1].faint == [True, False]
+    assert grid.caption == FEW_CAPTION
+    flipped_grid = grid.flip()  # metrics as rows keep the grey cell
+    assert flipped_grid.columns[1].faint == [True]
