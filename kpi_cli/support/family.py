@@ -88,7 +88,7 @@ def build(graph: Graph) -> SupportBase:
     """The clean tickets with their periods and ``--by`` groups."""
     run = graph.run
     ds = run.dataset
-    frame, hygiene = clean(ds, _table(graph), run.options.tag)
+    frame, hygiene = clean(ds, _table(graph), run.options.tag, "tag" in graph.by)
     cal = graph.calendar
     periods = graph.periods(lookback=graph.lookback("support"))
     bounds = [cal.instant(d) for d in periods] + [cal.instant(cal.step(periods[-1]))]
