@@ -220,3 +220,33 @@ def test_satisfaction_through_the_cli(run: Callable[..., Result], tmp_path: Path
     assert lines[2].startswith("nps_moe,2024-01-01,54.03")
     assert lines[3] == "csat,2024-01-01,0.5,1.0,2.0,false"  # one of 4 and 2 scores 4–5
     assert lines[4] == "ces,2024-01-01,6.0,6.0,1.0,false"
+
+
+def test_responses_fall_in_the_reporting_timezones_periods(tmp_path: Path) -> None:
+    # 2024-02-01T03:00Z is January 31, 22:00 in New York: January there, February in UTC.
+    surveys(tmp_path, [["2024-01-15T12:00:00Z", "10", "nps", "r1"], ["2024-02-01T03:00:00Z", "0", "nps", "r2"]])
+    utc = compute("nps", data=tmp_path, month="2024-01", as_of=AS_OF)
+    assert one(utc, "nps") == (100.0, 1.0, 1.0)
+    ny = compute("nps", data=tmp_path, month="2024-01", as_of=AS_OF, tz="America/New_York")
+    assert one(ny, "nps") == (0.0, 0.0, 2.0)  # r1 promoter, r2 detractor
+
+
+def test_every_survey_metric_reads_one_base(tmp_path: Path) -> None:
+    from kpi_cli.api import Run, _options
+    from kpi_cli.graph import Graph
+
+    surveys(tmp_path, [["2024-01-05", "9", "nps", "r1"], ["2024-01-05", "4", "csat", "r1"],
+                       ["2024-01-05", "5", "ces", "r1"], ["2024-02-05", "8", "nps", "r1"]])
+    ids = ["nps", "nps_moe", "csat", "ces", "detractor_recovery_rate"]
+    graph = Graph(Run.start(_options(tmp_path, {"from_": "2024-01", "to": "2024-02", "as_of": AS_OF})), ids)
+    for mid in ids:
+        graph.output(mid)
+    assert graph.builds["surveys"] == 1
+
+
+def test_a_header_only_surveys_file_is_a_data_error(tmp_path: Path) -> None:
+    from kpi_cli.errors import DataError
+
+    surveys(tmp_path, [])
+    with pytest.raises(DataError, match=r"surveys \(.*surveys.csv\): no responses to compute from"):
+        compute("nps", data=tmp_path, month="2024-01")
