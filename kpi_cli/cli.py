@@ -335,8 +335,11 @@ def say_config_warnings(settings: Any, common: dict[str, Any]) -> None:
 
 
 def families_run(run: Run) -> set[str]:
-    """The metric families a run computed: ``revenue`` and/or ``engagement``."""
+    """The metric families a run computed (their bases built): revenue, acquisition, engagement, …"""
     out = set(run.info.get("families", ()))
+    graph = run.info.get("graph")
+    if graph is not None:
+        out |= set(graph.builds)
     if "currency" in run.info:
         out.add("revenue")
     if "hygiene" in run.info:
@@ -378,14 +381,21 @@ def report(run: Run, common: dict[str, Any]) -> None:
                 typer.echo(f"kpi: {rep.name}: epoch timestamps: {units}", err=True)
         v = run.settings.values
         families = families_run(run)
+        o = run.options
         shown = {k: v[k] for k in ("tz", "period", "week_start", "engine")}
         if "revenue" in families:
             shown.update({k: v[k] for k in ("discounts", "churn_at", "churn_denominator")},
                          currency=run.info.get("currency"))
         if "engagement" in families:
-            o = run.options
             shown.update(actor=o.actor, identified_only=o.identified_only, session_gap=o.session_gap,
                          window=o.window or "calendar", mau_days=o.mau_days)
+        if "acquisition" in families:
+            shown.update(cac_lag=o.cac_lag, cac_basis=o.cac_basis, payback_basis=o.payback_basis,
+                         spend_allocation=o.spend_allocation, bounce=o.bounce, engaged_seconds=o.engaged_seconds)
+        if "surveys" in families:
+            shown.update(csat=o.csat, ces_scale=o.ces_scale, nps_unit=o.nps_unit, nps_weight=o.nps_weight)
+        if "support" in families:
+            shown.update(hours=o.hours, tag=o.tag or "(every ticket)")
         typer.echo(f"kpi: options: {', '.join(f'{k}={val}' for k, val in shown.items())}", err=True)
         hygiene = run.info.get("hygiene")
         if hygiene is not None:

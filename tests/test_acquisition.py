@@ -213,9 +213,13 @@ def test_spend_by_channel_blank_is_unattributed(run: Callable[..., Result], tmp_
     assert got == {
         ("acquisition_spend", "2024-03-01", "(unattributed)"): 30.0,
         ("acquisition_spend", "2024-03-01", "ads"): 100.0,
-        ("acquisition_spend", "2024-04-01", "(unattributed)"): None,  # no row of that group in April
+        ("acquisition_spend", "2024-04-01", "(unattributed)"): 0.0,  # April is covered (the ads row)
         ("acquisition_spend", "2024-04-01", "ads"): 7.0,
     }
+    # A period without any row is null in every group.
+    gap = values(run, folder, "acquisition_spend", "--by", "channel", "--month", "2024-05")
+    assert gap == {("acquisition_spend", "2024-05-01", "(unattributed)"): None,
+                   ("acquisition_spend", "2024-05-01", "ads"): None}
 
 
 def test_by_a_dimension_spend_lacks_is_refused(run: Callable[..., Result], tmp_path: Path) -> None:

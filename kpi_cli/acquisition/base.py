@@ -105,24 +105,31 @@ class AcquisitionBase:
     def spend_rows(self, category: str, paid: bool = False) -> pl.DataFrame:
         """Spend of ``category`` (paid channels only with ``paid``) per period [and channel].
 
-        Null, never 0, where no row covers the period (and channel); a note at ``-v`` names the
-        periods without any row of the category.
+        A period no row of ``category`` covers is null, never 0 (a note at ``-v`` names it). In a
+        covered period a channel without rows spent 0, if it has rows in some period of the run;
+        a channel with none at all (e.g. the (unattributed) customers' group, when every spend row
+        names its channel) is null throughout: its cost is unknown, not nothing.
         """
-        agg = self.spend_periods.filter(pl.col("category") == category)
+        mine = self.spend_periods.filter(pl.col("category") == category)
+        covered = mine.select("period").unique()
         if paid:
-            agg = agg.filter(pl.col("class") == "paid")
+            mine = mine.filter(pl.col("class") == "paid")
         keys = ["period", *(["channel"] if self.by_channel else [])]
-        agg = agg.group_by(keys).agg(fsum(pl.col("amount")).alias("amount"), pl.col("rows").sum())
+        agg = mine.group_by(keys).agg(fsum(pl.col("amount")).alias("amount"))
         end = self.graph.calendar.instant(self.spend.end) if self.spend.end else None
-        frame = self.dense(self.periods(end=end), agg)
-        value = pl.when(pl.col("rows").fill_null(0) > 0).then(pl.col("amount"))
+        periods = self.periods(end=end).join(covered.with_columns(pl.lit(True).alias("_covered")), on="period",
+                                             how="left")
+        every = self.spend.rows.filter(pl.col("category") == category)
+        if paid:
+            every = every.filter(self.channels.expr("channel") == "paid")
+        frame = self.dense(periods, agg, every)
+        value = pl.when(pl.col("_covered").fill_null(False)).then(pl.col("amount").fill_null(0.0))
         rows = frame.select(*keys, value.cast(pl.Float64).alias("value"), *_no_parts(), "complete")
-        self._note_missing(rows, f"{'paid ' * paid}{category} spend")
+        missing = [d for d in self.starts if d not in set(covered["period"].to_list())]
+        self._note_missing(missing, f"{category} spend")
         return rows
 
-    def _note_missing(self, rows: pl.DataFrame, what: str) -> None:
-        covered = set(rows.filter(pl.col("value").is_not_null())["period"].to_list())
-        missing = [d for d in self.starts if d not in covered]
+    def _note_missing(self, missing: list[date], what: str) -> None:
         if missing:
             shown = ", ".join(label(d, self.graph.calendar.grain) for d in missing[:6])
             more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
@@ -130,11 +137,13 @@ class AcquisitionBase:
             if note not in self.graph.run.dataset.notes:
                 self.graph.run.dataset.notes.append(note)
 
-    def dense(self, periods: pl.DataFrame, agg: pl.DataFrame) -> pl.DataFrame:
-        """``periods`` (× the channels found in ``agg`` with ``--by channel``) left-joined with ``agg``."""
+    def dense(self, periods: pl.DataFrame, agg: pl.DataFrame, universe: pl.DataFrame | None = None) -> pl.DataFrame:
+        """``periods`` (× the channels of ``universe``, else of ``agg``, with ``--by channel``) left-joined
+        with ``agg``."""
         if not self.by_channel:
             return periods.join(agg, on="period", how="left")
-        groups = agg.select(pl.col("channel").fill_null(UNATTRIBUTED)).unique().sort("channel")
+        source = agg if universe is None else universe
+        groups = source.select(pl.col("channel").fill_null(UNATTRIBUTED)).unique().sort("channel")
         agg = agg.with_columns(pl.col("channel").fill_null(UNATTRIBUTED))
         return periods.join(groups, how="cross").join(agg, on=["period", "channel"], how="left")
 
