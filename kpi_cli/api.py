@@ -167,7 +167,15 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
         return (have_sources and fits and roles.configured(m.roles)
                 and all(run.settings.tables.get(t) for t in m.tables)
                 and (m.id not in ACCOUNT_METRICS or has_accounts())
+                and all(has_column(c) for c in m.columns)
                 and all(available(split_part(p, run.options)[0]) for p in m.of))
+
+    @functools.cache
+    def has_column(where: str) -> bool:
+        """Whether source.column is mapped (read from the header alone)."""
+        source, _, column = where.partition(".")
+        src = load_source(source, run.settings, required=False)
+        return src is not None and (column in src.mapping or column in src.extra)
 
     @functools.cache
     def has_accounts() -> bool:

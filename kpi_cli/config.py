@@ -37,13 +37,14 @@ def user_config_path() -> Path:
 
 # Keys a kpi.toml may hold, beyond the settings of DEFAULTS; anything else is a warning naming the
 # nearest known key (SPEC §4.2), so a typo like `curency` is not silently ignored.
-TABLES = ("sources", "events", "exclude", "pql")
+TABLES = ("sources", "events", "exclude", "pql", "tickets", "channels")
 SOURCE_KEYS = ("path", "preset", "columns", "amount_unit", "source_tz", "header_rows", "encoding", "delimiter",
                "decimal", "thousands", "status", "keep", "drop", "survey", "duration_unit", "datetime_format")
 EVENT_KEYS = ("signup", "login", "invite", "account_created", "trial_started", "pageview", "key_actions",
               "activation", "activation_window", "onboarding", "features", "active_events", "inactive_events")
 TABLE_KEYS = {"exclude": ("users", "email_domains", "properties"),
-              "pql": ("min_active_users", "min_key_actions", "within_days_of_signup")}
+              "pql": ("min_active_users", "min_key_actions", "within_days_of_signup"),
+              "tickets": ("outbound",)}
 
 
 def _read_toml(path: Path, hint: str) -> dict[str, Any]:

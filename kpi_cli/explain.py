@@ -15,7 +15,8 @@ RUN_DEFAULTS = {"actor": "user", "identified_only": "off", "session_gap": "30m",
                 "mau_days": "30", "inactive_days": "30", "exclude_file": "none", "cac_lag": "0",
                 "cac_basis": "blended", "payback_basis": "new", "spend_allocation": "none",
                 "bounce": "single_page", "engaged_seconds": "10", "csat": "share", "ces_scale": "1-7",
-                "nps_unit": "respondent", "nps_weight": "none", "tag": "none (every ticket)", "hours": "calendar"}
+                "nps_unit": "respondent", "nps_weight": "none", "tag": "none (every ticket)", "hours": "calendar",
+                "as_of": "now"}
 WITHIN = {"trial_conversion_rate": "30d", "freemium_conversion_rate": "90d"}
 OP_WORDS = {"ratio": "÷", "product": "×", "difference": "−"}
 

@@ -27,6 +27,7 @@ class Metric:
     options: tuple[str, ...] = field(default_factory=tuple)
     roles: tuple[str, ...] = ()  # [events] roles that must be configured ("a|b": either will do)
     tables: tuple[str, ...] = ()  # config tables that must exist, e.g. [pql]
+    columns: tuple[str, ...] = ()  # optional columns it cannot do without, as "source.column"
     group: str = ""  # the kpi compute / kpi list group; default: the family
     # Metrics this one is built from, by id, in any family; "id@option" or "id@N" reads period P − lag.
     of: tuple[str, ...] = ()

@@ -100,5 +100,5 @@ METRICS = [
     Metric("freemium_conversion_rate", "Signup → paid", "ratio", "revenue", ("customers", "subscriptions"),
            "Customers created in P (customers.created_at) who became paying within --within (90d) / "
            "those created in P; signups whose window is still open are left out.",
-           special="freemium_conversion", options=("within",)),
+           special="freemium_conversion", options=("within",), columns=("customers.created_at",)),
 ]
