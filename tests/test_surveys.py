@@ -250,3 +250,12 @@ def test_a_header_only_surveys_file_is_a_data_error(tmp_path: Path) -> None:
     surveys(tmp_path, [])
     with pytest.raises(DataError, match=r"surveys \(.*surveys.csv\): no responses to compute from"):
         compute("nps", data=tmp_path, month="2024-01")
+
+
+def test_by_a_column_surveys_lack_is_refused(run: Callable[..., Result], tmp_path: Path) -> None:
+    surveys(tmp_path / "data", [["2024-01-05", "9", "nps", "r1", "", "", "onboarding"]])
+    result = run("compute", "nps", "--data", tmp_path / "data", "--month", "2024-01", "--by", "plan")
+    assert result.exit_code == 2
+    assert "--by plan:" in result.stderr
+    assert "surveys" in result.stderr
+    assert "touchpoint" in result.stderr  # the hint lists what surveys can split by

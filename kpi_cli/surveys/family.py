@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -50,7 +51,7 @@ def evaluate(graph: Graph, base: SurveyBase, mid: str) -> pl.DataFrame:
     raise ValueError(msg)
 
 
-def _nps(graph: Graph, base: SurveyBase, dates: list) -> tuple[pl.DataFrame, pl.DataFrame]:  # type: ignore[type-arg]
+def _nps(graph: Graph, base: SurveyBase, dates: list[date]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """nps and nps_moe rows under ``--nps-unit`` and ``--nps-weight``."""
     opts = graph.run.options
     nps = base.responses.filter(pl.col("survey") == "nps")
