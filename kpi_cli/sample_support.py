@@ -182,7 +182,7 @@ def _nps(rng: random.Random, accounts: list[Account], out: _Responses) -> None:
                 if again:
                     cat = "r" if rng.random() < (0.15 if unhappy else 0.45) else "d"
                 else:
-                    cat = rng.choices(("p", "n", "d"), (15, 35, 50) if unhappy else (55, 29, 16))[0]
+                    cat = rng.choices(("p", "n", "d"), (22, 35, 43) if unhappy else (60, 27, 13))[0]
                 score = {"p": rng.randint(9, 10), "n": rng.randint(7, 8), "r": rng.choice((7, 7, 8, 8, 9, 10)),
                          "d": rng.choices(range(7), (1, 1, 1, 2, 2, 4, 5))[0]}[cat]
                 mail = by_mail.setdefault(user, rng.random() < 0.25)
