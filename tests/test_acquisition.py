@@ -350,3 +350,26 @@ def test_paid_basis_needs_customer_channels(run: Callable[..., Result], tmp_path
     assert res.exit_code == 1
     assert "channel" in res.stderr
     assert "customers" in res.stderr
+
+
+def test_cpa_by_channel_meets_blank_signups_in_one_group(run: Callable[..., Result], tmp_path: Path) -> None:
+    """March spend: ads 100, no channel 50. Signups: u1, u3 on ads, u2 without a channel.
+    ads 100 / 2 = 50; (unattributed) 50 / 1 = 50 — one row per group, not a spend row and a signup row."""
+    folder = spend_dir(tmp_path, [["2024-03-05", "", "100", "", "", "ads"], ["2024-03-06", "", "50", "", "", ""]])
+    write_csv(folder / "events.csv", ["timestamp", "event", "user_id", "channel"], [
+        ["2024-03-01T10:00:00Z", "Signed Up", "u1", "ads"], ["2024-03-02T10:00:00Z", "Signed Up", "u2", ""],
+        ["2024-03-03T10:00:00Z", "Signed Up", "u3", "ads"]])
+    got = values(run, folder, "cpa", "--month", "2024-03", "--by", "channel")
+    assert got == {("cpa", "2024-03-01", "(unattributed)"): 50.0, ("cpa", "2024-03-01", "ads"): 50.0}
+
+
+def test_each_base_is_built_once(tmp_path: Path) -> None:
+    """cac, crc, payback, LTV:CAC and paid_share read revenue and acquisition parts: one base each."""
+    from kpi_cli.api import Run, _options, compute_run
+
+    folder = billing_dir(tmp_path)
+    write_csv(folder / "customers.csv", ["customer_id", "channel"], [["A", "ads"], ["B", "ads"], ["C", ""]])
+    run = Run.start(_options(folder, {"month": "2024-01", "config": str(folder / "kpi.toml")}))
+    out = compute_run("cac,crc,cac_payback_months,ltv_cac_ratio,paid_share,acquisition_spend", run)
+    assert out.height == 6
+    assert dict(run.info["graph"].builds) == {"revenue": 1, "acquisition": 1}

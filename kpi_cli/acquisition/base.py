@@ -190,7 +190,8 @@ class AcquisitionBase:
             return tr.from_traffic(ds, self.starts, cal, opts.engaged_seconds)
         roles = Roles.from_table(run.settings.tables.get("events", {}))
         gap = parse_duration_days(opts.session_gap, "--session-gap") * 86_400
-        out = tr.from_events(ds, self.starts, cal, roles.events("pageview"), gap, opts.identified_only)
+        out = tr.from_events(ds, self.starts, cal, roles.events("pageview"), gap, opts.identified_only,
+                             run.exclusions)
         ds.notes.append("bounce_rate from events: sessions of page-view events (no traffic source); "
                         "--bounce ga4 reads as single_page there (events carry no engagement time)")
         return out

@@ -16,7 +16,7 @@ import polars as pl
 from kpi_cli.acquisition import customers as cust
 from kpi_cli.acquisition import spend as sp
 from kpi_cli.acquisition.base import AcquisitionBase
-from kpi_cli.acquisition.channels import ChannelMap
+from kpi_cli.acquisition.channels import UNATTRIBUTED, ChannelMap
 from kpi_cli.graph import Family
 
 if TYPE_CHECKING:
@@ -68,7 +68,10 @@ def _cac(graph: Graph, base: AcquisitionBase) -> pl.DataFrame:
 
 
 def _cpa(graph: Graph, base: AcquisitionBase) -> pl.DataFrame:
-    return graph.formula("ratio", _spend_lagged(graph, base), graph.rows("new_signups"))
+    signups = graph.rows("new_signups")
+    if base.by_channel:  # signups without a channel meet the spend without one, in one group
+        signups = signups.with_columns(pl.col("channel").fill_null(UNATTRIBUTED))
+    return graph.formula("ratio", _spend_lagged(graph, base), signups)
 
 
 def _ltv_cac_ratio(graph: Graph, base: AcquisitionBase) -> pl.DataFrame:

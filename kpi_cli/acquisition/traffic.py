@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from kpi_cli.dataset import Dataset
+    from kpi_cli.engagement.events import Exclusions
     from kpi_cli.periods import Calendar
 
 SESSION_CAP_US = 24 * 3_600_000_000
@@ -78,12 +79,27 @@ def from_traffic(ds: Dataset, starts: list[date], cal: Calendar, engaged_seconds
     return Sessions(_place(rows, "started_at", starts, cal).drop("started_at"), "traffic", end)
 
 
-def from_events(ds: Dataset, starts: list[date], cal: Calendar, pageview: list[str], gap_s: float,
-                identified_only: bool = False) -> Sessions:
-    """Page-view sessions of the cleaned events log (after engagement's dedup and identity rules)."""
+def clean_events(ds: Dataset, identified_only: bool, exclusions: Exclusions | None) -> pl.DataFrame:
+    """The cleaned events log as engagement reads it; a log engagement already cleaned is reused
+    (cleaning 20M events twice is the cost to avoid), else one narrowed to event and session ids."""
     from kpi_cli.engagement.hygiene import load_events
 
-    events, _ = load_events(ds, identified_only, None, frozenset({"event", "session_id"}))
+    if exclusions:  # the log is then cleaned whole, under one key, whoever asks first
+        return load_events(ds, identified_only, exclusions)[0]
+    prefix = f"events:clean:{identified_only}:"
+    src = ds.sources.get("events")
+    wanted = {"event", "session_id"} & ({"event", *src.mapping} if src is not None else {"event"})
+    for key, found in ds.memo.items():
+        frame = found[0] if key.startswith(prefix) and isinstance(found, tuple) else None
+        if isinstance(frame, pl.DataFrame) and wanted <= set(frame.columns):
+            return frame
+    return load_events(ds, identified_only, None, frozenset({"event", "session_id"}))[0]
+
+
+def from_events(ds: Dataset, starts: list[date], cal: Calendar, pageview: list[str], gap_s: float,
+                identified_only: bool = False, exclusions: Exclusions | None = None) -> Sessions:
+    """Page-view sessions of the cleaned events log (after engagement's dedup, identity and exclusion rules)."""
+    events = clean_events(ds, identified_only, exclusions)
     views = events.filter(pl.col("event").is_in(pageview)).select(
         pl.col("actor").alias("visitor"), "ts",
         (pl.col("session_id") if "session_id" in events.columns else pl.lit(None, dtype=pl.String)).alias("sid"))
