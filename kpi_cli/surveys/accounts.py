@@ -25,9 +25,10 @@ EPS = 1e-6  # the revenue engine's "equal" for money
 
 
 def require_accounts(base: SurveyBase, why: str) -> None:
-    """A usage error when the surveys source has no ``account_id`` to tie responses to accounts."""
-    if base.responses["_account"].null_count() == base.responses.height:
-        msg = f"{why} needs account_id in surveys (no response has one)"
+    """A usage error when the surveys source has no ``account_id`` column to tie responses to accounts."""
+    frame = base.dataset.load("surveys")
+    if frame is None or "account_id" not in frame.columns:
+        msg = f"{why} needs account_id in surveys (the source has no such column)"
         raise UsageError(msg, hint='map it: [sources.surveys.columns] account_id = "<header>"')
 
 

@@ -42,5 +42,5 @@ METRICS = [
     Metric("nps_coverage_mrr", "NPS revenue coverage", "ratio", "surveys", ("surveys", "subscriptions|invoices"),
            "MRR at the end of P of the accounts (account_id = customer_id) with at least one nps response in "
            "P / MRR at the end of P.", special="nps_coverage_mrr", options=("currency", "tz"), of=("mrr",),
-           group=GROUP),
+           columns=("surveys.account_id",), group=GROUP),
 ]
