@@ -124,3 +124,31 @@ def test_explain_shows_parts_recursively(data: Path, run: Callable[..., Result])
     assert "  mrr_growth — MRR growth" in text
     assert "    mrr — MRR" in text  # mrr_growth's own part, one level deeper
     assert "  active_users — Active users" in text
+
+
+def test_every_source_is_parsed_once_for_all_families(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``compute all`` on the sample company: every base built once, every source parsed once."""
+    import kpi_cli.dataset
+
+    parsed: list[str] = []
+    for name in ("parse_source", "typed_source"):
+        real = getattr(kpi_cli.dataset, name)
+
+        def counting(src: object, *args: object, _real: object = real, **kwargs: object) -> object:
+            parsed.append(src.name)  # type: ignore[attr-defined]
+            return _real(src, *args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(kpi_cli.dataset, name, counting)
+    root = Path(__file__).resolve().parents[1]
+    run = Run.start(_options(root / "sample_data", {"month": "2024-06", "currency": "USD"}))
+    df = compute_run(["all"], run)
+    graph: Graph = run.info["graph"]
+    assert dict(graph.builds) == dict.fromkeys(("revenue", "acquisition", "engagement", "surveys", "support"), 1)
+    assert sorted(parsed) == sorted(set(parsed))  # no source parsed twice
+    assert {"subscriptions", "customers", "events", "spend", "traffic", "surveys", "tickets"} <= set(parsed)
+    # Cross-family formulas are there and are their parts' ratios.
+    cac = df.filter(pl.col("metric") == "cac").row(0, named=True)
+    spend = df.filter(pl.col("metric") == "acquisition_spend")["value"][0]
+    new = df.filter(pl.col("metric") == "new_customers")["value"][0]
+    assert (cac["numerator"], cac["denominator"]) == (spend, new)
+    assert cac["value"] == pytest.approx(spend / new, rel=1e-12)
