@@ -126,8 +126,9 @@ def _common(
     ces_scale: Annotated[str | None, _opt(help="1-7 (default) | 1-5.", panel=SATISFACTION, metavar="SCALE")] = None,
     nps_unit: Annotated[str | None, _opt(help="respondent (default) | account (median score per account).",
                                          panel=SATISFACTION, metavar="UNIT")] = None,
-    nps_weight: Annotated[str | None, _opt(help="none (default) | mrr: weigh accounts by MRR (with --nps-unit "
-                                           "account).", panel=SATISFACTION, metavar="WEIGHT")] = None,
+    nps_weight: Annotated[str | None, _opt(help="none (default) | mrr: score accounts and weigh each by its MRR at "
+                                           "the period's end (implies --nps-unit account).", panel=SATISFACTION,
+                                           metavar="WEIGHT")] = None,
     tag: Annotated[str | None, _opt(help="Ticket metrics over tickets with this tag only.", panel=SATISFACTION,
                                     metavar="TAG")] = None,
     hours: Annotated[str | None, _opt(help="calendar (default) | business (a preset's business-hours columns).",
@@ -435,7 +436,7 @@ def emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: 
 
         grain = calendar_of(run.settings.values).grain if run is not None else "month"
         if long_metrics:
-            table = render.metrics_grid(df, dims, currency, grain, title)
+            table = render.metrics_grid(df, dims, currency, grain, title, run.options if run is not None else None)
         else:
             table = render.frame_grid(df, money=money, ratios=ratios, durations=durations, currency=currency,
                                       grain=grain, title=title, labels=labels or (grid[0] if grid else None),

@@ -23,7 +23,8 @@ OP_WORDS = {"ratio": "÷", "product": "×", "difference": "−"}
 
 def lines(m: Metric, settings: Any, common: dict[str, Any]) -> list[str]:
     """The text of ``kpi explain`` for metric ``m``."""
-    out = [f"{m.id} — {m.label}  [{m.unit}, {m.listed_group}" + (f"; {m.family} data" if m.listed_group != m.family else "") + "]",
+    reads = f"; {m.family} data" if m.listed_group != m.family else ""
+    out = [f"{m.id} — {m.label}  [{m.unit}, {m.listed_group}{reads}]",
            f"sources: {', '.join(s.replace('|', ' or ') for s in m.sources)}", "", m.definition, ""]
     if m.ratio:
         out += [f"numerator:   {part_label(m.ratio[0])}",

@@ -33,6 +33,15 @@ class Metric:
     of: tuple[str, ...] = ()
     op: str | None = None  # ratio | product | difference | growth: the graph evaluates ``of`` itself
     hidden: bool = False  # a part kpi list and groups leave out (still computable by id)
+    # (option, value, unit): the unit when a run option has that value (``--csat mean`` is a score).
+    unit_when: tuple[tuple[str, str, str], ...] = ()
+
+    def unit_for(self, options: object) -> str:
+        """The unit under a run's options (:class:`kpi_cli.options.RunOptions`)."""
+        for option, value, unit in self.unit_when:
+            if str(getattr(options, option, "")) == value:
+                return unit
+        return self.unit
 
     @property
     def listed_group(self) -> str:

@@ -298,7 +298,7 @@ def _cell(v: object) -> str:
 
 
 def metrics_grid(df: pl.DataFrame, dims: list[str], currency: str, grain: str = "month",
-                 title: str | None = None) -> Grid:
+                 title: str | None = None, options: object = None) -> Grid:
     """Long metric rows as a grid: one row per period (+ dims), one column per metric, in the order asked."""
     order = list(dict.fromkeys(df["metric"].to_list()))
     keyed: dict[tuple, dict[str, float | None]] = {}
@@ -326,7 +326,7 @@ def metrics_grid(df: pl.DataFrame, dims: list[str], currency: str, grain: str = 
             few = any(faint)
             columns.append(Column(meta.label if meta else m, cells, faint=faint))
             continue
-        cells = fmt_column([keyed[k].get(m) for k in keys], meta.unit if meta else "", currency)
+        cells = fmt_column([keyed[k].get(m) for k in keys], meta.unit_for(options) if meta else "", currency)
         columns.append(Column(meta.label if meta else m, cells))
     notes = [n for n, show in ((INCOMPLETE, not all(complete.values())), (FEW_CAPTION, few)) if show]
     grid = Grid(columns, 1 + len(dims), title, "\n".join(notes) or None)

@@ -26,7 +26,7 @@ METRICS = [
            "Share of the csat responses of P scoring 4 or 5 on 1–5 (a binary Good/Bad answer: Good counts "
            "as satisfied); every response counts, no per-respondent dedup. --csat mean: the mean 1–5 score "
            "(numerator Σ score, denominator responses; binary answers have no 1–5 value and are left out).",
-           special="csat", options=("csat", "tz"), group=GROUP),
+           special="csat", options=("csat", "tz"), group=GROUP, unit_when=(("csat", "mean", "score"),)),
     Metric("ces", "CES", "score", "surveys", SURVEYS,
            "Customer Effort Score: mean of the ces responses of P on 1–7 (--ces-scale 1-5 for the older "
            "1–5 scale: 6 and 7 are then bad rows); every response counts. numerator Σ score, denominator "
