@@ -452,3 +452,17 @@ def test_nps_cells_carry_margin_and_responses_and_few_responses_are_grey() -> No
     assert grid.caption == FEW_CAPTION
     flipped_grid = grid.flip()  # metrics as rows keep the grey cell
     assert flipped_grid.columns[1].faint == [True]
+
+
+def test_a_unit_that_follows_an_option_formats_the_column() -> None:
+    from datetime import date as _date
+
+    import polars as pl
+
+    from kpi_cli.options import RunOptions
+    from kpi_cli.render import metrics_grid
+
+    df = pl.DataFrame({"metric": ["csat"], "period": [_date(2024, 1, 1)], "value": [4.25], "numerator": [17.0],
+                       "denominator": [4.0], "complete": [True]})
+    assert metrics_grid(df, [], "USD").columns[1].cells == ["425.0%"]  # the share's unit, as a share would show
+    assert metrics_grid(df, [], "USD", options=RunOptions(csat="mean")).columns[1].cells == ["4.25"]
