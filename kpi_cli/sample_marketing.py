@@ -7,6 +7,7 @@ joins on them); paid ones start with ``paid_`` so the default channel map alread
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from datetime import datetime, timedelta
@@ -125,7 +126,7 @@ def traffic(rng: random.Random, accounts: list[Account], sessions: int) -> list[
     ``user_id`` the founder), often after earlier visits; the rest are visitors who never sign up,
     about a third of them returning. Single-page sessions are 40–55% of a month's sessions.
     """
-    channels, weights = list(TRAFFIC), list(TRAFFIC.values())
+    channels, cum = list(TRAFFIC), list(itertools.accumulate(TRAFFIC.values()))
     # (instant, founder's account or "", signed up?, user) sorted by time, then visitors numbered in order
     visits: list[tuple[datetime, str, bool, str]] = []
     for acc in accounts:
@@ -154,7 +155,7 @@ def traffic(rng: random.Random, accounts: list[Account], sessions: int) -> list[
             own = by_account[account].channel
             channel = WEB.get(own, own)
         else:
-            channel = rng.choices(channels, weights)[0]
+            channel = rng.choices(channels, cum_weights=cum)[0]
         rows.append([f"w{n:06d}", visitor, iso(t.replace(microsecond=0)),
                      *_session(rng, channel, signup=signed_up), channel, "true" if signed_up else "false", user])
     return rows
