@@ -373,3 +373,18 @@ def test_each_base_is_built_once(tmp_path: Path) -> None:
     out = compute_run("cac,crc,cac_payback_months,ltv_cac_ratio,paid_share,acquisition_spend", run)
     assert out.height == 6
     assert dict(run.info["graph"].builds) == {"revenue": 1, "acquisition": 1}
+
+
+def test_spend_reports_in_the_billing_currency(run: Callable[..., Result], tmp_path: Path) -> None:
+    """Billing in EUR and no --currency: spend is reported in EUR (USD 100 at 0.9 = 90, plus EUR 10)."""
+    folder = spend_dir(tmp_path, [["2024-03-10", "", "100", "USD", "", ""], ["2024-03-11", "", "10", "EUR", "", ""]])
+    write_csv(folder / "subscriptions.csv", ["customer_id", "subscription_id", "start_at", "amount", "currency"],
+              [["A", "a", "2024-01-01", "50", "EUR"]])
+    write_csv(folder / "fx_rates.csv", ["date", "currency", "rate"], [["2024-01-01", "USD", "0.9"]])
+    assert values(run, folder, "acquisition_spend", "--month", "2024-03") == pytest.approx(
+        {("acquisition_spend", "2024-03-01"): 100.0})  # 90 + 10
+    # A billing file that cannot be read does not stop a spend-only run: the spend's currencies decide.
+    write_csv(folder / "subscriptions.csv", ["customer_id", "subscription_id", "start_at", "amount", "currency"],
+              [["A", "a", "not a date", "50", "EUR"]])
+    write_csv(folder / "spend.csv", SPEND_HEADER, [["2024-03-11", "", "10", "EUR", "", ""]])
+    assert values(run, folder, "acquisition_spend", "--month", "2024-03") == {("acquisition_spend", "2024-03-01"): 10.0}

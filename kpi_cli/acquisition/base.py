@@ -18,7 +18,7 @@ from kpi_cli.acquisition import customers as cust
 from kpi_cli.acquisition import spend as sp
 from kpi_cli.acquisition import traffic as tr
 from kpi_cli.acquisition.channels import UNATTRIBUTED, ChannelMap
-from kpi_cli.errors import UsageError
+from kpi_cli.errors import KpiError
 from kpi_cli.money import fsum
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ class AcquisitionBase:
             return None
         try:
             return reporting_currency(ds, load_items(ds), None)
-        except UsageError:  # several billing currencies: revenue is not asked, the spend's own decides
+        except KpiError:  # several currencies, bad billing rows: revenue is not asked, so the spend decides
             return None
 
     @cached_property
