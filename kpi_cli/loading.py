@@ -317,7 +317,9 @@ def resolve(name: str, headers: list[str], table: dict[str, object], path: str) 
             raise DataError(msg, hint=hint)
         return found[0]
 
-    explicit = {str(k): str(v) for k, v in {**derived.get("columns", {}), **(table.get("columns") or {})}.items()}
+    written = table.get("columns")
+    user_columns = written if isinstance(written, dict) else {}
+    explicit = {str(k): str(v) for k, v in {**derived.get("columns", {}), **user_columns}.items()}
     mapping: dict[str, str] = {}
     for col in SOURCES[name]:
         if col.name in explicit:
