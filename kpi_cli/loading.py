@@ -394,14 +394,16 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
         hint = (f"put {name}.csv (or .parquet, .jsonl, a {name}/ folder) in the data directory, "
                 f"or pass --data DIR / set [sources.{name}] path")
         raise DataError(msg, hint=hint)
-    table = source_defaults(settings.source_table(name))
+    own = settings.source_table(name)
+    table = source_defaults(own)
+    probe = None if "header_rows" in own else getattr(preset_of(name, own), "header_probe", None)
     plans: list[_Plan] = []
     mapping: dict[str, str] = {}
     preset = None
     extra: list[str] = []
     zones: dict[str, str] = {}
     for number, path in enumerate(files):
-        plan = _plan(name, number, path, table)
+        plan = _plan(name, number, path, _probed(table, probe, path, name))
         if not plan.headers:
             msg = f"source {name} ({path}) is empty: no header row"
             raise DataError(msg, hint=f"export {name} again with its header line")
@@ -434,6 +436,17 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
     if preset and preset.snapshot:
         src.warnings.append(f"{name}: {preset.note}")
     return src
+
+
+def _probed(table: dict[str, object], probe: Callable[[list[list[str]]], int] | None, path: str,
+            name: str) -> dict[str, object]:
+    """``table`` with the header rows the preset finds in this CSV file (Qualtrics' older exports have 2)."""
+    from kpi_cli.records import header_records, header_rows_of
+
+    if probe is None or is_json(path) or _is_parquet(path) or path.startswith(REMOTE):
+        return table
+    rows = header_rows_of(table, name)
+    return {**table, "header_rows": probe(header_records(path, table, name, rows))}
 
 
 def _zones(name: str, table: dict[str, object], preset: Preset | None, mapping: dict[str, str],

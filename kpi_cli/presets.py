@@ -49,9 +49,26 @@ class Preset:
     # Source-table defaults found from the headers' shape (e.g. Qualtrics' NPS question): a dict
     # like a ``[sources.S]`` table (``columns``, ``survey``), under the user's own table.
     derive: Callable[[list[str]], dict[str, Any]] | None = None
+    # Given a CSV's first ``header_rows`` records, how many of them are headers (an older export
+    # of the tool may have fewer); used when the config does not set ``header_rows``.
+    header_probe: Callable[[list[list[str]]], int] | None = None
 
 
 SURVEY_TYPES = ("nps", "csat", "ces")
+
+
+def qualtrics_rows(records: list[list[str]]) -> int:
+    """Header rows of a Qualtrics CSV: 3 when the third holds ImportId JSON, else 2 (pre-2017 exports).
+
+    Examples
+    --------
+    >>> qualtrics_rows([["StartDate"], ["Start Date"], ['{"ImportId":"startDate"}']])
+    3
+    >>> qualtrics_rows([["StartDate"], ["Start Date"], ["2016-05-01 10:00:00"]])
+    2
+    """
+    third = records[2] if len(records) > 2 else []
+    return 3 if third and third[0].strip().startswith("{") else 2
 
 
 def qualtrics_nps(headers: list[str]) -> dict[str, Any]:
@@ -283,6 +300,7 @@ PRESETS: dict[str, Preset] = {
                              "preview spam", "imported spam", "offline survey preview")},
             ignore=("*_nps_group",),
             derive=qualtrics_nps,
+            header_probe=qualtrics_rows,
         ),
         # Ticket exports (research/acquisition-support-report.md §2.4).
         Preset(

@@ -301,6 +301,14 @@ def csv_headers(path: str, table: dict[str, object], source: str) -> tuple[list[
     return [h.strip() for h in headers], delimiter
 
 
+def header_records(path: str, table: dict[str, object], source: str, rows: int) -> list[list[str]]:
+    """The first ``rows`` records of a CSV file as split (fewer when the file is shorter)."""
+    head = file_bytes(path, HEAD_BYTES * 16)
+    text = utf8(head, encoding_of(head, table, source, path), source, path, partial=True)
+    delimiter = delimiter_of(text.decode("utf-8", errors="replace"), table, source)
+    return _header_block(text, rows, delimiter)[0]
+
+
 def header_zones(path: str, table: dict[str, object], source: str) -> dict[str, str]:
     """Zones the header rows after the first give their columns: column name -> zone name.
 
@@ -310,10 +318,7 @@ def header_zones(path: str, table: dict[str, object], source: str) -> dict[str, 
     rows = header_rows_of(table, source)
     if rows < 2:
         return {}
-    head = file_bytes(path, HEAD_BYTES * 16)
-    text = utf8(head, encoding_of(head, table, source, path), source, path, partial=True)
-    delimiter = delimiter_of(text.decode("utf-8", errors="replace"), table, source)
-    records = _header_block(text, rows, delimiter)[0]
+    records = header_records(path, table, source, rows)
     names = header_names(records)
     out: dict[str, str] = {}
     for record in records[1:]:

@@ -378,3 +378,30 @@ def test_spend_sheet_computes(run, tmp_path):
     assert rows[("acquisition_spend", "2024-02-01")] == 1900.0
     assert rows[("acquisition_spend", "2024-03-01")] == 600.0
     assert rows[("retention_spend", "2024-01-01")] == 150.0
+
+
+def test_qualtrics_legacy_export_with_two_header_rows(tmp_path):
+    folder = fixture(tmp_path, "qualtrics")
+    lines = (folder / "surveys.csv").read_text().split("\n")
+    # Drop the ImportId row (line 4; the question row holds a line break): a pre-2017 export.
+    (folder / "surveys.csv").write_text("\n".join(lines[:3] + lines[4:]))
+    frame = loaded(folder, "surveys")
+    assert frame["response_id"].to_list() == ["R_1aAAAAAAAAAAAAA", "R_4dDDDDDDDDDDDDD", "R_5eEEEEEEEEEEEEE"]
+    assert frame["_line"].to_list() == [4, 7, 8]
+    # Without the ImportId row no zone is known: RecordedDate is read as UTC.
+    assert frame["responded_at"].to_list()[0] == utc_us("2024-03-01 10:03:01")
+
+
+def test_source_tz_on_parquet_naive_datetimes(tmp_path):
+    pl.DataFrame({"ticket_id": ["t1", "t2"],
+                  "created_at": [datetime(2024, 3, 9, 12), datetime(2024, 3, 10, 12)]}).write_parquet(
+        tmp_path / "tickets.parquet")
+    frame = loaded(tmp_path, "tickets", '[sources.tickets]\nsource_tz = "America/New_York"\n')
+    # 12:00 EST = 17:00 UTC, 12:00 EDT = 16:00 UTC.
+    assert frame["created_at"].to_list() == [utc_us("2024-03-09 17:00"), utc_us("2024-03-10 16:00")]
+
+
+def test_amount_unit_micros_for_google_ads_costs(tmp_path):
+    write_csv(tmp_path / "spend.csv", ["month", "amount"], [["2024-03", "12500000"]])
+    frame = loaded(tmp_path, "spend", '[sources.spend]\namount_unit = "micros"\n')
+    assert frame["amount"].to_list() == [12.5]  # 12,500,000 micros = 12.50
