@@ -254,6 +254,8 @@ PRESETS: dict[str, Preset] = {
                 "comment": ("comment", "Comment"),
                 "responded_at": ("created_at", "Created at", "Response timestamp", "Created"),
             },
+            # The API's list saved as it comes (GET /v1/survey_responses.json): one JSON array.
+            files=("surveys.json", "survey_responses*.json", "delighted*.json"),
         ),
         Preset(
             "typeform",

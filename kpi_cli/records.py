@@ -499,13 +499,23 @@ def _offset_of_line(data: bytes, line: int) -> int:
 # ---- JSON lines ----------------------------------------------------------------------------------
 
 def read_jsonl(path: str, table: dict[str, object], source: str) -> Records:
-    """Every JSON object of a JSON-lines file at its physical line; other lines are bad records."""
+    """Every JSON object of a JSON-lines file at its physical line; other lines are bad records.
+
+    A file holding one JSON array (an API's list) is read as its elements, each at its first line.
+    """
     raw = file_bytes(path)
     data = utf8(raw, encoding_of(raw[:4], table, source, path), source, path)
     check_utf8(data, source, path)
     objects: list[bytes] = []
     numbers: list[int] = []
     bad: list[dict[str, Any]] = []
+    whole = data.strip()
+    if whole[:1] == b"[" and whole[-1:] == b"]":  # one JSON array (an API's list, e.g. Delighted's)
+        found = _array_objects(data, path)
+        if found is not None:
+            objects, numbers, bad = found
+            frame = _objects_frame(objects, numbers, bad, path)
+            return Records(frame, [c for c in frame.columns if c != "_line"], sorted(bad, key=lambda b: b["_line"]))
     for number, line in enumerate(data.split(b"\n"), start=1):
         stripped = line.strip()
         if not stripped:
@@ -517,6 +527,46 @@ def read_jsonl(path: str, table: dict[str, object], source: str) -> Records:
             bad.append(_bad_json(stripped, number, "not a JSON object"))
     frame = _objects_frame(objects, numbers, bad, path)
     return Records(frame, [c for c in frame.columns if c != "_line"], sorted(bad, key=lambda b: b["_line"]))
+
+
+def _array_objects(data: bytes, path: str) -> tuple[list[bytes], list[int], list[dict[str, Any]]] | None:
+    """The elements of a file holding one JSON array, each at the physical line where it starts.
+
+    An element that is not an object is a bad record; text that is not JSON makes the file
+    unreadable, named at its line. None when text follows the array's end: JSON lines whose
+    first and last lines happen to be arrays, read line by line instead.
+    """
+    import re
+
+    text = data.decode("utf-8")
+    decoder = json.JSONDecoder()
+    between = re.compile(r"[\s,]*")
+    objects: list[bytes] = []
+    numbers: list[int] = []
+    bad: list[dict[str, Any]] = []
+    at, line, counted = text.index("[") + 1, 1, 0
+    while True:
+        gap = between.match(text, at)
+        at = gap.end() if gap else at
+        if at >= len(text) or text[at] == "]":
+            break
+        line += text.count("\n", counted, at)
+        counted = at
+        try:
+            value, end = decoder.raw_decode(text, at)
+        except ValueError as e:
+            msg = f"cannot read {path}:{line}: not valid JSON ({str(e).split(':')[0]})"
+            raise DataError(msg, hint="check the file is one JSON array of objects, or JSON lines") from None
+        element = text[at:end].encode()
+        if isinstance(value, dict):
+            objects.append(json.dumps(value).encode())
+            numbers.append(line)
+        else:
+            bad.append(_bad_json(element, line, "not a JSON object"))
+        at = end
+    if text[at + 1:].strip():
+        return None
+    return objects, numbers, bad
 
 
 def _objects_frame(objects: list[bytes], numbers: list[int], bad: list[dict[str, Any]], path: str) -> pl.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import tomllib
 from datetime import UTC, datetime
@@ -405,3 +406,17 @@ def test_amount_unit_micros_for_google_ads_costs(tmp_path):
     write_csv(tmp_path / "spend.csv", ["month", "amount"], [["2024-03", "12500000"]])
     frame = loaded(tmp_path, "spend", '[sources.spend]\namount_unit = "micros"\n')
     assert frame["amount"].to_list() == [12.5]  # 12,500,000 micros = 12.50
+
+
+def test_delighted_api_list_saved_as_one_json_array(tmp_path):
+    folder = fixture(tmp_path, "delighted")
+    objects = [json.loads(line) for line in (folder / "surveys.jsonl").read_text().splitlines()]
+    (folder / "surveys.jsonl").unlink()
+    # json.dumps(indent=2): "[" on line 1, each object opening on a line of its own ("  {").
+    text = json.dumps(objects, indent=2)
+    (folder / "survey_responses.json").write_text(text)
+    starts = [i + 1 for i, line in enumerate(text.split("\n")) if line == "  {"]
+    frame = loaded(folder, "surveys")
+    assert frame["_line"].to_list() == starts
+    assert frame["response_id"].to_list() == ["1001", "1002", "1003", "1004", "1005"]
+    assert frame["responded_at"].to_list()[0] == utc_us("2024-03-01 10:00")  # created_at 1709287200 (Unix s)
