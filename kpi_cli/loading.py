@@ -62,8 +62,15 @@ class Source:
     zones: dict[str, str] = field(default_factory=dict)
     duration_unit: str = "minutes"  # the unit the ``*_minutes`` columns are written in
     datetime_format: str = ""  # a strftime format tried first for timestamps
-    # What reading decided, for -v and kpi validate (rows left out by a preset's filter).
-    notes: list[str] = field(default_factory=list)
+    # What locating decided (the zones of naive times) and what reading found (rows left out by a
+    # preset's filter, refilled on every read): :attr:`notes`, for -v and kpi validate.
+    found_notes: list[str] = field(default_factory=list)
+    read_notes: list[str] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """What locating and reading the source decided, for ``-v`` and ``kpi validate``."""
+        return [*self.found_notes, *self.read_notes]
 
     @property
     def columnar(self) -> bool:
@@ -429,8 +436,11 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
         raise UsageError(msg, hint=f'set [sources.{name}] amount_unit = "minor" for cents ("micros" for Google Ads)')
     notes: list[str] = []
     src = Source(name, files, mapping, lambda: _read(plans, list(mapping), notes), preset, unit, extra, table=table,
-                 notes=notes)
+                 read_notes=notes)
     src.zones = _zones(name, table, preset, mapping, zones, src.warnings)
+    for zone in dict.fromkeys(src.zones.values()):
+        columns = ", ".join(c for c, z in src.zones.items() if z == zone)
+        src.found_notes.append(f"{name}: naive times of {columns} read as local times in {zone}")
     src.duration_unit = _duration_unit(name, table, preset)
     src.datetime_format = str(table.get("datetime_format") or (preset.datetime_format if preset else ""))
     if preset and preset.snapshot:

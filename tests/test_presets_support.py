@@ -420,3 +420,12 @@ def test_delighted_api_list_saved_as_one_json_array(tmp_path):
     assert frame["_line"].to_list() == starts
     assert frame["response_id"].to_list() == ["1001", "1002", "1003", "1004", "1005"]
     assert frame["responded_at"].to_list()[0] == utc_us("2024-03-01 10:00")  # created_at 1709287200 (Unix s)
+
+
+@pytest.mark.parametrize(("name", "zone"), [("zendesk", "America/New_York"), ("intercom", "America/New_York"),
+                                            ("freshdesk", "Europe/Berlin"), ("qualtrics", "America/Denver")])
+def test_validate_names_the_zone_naive_times_are_read_in(run, tmp_path, name, zone):
+    folder = fixture(tmp_path, name)
+    result = run("validate", "--config", folder / "kpi.toml", "--data", folder, "--as-of", "2024-04-30")
+    assert result.exit_code == 0
+    assert f"read as local times in {zone}" in result.stdout
