@@ -160,7 +160,7 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
     def available(mid: str) -> bool:
         """What a group keeps: metrics whose sources exist, whose event roles and config tables are
         there, which fit the breakdown (per-feature metrics only with ``--by feature``, the others only
-        without), and whose parts are all available."""
+        without; every family they read able to split by ``--by``), and whose parts are all available."""
         m = METRICS[mid]
         have_sources = all(any(run.dataset.has(s) for s in need.split("|")) for need in m.sources)
         fits = ("features" in m.roles) == (by == ["feature"])
@@ -168,7 +168,8 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
                 and all(run.settings.tables.get(t) for t in m.tables)
                 and (m.id not in ACCOUNT_METRICS or has_accounts())
                 and all(has_column(c) for c in m.columns)
-                and all(available(split_part(p, run.options)[0]) for p in m.of))
+                and all(available(split_part(p, run.options)[0]) for p in m.of)
+                and (not by or Graph(run, [mid]).refusal() is None))
 
     @functools.cache
     def has_column(where: str) -> bool:

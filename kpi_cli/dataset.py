@@ -91,6 +91,10 @@ class Dataset:
         :meth:`settle` with what it found. CSV and JSON are parsed once and held in memory, so
         that several passes do not parse the text again; Parquet is scanned on every pass.
         """
+        key = f"typed:{name}"
+        if key in self.memo:  # a second reader of the log (tickets' e-mail → account lookup) parses nothing
+            cached: Typed = self.memo[key]  # type: ignore[assignment]
+            return cached
         src = load_source(name, self.settings)
         assert src is not None
         self.warnings += src.warnings
@@ -100,7 +104,9 @@ class Dataset:
 
             rules = row_rules(name)[0]
         transforms, checks = rules(src, list(src.mapping)) if rules else ([], [])
-        return typed_source(src, transforms, checks)  # CSV and JSON come back parsed and held
+        typed = typed_source(src, transforms, checks)  # CSV and JSON come back parsed and held
+        self.memo[key] = typed
+        return typed
 
     def settle(self, typed: Typed, flagged: pl.DataFrame, rows_read: int) -> SourceReport:
         """Record a streamed source: bad rows (``_file, _line, _check``) raise or go to the rejects.
@@ -108,6 +114,8 @@ class Dataset:
         The caller fills in ``duplicates`` and ``used`` on the returned report once it knows them.
         """
         src = typed.src
+        if src.name in self.reports and self.memo.get(f"typed:{src.name}") is typed:
+            return self.reports[src.name]  # settled by an earlier pass over the same parse
         bad, records = with_bad_records(src, bad_rows(src, flagged, typed.checks, typed.present))
         report = SourceReport(src.name, src.files, src.mapping, rows_read + records, epoch_units=typed.epoch_units)
         src.release()

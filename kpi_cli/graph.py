@@ -140,23 +140,28 @@ class Graph:
 
     def check_by(self) -> None:
         """Refuse a ``--by`` dimension that a family this run reads cannot split by."""
+        refused = self.refusal()
+        if refused is not None:
+            raise refused
+
+    def refusal(self) -> UsageError | None:
+        """The usage error for the first ``--by`` dimension a family of this run cannot split by, if any."""
         if not self.by:
-            return
+            return None
         for name in self.families:
             fam = family(name)
-            if fam.dims is None:
-                continue
-            dims = fam.dims(self)
+            dims = fam.dims(self) if fam.dims is not None else None
             if dims is None:
                 continue
             for dim in self.by:
-                if dim not in dims:
+                if dim not in dims and not (dim.startswith("prop.") and "prop.*" in dims):
                     users = [m for m in self.closure if self.family_of(m) == name]
                     asked = [m for m in self.ids if m in users] or [m for m in self.ids if users]
                     msg = (f"--by {dim}: {', '.join(asked[:3])} read{'s' * (len(asked) == 1)} {name} data "
                            f"({', '.join(fam.sources)}), which has no {dim!r} to split by")
                     known = ", ".join(sorted(dims)[:12]) or "none"
-                    raise UsageError(msg, hint=f"{name} can split by: {known}")
+                    return UsageError(msg, hint=f"{name} can split by: {known}")
+        return None
 
     # --- the periods ----------------------------------------------------------------------------
     @property

@@ -32,7 +32,8 @@ def render(format: str) -> str:
         raise UsageError(msg, hint="e.g. kpi list -f csv > metrics.csv")
     rows = [(m.id, m.listed_group, m.unit, ", ".join(m.sources), m.label) for m in METRICS.values() if not m.hidden]
     if format == "table":
-        lines = [f"{r[0]:<26} {r[2]:<9} {r[4]}" for r in rows]
+        width = max(len(r[0]) for r in rows) + 1
+        lines = [f"{r[0]:<{width}} {r[2]:<9} {r[4]}" for r in rows]
         lines += ["", f"groups: {', '.join(GROUPS)}"]
     elif format == "json":
         import json

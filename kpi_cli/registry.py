@@ -34,7 +34,8 @@ def _gather() -> list[Metric]:
     return found
 
 
-_ALL = _gather()
+# Group order first, then catalogue order: `new_signups` (engagement data) sits with acquisition.
+_ALL = sorted(_gather(), key=lambda m: GROUP_ORDER.index(m.listed_group))
 METRICS: dict[str, Metric] = {m.id: m for m in _ALL}
 if len(METRICS) != len(_ALL):
     _dupes = sorted({m.id for m in _ALL if sum(n.id == m.id for n in _ALL) > 1})

@@ -43,6 +43,11 @@ METRICS = [
     _metric("crc", "Retention cost (CRC)", "currency", "acquisition", ("spend", BILLING),
             "Retention spend in P / (customers at the start of P − churned_customers in P).",
             of=("retention_spend", "customers@1", "churned_customers"), options=SPEND_OPTS),
+    # Computed from events by the engagement family; listed here, with the acquisition group.
+    Metric("new_signups", "New signups", "count", "engagement", ("events",),
+           "Distinct actors (users, or accounts with --actor account) whose first signup event ([events] "
+           "signup, default \"Signed Up\") falls in P.", special="signups",
+           options=("actor", "identified_only", "tz"), group="acquisition"),
     _metric("signup_growth_rate", "Signup growth", "ratio", "engagement", ("events",),
             "(new_signups(P) − new_signups(P − 1)) / new_signups(P − 1); null when P − 1 had none.",
             of=("new_signups",), op="growth", options=("actor",)),

@@ -59,9 +59,6 @@ METRICS = [
     Metric("session_minutes_per_user", "Session minutes per user", "count", "engagement", EVENTS,
            "Total duration of sessions starting in P, in minutes / active actors in P.",
            ratio=("session_minutes", "active"), options=(*ACTOR_OPTS, "session_gap")),
-    Metric("new_signups", "New signups", "count", "engagement", EVENTS,
-           "Distinct actors (users, or accounts with --actor account) whose first signup event ([events] "
-           "signup, default \"Signed Up\") falls in P.", special="signups", options=ACTOR_OPTS, group="acquisition"),
     Metric("activation_rate", "Activation", "ratio", "engagement", EVENTS,
            "Signups in P (first signup event) who did every [events] activation event within "
            "activation_window (7d) of signing up / signups in P whose window has ended.", special="activation",

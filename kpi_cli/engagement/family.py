@@ -68,6 +68,25 @@ def evaluate_rows(graph: Graph, base: EngagementBase, mid: str) -> pl.DataFrame:
         "period", *graph.by, "value", "numerator", "denominator", "complete")
 
 
+def dims(graph: Graph) -> set[str] | None:
+    """Event columns (canonical and extra), ``prop.*``, ``feature`` and the columns of customers (through
+    the event's account_id), read from headers alone. None when engagement is the run's only family:
+    its build names the columns of both sources itself."""
+    from kpi_cli.loading import load_source
+
+    if graph.families == ["engagement"]:
+        return None
+    settings = graph.run.settings
+    out = {"prop.*", "feature"}
+    src = load_source("events", settings, required=False)
+    if src is not None:
+        out |= set(src.mapping) | set(src.extra)
+    customers = load_source("customers", settings, required=False)
+    if customers is not None:
+        out |= set(customers.mapping) | set(customers.extra)
+    return out
+
+
 def last_instant(graph: Graph) -> int | None:
     """The last instant of the clean events the run reads (the same load the build reuses)."""
     run = graph.run
@@ -112,4 +131,4 @@ def parts_needed(ids: list[str], window: str | None, grain: str = "month") -> fr
     return _cached_parts(tuple(ids), window, grain)
 
 
-FAMILY = Family("engagement", ("events",), build_base, evaluate_rows, None, last_instant)
+FAMILY = Family("engagement", ("events",), build_base, evaluate_rows, dims, last_instant)

@@ -169,26 +169,43 @@ def with_accounts(ds: Dataset, frame: pl.DataFrame) -> tuple[pl.DataFrame, str]:
 
 
 def email_accounts(ds: Dataset) -> tuple[pl.DataFrame | None, str]:
-    """``email → account`` (both text, e-mail lower-cased), from customers, else from events."""
+    """``email → account`` (both text, e-mail lower-cased): ``customers.email`` first, then the events'
+    ``email`` for addresses customers do not hold (SPEC §3.4: customers/events email)."""
+    found: list[pl.DataFrame] = []
+    via: list[str] = []
     customers = ds.load("customers", required=False) if ds.has("customers") else None
     if customers is not None and "email" in customers.columns:
-        found = customers.select(pl.col("email").cast(pl.String).str.strip_chars().str.to_lowercase(),
+        known = customers.select(pl.col("email").cast(pl.String).str.strip_chars().str.to_lowercase(),
                                  pl.col("customer_id").cast(pl.String).alias("account"))
-        found = found.filter(pl.col("email").is_not_null(), pl.col("email") != "", pl.col("account").is_not_null())
-        return found.unique("email", keep="first", maintain_order=True), "customers.email"
-    if not ds.has("events"):
+        known = known.filter(pl.col("email").is_not_null(), pl.col("email") != "", pl.col("account").is_not_null())
+        found.append(known.unique("email", keep="first", maintain_order=True))
+        via.append("customers.email")
+    events = _event_emails(ds)
+    if events is not None:
+        if found:
+            events = events.join(found[0].select("email"), on="email", how="anti")
+        found.append(events)
+        via.append("events email")
+    if not found:
         return None, ""
+    return pl.concat(found), ", then ".join(via)
+
+
+def _event_emails(ds: Dataset) -> pl.DataFrame | None:
+    """``email → account`` from the events; an e-mail seen with several accounts belongs to the
+    account of its earliest event."""
+    if not ds.has("events"):
+        return None
     from kpi_cli.loading import load_source
 
     src = load_source("events", ds.settings, required=False)
     if src is None or "email" not in src.mapping or "account_id" not in src.mapping:
-        return None, ""
+        return None
     from kpi_cli.engagement.hygiene import load_events
 
     events, _ = load_events(ds, columns=frozenset({"email", "account_id"}))
-    # An e-mail seen with several accounts belongs to the account of its earliest event.
     found = events.select("ts", pl.col("email").cast(pl.String).str.strip_chars().str.to_lowercase(),
                           pl.col("account_id").cast(pl.String).alias("account"))
     found = found.filter(pl.col("email").is_not_null(), pl.col("email") != "", pl.col("account").is_not_null())
     found = found.sort("ts", maintain_order=True).unique("email", keep="first", maintain_order=True)
-    return found.select("email", "account"), "events email"
+    return found.select("email", "account")
