@@ -36,3 +36,17 @@ def test_blank_plan_is_its_own_group_in_movements(tmp_path: Path) -> None:
         (date(2023, 2, 1), "pro", 0.0, 0.0, 100.0),
         (date(2023, 2, 1), None, 0.0, 50.0, 0.0),
     ]
+
+
+def test_signups_that_never_paid_keep_their_customers_group(tmp_path: Path) -> None:
+    # A (smb) signs up 5 Jan and pays from 20 Jan; B (ent) signs up 10 Jan and never pays; C (smb)
+    # signs up 12 Jan and never pays. January, --within 90d, as of July (windows ended):
+    # smb 1 of 2 converted, ent 0 of 1; no blank group (every signup has a segment). D's row (no signup
+    # row) carries the billing data to June, so the 90-day windows have ended.
+    write_csv(tmp_path / "subscriptions.csv", ["customer_id", "subscription_id", "start_at", "end_at", "amount"],
+              [["A", "a1", "2023-01-20", "", "100"], ["D", "d1", "2023-06-01", "", "10"]])
+    write_csv(tmp_path / "customers.csv", ["customer_id", "created_at", "segment"],
+              [["A", "2023-01-05", "smb"], ["B", "2023-01-10", "ent"], ["C", "2023-01-12", "smb"]])
+    df = compute("freemium_conversion_rate", data=tmp_path, month="2023-01", by="segment", as_of="2023-07-01")
+    assert df.select("segment", "value", "numerator", "denominator").rows() == [
+        ("ent", 0.0, 0.0, 1.0), ("smb", 0.5, 1.0, 2.0)]

@@ -124,10 +124,24 @@ def _period_index(base: RevenueBase, frame: pl.DataFrame, col: str) -> pl.DataFr
 
 
 def _group_attrs(base: RevenueBase) -> pl.DataFrame | None:
-    """customer_id → group values (first seen), for metrics counted per customer."""
+    """customer_id → group values (first seen), for metrics counted per customer.
+
+    A customer who never paid (a signup that did not convert) has no segment: its groups that are
+    columns of ``customers`` come from there, the others (plan, currency) are blank.
+    """
     if not base.groups:
         return None
-    return base.segments.sort("start_us").unique("customer_id", keep="first").select("customer_id", *base.groups)
+    from kpi_cli.revenue.base import NO_GROUP
+
+    paid = base.segments.sort("start_us").unique("customer_id", keep="first").select("customer_id", *base.groups)
+    customers = base.dataset.load("customers", required=False) if base.dataset.has("customers") else None
+    if customers is None:
+        return paid
+    own = [g for g in base.groups if g in customers.columns and g not in ("plan", "currency")]
+    others = customers.select("customer_id", *[pl.col(g).cast(pl.String).fill_null(NO_GROUP) for g in own]).unique(
+        "customer_id", keep="first").join(paid.select("customer_id"), on="customer_id", how="anti")
+    others = others.with_columns([pl.lit(NO_GROUP).alias(g) for g in base.groups if g not in own])
+    return pl.concat([paid, others.select(paid.columns)], how="vertical_relaxed")
 
 
 def _rate_per_period(base: RevenueBase, cohort: pl.DataFrame, hit: str) -> pl.DataFrame:
@@ -138,7 +152,8 @@ def _rate_per_period(base: RevenueBase, cohort: pl.DataFrame, hit: str) -> pl.Da
     agg = cohort.group_by(*base.groups, "idx").agg(pl.col(hit).sum().alias("n"), pl.len().alias("d"))
     frame = pl.DataFrame({"idx": list(range(base.grid.first, base.grid.last + 1))}, schema={"idx": pl.Int64})
     if base.groups:
-        frame = base.table.select(base.groups).unique().join(frame, how="cross")
+        seen = pl.concat([base.table.select(base.groups), agg.select(base.groups)], how="vertical_relaxed")
+        frame = seen.unique().join(frame, how="cross")
     joined = frame.join(agg, on=[*base.groups, "idx"], how="left")
     return joined.select(*base.groups, "idx", *ratio(pl.col("n").fill_null(0), pl.col("d").fill_null(0)))
 
