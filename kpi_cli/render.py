@@ -322,7 +322,7 @@ def metrics_grid(df: pl.DataFrame, dims: list[str], currency: str, grain: str = 
             continue  # shown inside the NPS cell
         if margin and m == "nps":
             cells = [fmt_nps(keyed[k].get("nps"), keyed[k].get("nps_moe"), counts.get(k)) for k in keys]
-            faint = [(counts.get(k) or 0) < FEW_RESPONSES for k in keys]
+            faint = [keyed[k].get("nps") is not None and (counts.get(k) or 0) < FEW_RESPONSES for k in keys]
             few = any(faint)
             columns.append(Column(meta.label if meta else m, cells, faint=faint))
             continue
