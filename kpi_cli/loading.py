@@ -14,15 +14,24 @@ from typing import TYPE_CHECKING
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.presets import (
     ALL_PRESET_NAMES,
-    DURATION_UNITS,
     PRESET_SOURCES,
     PRESETS,
-    SURVEY_TYPES,
     Preset,
     source_defaults,
 )
 from kpi_cli.records import RECORD, Records, csv_headers, header_zones, is_json, read_records, unique_names
 from kpi_cli.schemas import KEEP_EXTRA, SOURCES, normalise
+from kpi_cli.shape import (
+    Filter,
+    constants_of,
+    duration_unit,
+    filtered,
+    filters,
+    probed,
+    rewritten,
+    zone_suffix,
+    zones_of,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -225,37 +234,6 @@ def _headers(frame: pl.LazyFrame, path: str) -> list[str]:
         raise DataError(msg, hint="check the file is CSV, Parquet or JSONL and not truncated") from None
 
 
-ZONE_SUFFIX = r"^(.*?)\s*\(([A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)+)\)$"  # "Created at (America/New_York)"
-
-
-def zone_suffix(header: str) -> tuple[str, str] | None:
-    """``(header without it, zone)`` when ``header`` ends in an IANA ``(Area/City)`` zone, else None.
-
-    Examples
-    --------
-    >>> zone_suffix("Conversation started at (America/New_York)")
-    ('Conversation started at', 'America/New_York')
-    >>> zone_suffix("Amount (USD/EUR)") is None
-    True
-    """
-    import re
-
-    found = re.match(ZONE_SUFFIX, header.strip())
-    if found is None or not found.group(1) or not _is_zone(found.group(2)):
-        return None
-    return found.group(1), found.group(2)
-
-
-def _is_zone(name: str) -> bool:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 @dataclass
 class Resolved:
     """How a file's headers map to canonical columns, and what else its preset and table decided."""
@@ -345,7 +323,7 @@ def resolve(name: str, headers: list[str], table: dict[str, object], path: str) 
             if normalise(cand) in groups:
                 mapping[col.name] = only(normalise(cand), col.name)
                 break
-    constants = _constants(name, table, derived, mapping)
+    constants = constants_of(name, table, derived, mapping)
     missing = [c.name for c in SOURCES[name] if c.required and c.name not in mapping and c.name not in constants]
     if missing:
         first = missing[0]
@@ -360,22 +338,6 @@ def resolve(name: str, headers: list[str], table: dict[str, object], path: str) 
         raise DataError(msg, hint=hint)
     zones = {c: suffixed[h] for c, h in mapping.items() if h in suffixed}
     return Resolved(mapping, preset, zones, constants, ignored)
-
-
-def _constants(name: str, table: dict[str, object], derived: dict[str, object],
-               mapping: dict[str, str]) -> dict[str, str]:
-    """``[sources.surveys] survey = "nps"``: the survey type of every row of an export holding one
-    kind of survey (Typeform, SurveyMonkey, Qualtrics write none); a mapped column wins."""
-    if name != "surveys" or "survey" in mapping:
-        return {}
-    value = table.get("survey", derived.get("survey"))
-    if value is None:
-        return {}
-    text = str(value).strip().lower()
-    if text not in SURVEY_TYPES:
-        msg = f"[sources.surveys] survey = {value!r} is not one of {', '.join(SURVEY_TYPES)}"
-        raise UsageError(msg, hint='e.g. [sources.surveys] survey = "nps"')
-    return {"survey": text}
 
 
 def _column(header: str, headers: list[str]) -> pl.Expr:
@@ -410,7 +372,7 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
     extra: list[str] = []
     zones: dict[str, str] = {}
     for number, path in enumerate(files):
-        plan = _plan(name, number, path, _probed(table, probe, path, name))
+        plan = _plan(name, number, path, probed(table, probe, path, name))
         if not plan.headers:
             msg = f"source {name} ({path}) is empty: no header row"
             raise DataError(msg, hint=f"export {name} again with its header line")
@@ -427,7 +389,7 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
         plan.columns = [*mapping.items(), *((h, h) for h in extra)]
         plan.constants = found.constants
         plan.rewrite = {c: preset.rewrite[c] for c in mapping if c in preset.rewrite} if preset else {}
-        plan.filters = _filters(preset, table, plan.headers)
+        plan.filters = filters(preset, table, plan.headers)
         plans.append(plan)
     mapping = {**mapping, **{c: f"={v}" for c, v in plans[-1].constants.items()}}
     unit = str(table.get("amount_unit") or (preset.amount_unit if preset else "major"))
@@ -437,91 +399,15 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
     notes: list[str] = []
     src = Source(name, files, mapping, lambda: _read(plans, list(mapping), notes), preset, unit, extra, table=table,
                  read_notes=notes)
-    src.zones = _zones(name, table, preset, mapping, zones, src.warnings)
+    src.zones = zones_of(name, table, preset, mapping, zones, src.warnings)
     for zone in dict.fromkeys(src.zones.values()):
         columns = ", ".join(c for c, z in src.zones.items() if z == zone)
         src.found_notes.append(f"{name}: naive times of {columns} read as local times in {zone}")
-    src.duration_unit = _duration_unit(name, table, preset)
+    src.duration_unit = duration_unit(name, table, preset)
     src.datetime_format = str(table.get("datetime_format") or (preset.datetime_format if preset else ""))
     if preset and preset.snapshot:
         src.warnings.append(f"{name}: {preset.note}")
     return src
-
-
-def _probed(table: dict[str, object], probe: Callable[[list[list[str]]], int] | None, path: str,
-            name: str) -> dict[str, object]:
-    """``table`` with the header rows the preset finds in this CSV file (Qualtrics' older exports have 2)."""
-    from kpi_cli.records import header_records, header_rows_of
-
-    if probe is None or is_json(path) or _is_parquet(path) or path.startswith(REMOTE):
-        return table
-    rows = header_rows_of(table, name)
-    return {**table, "header_rows": probe(header_records(path, table, name, rows))}
-
-
-def _zones(name: str, table: dict[str, object], preset: Preset | None, mapping: dict[str, str],
-           written: dict[str, str], warnings: list[str]) -> dict[str, str]:
-    """The zone of each timestamp column's naive values: the one its file writes, else ``source_tz``.
-
-    A file writes a column's zone in its header's ``(Area/City)`` suffix (Intercom) or in a header
-    row (Qualtrics' ImportId JSON); ``written`` holds those. A preset whose tool writes naive
-    local times (Zendesk, Freshdesk) warns while no zone is known: they are then read as UTC, as
-    every naive time is.
-    """
-    stamps = [c.name for c in SOURCES[name] if c.kind == "ts" and c.name in mapping]
-    declared = table.get("source_tz")
-    if declared is not None and not (isinstance(declared, str) and _is_zone(declared)):
-        msg = f"[sources.{name}] source_tz = {declared!r} is not an IANA time zone"
-        raise UsageError(msg, hint=f'e.g. [sources.{name}] source_tz = "America/New_York" (IANA names: Area/City)')
-    for c, zone in list(written.items()):
-        if not _is_zone(zone):
-            warnings.append(f"{name}: the file gives {c} the time zone {zone!r}, which is not an IANA zone; "
-                            f"ignored (set [sources.{name}] source_tz)")
-            del written[c]
-    zones = {c: written.get(c, str(declared)) for c in stamps if c in written or declared is not None}
-    if preset and preset.needs_tz and declared is None and not written:
-        warnings.append(f"{name}: the {preset.name} export writes naive local times and [sources.{name}] "
-                        f"source_tz is not set, so they are read as UTC; set it to {preset.needs_tz}")
-    return {c: z for c, z in zones.items() if z != "UTC"}
-
-
-def _duration_unit(name: str, table: dict[str, object], preset: Preset | None) -> str:
-    unit = str(table.get("duration_unit") or (preset.duration_unit if preset else "minutes")).lower()
-    if unit not in DURATION_UNITS:
-        msg = f"[sources.{name}] duration_unit = {unit!r} is not one of {', '.join(DURATION_UNITS)}"
-        raise UsageError(msg, hint=f'e.g. [sources.{name}] duration_unit = "seconds" (Intercom)')
-    return unit
-
-
-@dataclass(frozen=True)
-class _Filter:
-    """Rows of a file kept (``keep``) or dropped by the values of one of its columns."""
-
-    header: str
-    values: tuple[str, ...]
-    keep: bool
-
-    def describe(self) -> str:
-        shown = " or ".join(self.values[:4]) + (" …" if len(self.values) > 4 else "")
-        return f"{self.header} {'not ' if self.keep else ''}{shown}"
-
-
-def _filters(preset: Preset | None, table: dict[str, object], headers: list[str]) -> list[_Filter]:
-    """``keep``/``drop`` of ``[sources.S]`` (each replacing its preset's) on the headers this file has."""
-    out: list[_Filter] = []
-    by_key = {normalise(h): h for h in reversed(headers)}
-    for kind in ("keep", "drop"):
-        rules = table.get(kind, getattr(preset, kind) if preset else {})
-        if not isinstance(rules, dict):
-            msg = f"[sources.S] {kind} must be a table of column = [values]"
-            raise UsageError(msg, hint=f'e.g. {kind} = {{ "Response Type" = ["completed"] }}')
-        for column, values in rules.items():
-            header = by_key.get(normalise(str(column)))
-            if header is None:
-                continue  # a filter on a column this export does not have filters nothing
-            listed = (values,) if isinstance(values, str | int) else tuple(values)
-            out.append(_Filter(header, tuple(str(v).strip().lower() for v in listed), kind == "keep"))
-    return out
 
 
 @dataclass
@@ -539,7 +425,7 @@ class _Plan:
     columns: list[tuple[str, str]] = field(default_factory=list)  # (output name, header)
     constants: dict[str, str] = field(default_factory=dict)  # canonical -> value of every row
     rewrite: dict[str, tuple[str, str]] = field(default_factory=dict)  # canonical -> (regex, replacement)
-    filters: list[_Filter] = field(default_factory=list)
+    filters: list[Filter] = field(default_factory=list)
     zones: dict[str, str] = field(default_factory=dict)  # header -> zone its header rows give
 
 
@@ -600,37 +486,14 @@ def _read(plans: list[_Plan], canonical: list[str],
             if records.bad:
                 bad.append(_bad_frame(plan, records, canonical))
         if plan.filters:
-            frame = _filtered(frame, plan, notes)
-        exprs = [_rewritten(_column(h, headers), plan.rewrite.get(c)).alias(c) for c, h in plan.columns]
+            frame = filtered(frame, plan.filters, plan.source, plan.path, notes)
+        exprs = [rewritten(_column(h, headers), plan.rewrite.get(c)).alias(c) for c, h in plan.columns]
         exprs += [pl.lit(v, dtype=pl.String).alias(c) for c, v in plan.constants.items()]
         frames.append(frame.select(
             # The file as its index in ``files``: a path string repeated on every row costs memory.
             pl.lit(plan.number, dtype=pl.UInt32).alias("_file"), pl.col("_line").cast(pl.Int64), *exprs))
     combined = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
     return combined, (pl.concat(bad, how="diagonal_relaxed") if bad else None)
-
-
-def _rewritten(expr: pl.Expr, rule: tuple[str, str] | None) -> pl.Expr:
-    import polars as pl
-
-    return expr if rule is None else expr.cast(pl.String).str.replace_all(rule[0], rule[1])
-
-
-def _filtered(frame: pl.LazyFrame, plan: _Plan, notes: list[str] | None) -> pl.LazyFrame:
-    """The rows every filter of ``plan`` keeps; the others counted in ``notes`` (never silently lost)."""
-    import polars as pl
-
-    kept = pl.lit(True)
-    for f in plan.filters:
-        value = pl.col(f.header).cast(pl.String).str.strip_chars().str.to_lowercase()
-        hit = value.is_in(list(f.values)).fill_null(False)
-        kept = kept & (hit if f.keep else ~hit)
-    left_out = int(frame.select((~kept).sum()).collect().item())
-    if left_out and notes is not None:
-        why = "; ".join(f.describe() for f in plan.filters)
-        notes.append(f"{plan.source}: {left_out} row{'s' * (left_out != 1)} of {plan.path} left out as not "
-                     f"completed responses ({why})")
-    return frame.filter(kept)
 
 
 def _bad_frame(plan: _Plan, records: Records, canonical: list[str]) -> pl.DataFrame:

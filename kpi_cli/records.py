@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kpi_cli.errors import DataError, UsageError
+from kpi_cli.header_rows import header_block, header_names, header_rows_of, one_header, zones_in
 
 if TYPE_CHECKING:
     import polars as pl
@@ -203,87 +204,6 @@ def _split(text: str, delimiter: str) -> list[str]:
     return [f for row in rows for f in row] if rows else []
 
 
-def header_rows_of(table: dict[str, object], source: str) -> int:
-    """``[sources.S] header_rows`` (or its preset's): how many rows the CSV header takes."""
-    rows = table.get("header_rows", 1)
-    if isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= 10:
-        msg = f"source {source}: header_rows = {rows!r} must be a whole number from 1 to 10"
-        raise UsageError(msg, hint=f"set [sources.{source}] header_rows = 2 (SurveyMonkey) or 3 (Qualtrics)")
-    return rows
-
-
-def header_names(rows: list[list[str]]) -> list[str]:
-    """Column names from a CSV's header rows: the first row's, except where a question spans columns.
-
-    SurveyMonkey writes a question once in row 1, over as many columns as it has answer options
-    (blank in row 1 to its right), and each option in row 2: those columns are named
-    ``question - option``. A question of one column keeps its row-1 name (its row 2 says only
-    "Response" or "Open-Ended Response"). A blank row-1 cell with no question to its left takes
-    its row-2 text. Qualtrics fills row 1 on every column, so its names are its export tags; the
-    rows after the second (Qualtrics' ImportId JSON) never name anything. Line breaks and runs of
-    spaces inside a name become one space.
-
-    Examples
-    --------
-    >>> header_names([["Respondent ID", "Which plan?", "", "Why?"], ["", "Basic", "Pro", "Open-Ended Response"]])
-    ['Respondent ID', 'Which plan? - Basic', 'Which plan? - Pro', 'Why?']
-    """
-    def clean(text: str) -> str:
-        return " ".join(text.split())
-
-    first = [clean(h) for h in rows[0]] if rows else []
-    if len(rows) < 2:
-        return first
-    second = [clean(h) for h in rows[1]]
-    second += [""] * (len(first) - len(second))
-    names = list(first)
-    i = 0
-    while i < len(first):
-        if not first[i]:
-            names[i] = second[i]
-            i += 1
-            continue
-        end = i + 1
-        while end < len(first) and not first[end] and second[end]:
-            end += 1
-        if end - i > 1:
-            for k in range(i, end):
-                names[k] = f"{first[i]} - {second[k]}" if second[k] else first[i]
-        i = end
-    return names
-
-
-def _header_block(data: bytes, rows: int, delimiter: str) -> tuple[list[list[str]], int, int]:
-    """The first ``rows`` records of ``data``, the byte offset after them and the physical lines they take."""
-    state = {"pos": 0, "lines": 0}
-
-    def lines() -> Any:
-        while state["pos"] < len(data):
-            end = data.find(b"\n", state["pos"])
-            end = len(data) if end < 0 else end + 1
-            chunk = data[state["pos"]:end]
-            state["pos"], state["lines"] = end, state["lines"] + 1
-            yield chunk.decode("utf-8", errors="replace")
-
-    reader = csv.reader(lines(), delimiter=delimiter)  # pulls one line at a time: no read-ahead
-    records: list[list[str]] = []
-    try:
-        for _ in range(rows):
-            records.append(next(reader))
-    except (StopIteration, csv.Error):
-        pass
-    return records, state["pos"], state["lines"]
-
-
-def _one_header(data: bytes, rows: int, delimiter: str) -> tuple[bytes, int]:
-    """``data`` with its ``rows`` header rows replaced by one line of :func:`header_names`, and how
-    many physical lines that removed (added back to every line number)."""
-    records, offset, lines = _header_block(data, rows, delimiter)
-    out = io.StringIO()
-    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerow(header_names(records))
-    return out.getvalue().encode() + data[offset:], max(lines - 1, 0)
-
-
 def csv_headers(path: str, table: dict[str, object], source: str) -> tuple[list[str], str]:
     """The header names of a CSV file and its delimiter, from the first bytes alone."""
     rows = header_rows_of(table, source)
@@ -292,7 +212,7 @@ def csv_headers(path: str, table: dict[str, object], source: str) -> tuple[list[
     text = utf8(head, encoding, source, path, partial=True).decode("utf-8", errors="replace")
     delimiter = delimiter_of(text, table, source)
     if rows > 1:
-        return header_names(_header_block(text.encode(), rows, delimiter)[0]), delimiter
+        return header_names(header_block(text.encode(), rows, delimiter)[0]), delimiter
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         headers = next(reader)
@@ -306,32 +226,13 @@ def header_records(path: str, table: dict[str, object], source: str, rows: int) 
     head = file_bytes(path, HEAD_BYTES * 16)
     text = utf8(head, encoding_of(head, table, source, path), source, path, partial=True)
     delimiter = delimiter_of(text.decode("utf-8", errors="replace"), table, source)
-    return _header_block(text, rows, delimiter)[0]
+    return header_block(text, rows, delimiter)[0]
 
 
 def header_zones(path: str, table: dict[str, object], source: str) -> dict[str, str]:
-    """Zones the header rows after the first give their columns: column name -> zone name.
-
-    Qualtrics' third header row holds ``{"ImportId":"recordedDate","timeZone":"America/Denver"}``
-    above each timestamp column: the zone its naive values are written in (``Z`` = UTC).
-    """
+    """Zones the header rows after the first give their columns (:func:`kpi_cli.header_rows.zones_in`)."""
     rows = header_rows_of(table, source)
-    if rows < 2:
-        return {}
-    records = header_records(path, table, source, rows)
-    names = header_names(records)
-    out: dict[str, str] = {}
-    for record in records[1:]:
-        for name, cell in zip(names, record, strict=False):
-            if '"timeZone"' not in cell:
-                continue
-            try:
-                zone = json.loads(cell).get("timeZone")
-            except (ValueError, AttributeError):
-                continue
-            if isinstance(zone, str) and zone:
-                out[name] = "UTC" if zone.upper() in ("Z", "UTC", "GMT") else zone
-    return out
+    return zones_in(header_records(path, table, source, rows)) if rows > 1 else {}
 
 
 def read_csv(path: str, table: dict[str, object], source: str) -> Records:
@@ -346,7 +247,7 @@ def read_csv(path: str, table: dict[str, object], source: str) -> Records:
     rows = header_rows_of(table, source)
     shift = 0  # physical lines of the header rows after the first, which are not records
     if rows > 1:
-        data, shift = _one_header(data, rows, delimiter)
+        data, shift = one_header(data, rows, delimiter)
     invalid: list[tuple[int, str, int]] = []  # (record number, text, fields), header = record 1
 
     def handler(row: Any) -> str:
