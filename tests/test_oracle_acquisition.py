@@ -1,0 +1,220 @@
+"""The acquisition metrics (SPEC §3.2) through the CLI against an independent oracle.
+
+Seeded random worlds (spend in two currencies with ``date`` and ``month`` rows, gaps, blank
+categories and channels; subscriptions with gaps and price changes; customers with channels and
+referrers; signup events with repeats; web sessions with blanks) are written as CSV files and run
+through ``kpi compute … -f json`` exactly as SPEC §4 says. Every (metric, period[, channel]) value,
+numerator, denominator and ``complete`` flag is compared with ``tests/oracle_acquisition.py``, which
+implements SPEC §3.2 from the text in plain Python (rel 1e-9).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import random
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+from tests import oracle_acquisition as oa
+from tests.conftest import write_csv
+
+COUNTER = itertools.count()
+SPEND_CHANNELS = ["google_ads", "linkedin", "content", "cpc", "Paid Search", "newsletter", "cpm", ""]
+CHANNELS_TOML = '[channels]\ngoogle_ads = "paid"\nlinkedin = "paid"\ncontent = "organic"\ncpm = "other"\n'
+CHANNELS = {"google_ads": "paid", "linkedin": "paid", "content": "organic", "cpm": "other"}
+FIRST, LAST = date(2024, 1, 1), date(2024, 6, 30)
+AS_OF = date(2024, 9, 1)
+N_SEEDS = int(os.environ.get("ORACLE_SEEDS", "3"))
+
+
+def _instant(rng: random.Random, lo: date, hi: date) -> datetime:
+    """A random instant (whole minutes, UTC) between two days; never a local midnight in practice."""
+    span = int((datetime(hi.year, hi.month, hi.day) - datetime(lo.year, lo.month, lo.day)).total_seconds() // 60)
+    minute = rng.randrange(span)
+    return datetime(lo.year, lo.month, lo.day, tzinfo=UTC) + timedelta(minutes=minute, seconds=17)
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_world(seed: int, *, month_rows: bool = True, day_rows: bool = True) -> oa.World:
+    """A small random company from 2023-10 to 2024-08 (the range asked is 2024-01 … 2024-06)."""
+    rng = random.Random(seed)
+    w = oa.World(channels=dict(CHANNELS), as_of=AS_OF)
+    months = [date(2023, m, 1) for m in (10, 11, 12)] + [date(2024, m, 1) for m in range(1, 9)]
+    gap = rng.choice(months[3:9])  # a month of the range with no acquisition spend at all
+    for mo in months:
+        ym = mo.strftime("%Y-%m")
+        if mo != gap:
+            for ch in rng.sample(SPEND_CHANNELS, rng.randint(1, 4)):
+                cur = rng.choice(["USD", "USD", "EUR", "", "usd"])
+                cat = rng.choice(["acquisition", "", "acquisition"])
+                amount = Fraction(rng.choice([0, 50, 120, 333, 1000, 2500]) + rng.choice([0, Fraction(1, 4)]))
+                if month_rows and (not day_rows or rng.random() < 0.5):
+                    w.spend.append(oa.Spend(amount, month=ym, currency=cur, category=cat, channel=ch))
+                else:
+                    for _ in range(rng.randint(1, 3)):
+                        day = mo + timedelta(days=rng.randrange(28))
+                        w.spend.append(oa.Spend(amount, day=day, currency=cur, category=cat, channel=ch))
+        if rng.random() < 0.7 or mo == months[-1]:  # retention spend, some months without
+            row = oa.Spend(Fraction(rng.choice([200, 450, 80])), month=ym if month_rows else None,
+                           day=None if month_rows else mo + timedelta(days=3), category="retention",
+                           channel="cs_tools", currency=rng.choice(["USD", "EUR"]))
+            w.spend.append(row)
+    for r in w.spend:
+        if r.currency.strip().upper() == "EUR":
+            w.fx.setdefault((r.rate_day(), "EUR"), Fraction(rng.choice([105, 108, 110, 112]), 100))
+
+    cust_channels = ["google_ads", "linkedin", "content", "cpc", "Paid Search", "newsletter", "cpm", "", ""]
+    for i in range(rng.randint(18, 30)):
+        cid = f"c{i:02d}"
+        created = _instant(rng, date(2023, 9, 1), date(2024, 8, 1))
+        w.customers.append(oa.Customer(cid, created, rng.choice(cust_channels),
+                                       rng.choice(["", "", "c01", "partner"])))
+        if rng.random() < 0.15:
+            continue  # a lead that never pays
+        start = created + timedelta(days=rng.choice([0, 3, 20, 45, 80, 95, 130]), hours=rng.randint(1, 20))
+        for _ in range(rng.randint(1, 3)):
+            end = start + timedelta(days=rng.randint(15, 150)) if rng.random() < 0.6 else None
+            status = "trialing" if rng.random() < 0.1 else rng.choice(["", "active"])
+            amount = Fraction(rng.choice([0, 29, 49, 99, 99, 250]))
+            w.subs.append(oa.Sub(cid, start, end, amount, status))
+            if end is None:
+                break
+            start = end + timedelta(days=rng.choice([0, 0, 10, 40]))  # contiguous = price change
+    # billing keeps going past the range: one long-running account makes every period complete
+    w.subs.append(oa.Sub("zz", datetime(2023, 1, 5, tzinfo=UTC), datetime(2024, 8, 20, tzinfo=UTC), Fraction(10)))
+    w.customers.append(oa.Customer("zz", datetime(2023, 1, 1, tzinfo=UTC), "content", ""))
+
+    for i in range(rng.randint(20, 40)):
+        for _ in range(rng.choice([1, 1, 1, 2, 3])):  # repeated signups: only the first counts
+            w.events.append(oa.Event(_instant(rng, date(2023, 11, 1), date(2024, 8, 1)), "Signed Up", f"u{i}"))
+        w.events.append(oa.Event(_instant(rng, date(2023, 11, 1), date(2024, 8, 20)), "Page Viewed", f"u{i}"))
+    w.events.append(oa.Event(datetime(2024, 8, 25, 9, tzinfo=UTC), "Page Viewed", "u0"))
+
+    for i in range(rng.randint(40, 80)):
+        w.sessions.append(oa.Session(
+            f"s{i}", f"v{rng.randrange(20)}", _instant(rng, date(2023, 12, 1), date(2024, 8, 20)),
+            rng.choice([0, 1, 1, 2, 3]),
+            rng.choice([None, Fraction(0), Fraction(5), Fraction(10), Fraction(21, 2), Fraction(30)]),
+            rng.choice([None, True, False, False]),
+            rng.choice([None, True, False, False]),
+        ))
+    w.sessions.append(oa.Session("s_end", "v0", datetime(2024, 8, 25, tzinfo=UTC), 1, Fraction(1), False, False))
+    return w
+
+
+def _bool(b: bool | None) -> str:
+    return "" if b is None else "true" if b else "false"
+
+
+def write_world(w: oa.World, folder: Path) -> Path:
+    """The world as the canonical CSV sources of SPEC §1.2 plus a kpi.toml with its [channels]."""
+    def money(x: Fraction) -> str:
+        return str(float(x)) if x.denominator != 1 else str(x.numerator)
+
+    write_csv(folder / "spend.csv", ["date", "month", "amount", "currency", "category", "channel"], [
+        [r.day.isoformat() if r.day else "", r.month or "", money(r.amount), r.currency, r.category, r.channel]
+        for r in w.spend
+    ])
+    write_csv(folder / "fx_rates.csv", ["date", "currency", "rate"],
+              [[d.isoformat(), c, money(v)] for (d, c), v in sorted(w.fx.items())])
+    write_csv(folder / "subscriptions.csv",
+              ["customer_id", "subscription_id", "start_at", "end_at", "amount", "currency", "status"],
+              [[s.customer, f"sub_{s.customer}_{i}", _iso(s.start), _iso(s.end) if s.end else "", money(s.amount),
+                "USD", s.status] for i, s in enumerate(w.subs)])
+    write_csv(folder / "customers.csv", ["customer_id", "created_at", "channel", "referred_by"],
+              [[c.id, _iso(c.created_at) if c.created_at else "", c.channel, c.referred_by] for c in w.customers])
+    write_csv(folder / "events.csv", ["timestamp", "event", "user_id"],
+              [[_iso(e.ts), e.event, e.user_id] for e in w.events])
+    if w.sessions:
+        write_csv(folder / "traffic.csv",
+                  ["session_id", "visitor_id", "started_at", "pageviews", "duration_s", "key_event", "signed_up"],
+                  [[s.session_id, s.visitor_id, _iso(s.started_at), str(s.pageviews),
+                    "" if s.duration_s is None else money(s.duration_s), _bool(s.key_event), _bool(s.signed_up)]
+                   for s in w.sessions])
+    (folder / "kpi.toml").write_text("[channels]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in w.channels.items()))
+    return folder
+
+
+def cli_rows(result: Result) -> dict[tuple[str, date, str], tuple[float | None, float | None, float | None, bool]]:
+    assert result.exit_code == 0, result.stderr + result.stdout
+    out = {}
+    for row in json.loads(result.stdout):
+        group = row.get("channel") or ""
+        key = (row["metric"], date.fromisoformat(row["period"]), group)
+        assert key not in out, f"two rows for {key}"
+        out[key] = (row["value"], row["numerator"], row["denominator"], row["complete"])
+    return out
+
+
+def close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def compare(got: dict, expected: dict[tuple[str, date, str], oa.Cell], *, complete: bool = True,
+            parts: bool = True) -> None:
+    """Every oracle row must be in the CLI's output with the same value (and parts); no extra rows."""
+    problems = []
+    for key, (value, num, den) in sorted(expected.items(), key=str):
+        if key not in got:
+            problems.append(f"{key}: missing from the CLI output (expected value {value})")
+            continue
+        g = got[key]
+        if not close(g[0], value):
+            problems.append(f"{key}: value {g[0]} != {value} (num {g[1]} / den {g[2]} vs {num} / {den})")
+        elif parts and not (close(g[1], num) and close(g[2], den)):
+            problems.append(f"{key}: parts {g[1]} / {g[2]} != {num} / {den}")
+        if g[3] is not complete:
+            problems.append(f"{key}: complete {g[3]} != {complete}")
+    extra = set(got) - set(expected)
+    assert not problems, "\n".join(problems[:20]) + f"\n({len(problems)} problems)"
+    assert not extra, f"rows the oracle does not expect: {sorted(extra, key=str)[:10]}"
+
+
+def expect(w: oa.World, metrics: dict[str, str], first: date, last: date, by_channel: bool = False) -> dict:
+    """{CLI id: oracle name} → the oracle's rows keyed like ``cli_rows``."""
+    out = {}
+    for cli_id, name in metrics.items():
+        for (p, g), cell in oa.compute(w, name, first, last, by_channel).items():
+            out[cli_id, p, g] = cell
+    return out
+
+
+@pytest.fixture
+def kpi(tmp_path: Path, run: Callable[..., Result]) -> Callable[..., dict]:
+    """``kpi(world, *args)``: write the world to a fresh folder, run ``kpi compute`` and parse JSON."""
+    def go(w: oa.World, *args: str) -> dict:
+        folder = write_world(w, tmp_path / f"w{next(COUNTER)}")
+        res = run("compute", *args, "--data", folder, "--config", folder / "kpi.toml", "--currency", "USD",
+                  "--as-of", w.as_of.isoformat(), "--tz", w.tz, "-f", "json")
+        return cli_rows(res)
+    return go
+
+
+MONTH_METRICS = {
+    "acquisition_spend": "acquisition_spend", "retention_spend": "retention_spend", "cac": "cac", "cpa": "cpa",
+    "cac_payback_months": "cac_payback_months", "crc": "crc", "paid_share": "paid_share",
+    "unattributed_share": "unattributed_share", "new_signups": "new_signups",
+    "signup_growth_rate": "signup_growth_rate", "visitor_conversion_rate": "visitor_conversion_rate",
+    "bounce_rate": "bounce_rate", "referral_conversion_rate": "referral_conversion_rate",
+    "non_referral_conversion_rate": "non_referral_conversion_rate",
+}
+
+
+@pytest.mark.parametrize("seed", range(N_SEEDS))
+def test_month_defaults(kpi: Callable[..., dict], seed: int) -> None:
+    w = make_world(seed)
+    got = kpi(w, ",".join(MONTH_METRICS), "--from", "2024-01", "--to", "2024-06")
+    compare(got, expect(w, MONTH_METRICS, FIRST, LAST))
