@@ -91,7 +91,8 @@ def validate(common: dict[str, Any]) -> None:
         bad = bool(rep.rejected) and mode == "error"
         if bad:
             failed.append(int(ExitCode.DATA_ERROR))
-        typer.echo(f"{'✗' if bad else '✓'} {name}: {rep.rows_read} rows read, {rep.duplicates} exact duplicates, "
+        typer.echo(f"{'✗' if bad else '✓'} {name}: {rep.rows_read} row{'s' * (rep.rows_read != 1)} read, "
+                   f"{rep.duplicates} exact duplicate{'s' * (rep.duplicates != 1)}, "
                    f"{rep.rejected} bad, {rep.used} used — {', '.join(rep.files)}")
         mapped = [f"{c}←{h!r}" for c, h in rep.mapping.items() if normalise(c) != normalise(h)]
         if mapped:

@@ -45,6 +45,9 @@ class Dataset:
     reports: dict[str, SourceReport] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what a run decided from the data, shown at -v
+    # Warnings about how a metric is read (LTV:CAC at the default margin), not about the data:
+    # compute prints them with the warnings; validate, which computes nothing to read, does not.
+    advice: list[str] = field(default_factory=list)
     rejected: list[pl.DataFrame] = field(default_factory=list)
     _cache: dict[str, pl.DataFrame | None] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)  # located sources, to show bad rows as read

@@ -159,8 +159,9 @@ class Graph:
                     asked = [m for m in self.ids if m in users] or [m for m in self.ids if users]
                     msg = (f"--by {dim}: {', '.join(asked[:3])} read{'s' * (len(asked) == 1)} {name} data "
                            f"({', '.join(fam.sources)}), which has no {dim!r} to split by")
-                    known = ", ".join(sorted(dims)[:12]) or "none"
-                    return UsageError(msg, hint=f"{name} can split by: {known}")
+                    offered = sorted(d for d in dims if not d.startswith("_"))
+                    known = ", ".join(offered[:20]) + (f", … ({len(offered) - 20} more)" if len(offered) > 20 else "")
+                    return UsageError(msg, hint=f"{name} can split by: {known or 'nothing'}")
         return None
 
     # --- the periods ----------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def report(run: Run, common: dict[str, Any]) -> None:
             reasons = ", ".join(f"{n} {r}" for r, n in rep.reasons.items())
             typer.echo(f"kpi: skipped {rep.rejected} bad row{'s' * (rep.rejected != 1)} in {rep.name}: {reasons}",
                        err=True)
-    for w in dict.fromkeys([*ds.warnings, *outside_data(run)]):
+    for w in dict.fromkeys([*ds.warnings, *ds.advice, *outside_data(run)]):
         typer.echo(f"kpi: warning: {w}", err=True)
     if common["verbose"]:
         for note in dict.fromkeys(ds.notes):  # what the run decided from the data (kpi_cli.dataset)

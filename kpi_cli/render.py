@@ -310,7 +310,13 @@ def metrics_grid(df: pl.DataFrame, dims: list[str], currency: str, grain: str = 
         if row["metric"] == "nps":
             counts[key] = row.get("denominator")
         complete[key] = complete.get(key, True) and bool(row["complete"])
-    keys = list(keyed)
+    # Rows by period, then groups (a group only a later metric has must not land after every period),
+    # blank groups last; a period is incomplete when any of its rows is.
+    keys = sorted(keyed, key=lambda k: (k[0], *[(v is None, "" if v is None else str(v)) for v in k[1:]]))
+    by_period: dict[object, bool] = {}
+    for k in keys:
+        by_period[k[0]] = by_period.get(k[0], True) and complete[k]
+    complete = {k: by_period[k[0]] for k in keys}
     labels = [period_label(k[0], grain) + ("" if complete[k] else " *") for k in keys]
     columns = [Column(period_header("period", grain), labels, right=False)]
     columns += [Column(d, [_cell(k[i]) for k in keys], wrap=True, right=False) for i, d in enumerate(dims, 1)]

@@ -315,10 +315,10 @@ def test_ltv_cac_ratio_is_ltv_over_cac_and_warns_at_default_margin(run: Callable
     # their start: November 0 / 1, December 1 / 1 (C's span ended 1 Dec) → 0.5; 143.33 / 0.5 = 286.67.
     assert got["ltv"]["value"] == pytest.approx(430 / 3 / 0.5)
     assert got["ltv_cac_ratio"]["value"] == pytest.approx(430 / 3 / 0.5 / 1000)
-    assert "--gross-margin is 1.0" in res.stderr
+    assert "ltv_cac_ratio at --gross-margin 1.0" in res.stderr
     quiet = run("compute", "ltv_cac_ratio", "--data", folder, "--config", folder / "kpi.toml", "--month", "2024-01",
                 "--gross-margin", "0.8", "-f", "json")
-    assert "--gross-margin is 1.0" not in quiet.stderr
+    assert "ltv_cac_ratio at --gross-margin 1.0" not in quiet.stderr
 
 
 def test_referral_conversion(run: Callable[..., Result], tmp_path: Path) -> None:

@@ -505,7 +505,7 @@ def test_validate_reports_event_hygiene(log: Path) -> None:
 
     result = CliRunner().invoke(app, ["validate", "--data", str(log)])
     assert result.exit_code == 0, result.stdout
-    assert "19 rows read, 1 exact duplicates" in result.stdout  # e16 twice
+    assert "19 rows read, 1 exact duplicate," in result.stdout  # e16 twice
     assert "1 anonymous rows merged into users" in result.stdout  # e01 (anon-9 → u1)
     assert "1 events of 1 actors come before their first signup" in result.stdout  # e01 at 08:55, signup 09:00
 

@@ -77,10 +77,10 @@ def _cpa(graph: Graph, base: AcquisitionBase) -> pl.DataFrame:
 def _ltv_cac_ratio(graph: Graph, base: AcquisitionBase) -> pl.DataFrame:
     ds = graph.run.dataset
     if float(graph.run.settings.values.get("gross_margin") or 1.0) == 1.0:
-        warning = ("ltv_cac_ratio: --gross-margin is 1.0 (the default), so LTV is revenue LTV; the 3:1 rule "
-                   "assumes gross-margin LTV (pass e.g. --gross-margin 0.8)")
-        if warning not in ds.warnings:
-            ds.warnings.append(warning)
+        warning = ("ltv_cac_ratio at --gross-margin 1.0 (the default) is revenue LTV; the 3:1 rule assumes "
+                   "gross-margin LTV (e.g. --gross-margin 0.8)")
+        if warning not in ds.advice:
+            ds.advice.append(warning)
     return graph.formula("ratio", graph.rows("ltv"), graph.rows("cac"))
 
 
