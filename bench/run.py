@@ -40,7 +40,10 @@ EVENT_METRICS = ["dau", "mau", "dau_mau"]
 DEFAULT_EVENTS = 20_000_000
 EVENTS_REL_TOL = 1e-9
 EVENTS_ABS_TOL = 1e-12
-SUITES = ("revenue", "events", "all")
+SUITES = ("revenue", "events", "all", "company", "every")
+COMPANY_GROUPS = ["revenue", "acquisition", "engagement", "satisfaction"]
+COMPANY_SOURCES = ["subscriptions", "events", "customers", "spend", "fx_rates", "tickets", "surveys", "traffic"]
+COMPANY_TARGET = 1.2  # issue 8: `compute all` costs no more than 1.2x the sum of its groups run alone
 DEFAULT_SUITE = "all"
 TIME_BIN = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
 
@@ -394,6 +397,193 @@ def run_events(a: argparse.Namespace) -> int:
     return status
 
 
+DEFAULT_TICKETS = 1_000_000
+DEFAULT_SURVEYS = 200_000
+DEFAULT_SESSIONS = 3_000_000
+
+
+def ensure_company(a: argparse.Namespace) -> tuple[Path, dict]:
+    """Generate the company folder (and the billing and event files it starts from) unless current."""
+    data = BENCH / "data"
+    subs_dir = data if a.customers == DEFAULT_CUSTOMERS else data / f"n{a.customers}"
+    ev_dir = data / ("events" if a.events == DEFAULT_EVENTS else f"events_{a.events}")
+    ensure_data(subs_dir, a.customers, a.years, a.first_year, a.regenerate)
+    ensure_events(ev_dir, a.events, a.regenerate)
+    default = (a.customers, a.events, a.tickets, a.surveys, a.sessions) == (
+        DEFAULT_CUSTOMERS, DEFAULT_EVENTS, DEFAULT_TICKETS, DEFAULT_SURVEYS, DEFAULT_SESSIONS)
+    out = data / ("company" if default else f"company_{a.customers}_{a.events}_{a.tickets}_{a.surveys}_{a.sessions}")
+    meta_path = out / ".generated.json"
+    inputs = [subs_dir / "subscriptions.parquet", ev_dir / "events.parquet"]
+    want = {"tickets": a.tickets, "surveys": a.surveys, "sessions": a.sessions}
+    if not a.regenerate and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        newer = any(f.stat().st_mtime > meta_path.stat().st_mtime for f in inputs)
+        if not newer and all(meta.get(k) == v for k, v in want.items()):
+            return out, {**meta, "cached": True}
+    cmd = [PY, str(BENCH / "company_generate.py"), "--subscriptions", str(inputs[0]), "--events", str(inputs[1])]
+    cmd += ["--tickets", str(a.tickets), "--surveys", str(a.surveys), "--sessions", str(a.sessions), "--out", str(out)]
+    print(f"generating {out.relative_to(ROOT)} ...", file=sys.stderr)
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return out, {**json.loads(meta_path.read_text()), "cached": False}
+
+
+def compare_company(all_out: Path, group_outs: dict[str, Path]) -> tuple[int, list[str]]:
+    """Rows of ``compute all`` against the union of the groups' rows: (rows compared, problems).
+
+    Every metric of a group must appear in ``all`` with the same periods, values, numerators,
+    denominators and completeness (1e-9 relative); ``all`` must hold no metric no group has.
+    """
+    import polars as pl
+
+    key = ["metric", "period"]
+    whole = pl.read_parquet(all_out)
+    parts = pl.concat([pl.read_parquet(p) for p in group_outs.values()], how="vertical_relaxed")
+    problems: list[str] = []
+    repeated = parts.group_by(key).agg(pl.len().alias("n"), pl.col("value").n_unique().alias("values"))
+    if repeated.filter(pl.col("values") > 1).height:  # a metric in two groups must agree with itself
+        problems.append(f"{repeated.filter(pl.col('values') > 1).height} (metric, period) differ between groups")
+    parts = parts.unique(key, keep="first", maintain_order=True)
+    only_all = sorted(set(whole["metric"]) - set(parts["metric"]))
+    only_groups = sorted(set(parts["metric"]) - set(whole["metric"]))
+    if only_all:
+        problems.append(f"metrics only in all: {', '.join(only_all)}")
+    if only_groups:
+        problems.append(f"metrics of a group missing from all: {', '.join(only_groups)}")
+    joined = whole.join(parts, on=key, how="full", suffix="_g", coalesce=True)
+    for col in ("value", "numerator", "denominator"):
+        a_, b_ = pl.col(col), pl.col(f"{col}_g")
+        close = (a_ - b_).abs() <= 1e-9 * pl.max_horizontal(a_.abs(), b_.abs()) + 1e-12
+        bad = joined.filter(~(close.fill_null(False) | (a_.is_null() & b_.is_null()) | (a_.is_nan() & b_.is_nan())))
+        for row in bad.head(5).iter_rows(named=True):
+            problems.append(f"{row['metric']} {row['period']} {col}: all={row[col]!r} group={row[col + '_g']!r}")
+        if bad.height > 5:
+            problems.append(f"... {bad.height - 5} more {col} differences")
+    flags = joined.filter(pl.col("complete") != pl.col("complete_g"))
+    if flags.height:
+        problems.append(f"{flags.height} rows differ in complete")
+    return whole.height, problems
+
+
+def count_scans(cmd: list[str], label: str) -> dict[str, int] | None:
+    """Scans per company source in one run of ``cmd`` (a kpi command line), by bench/scan_count.py."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as rep:
+        full = [PY, str(BENCH / "scan_count.py"), "--json", rep.name, "--", *cmd[1:]]
+        proc = subprocess.run(full, cwd=ROOT, env=_env(), capture_output=True, text=True, check=False)
+        text = Path(rep.name).read_text()
+    if proc.returncode != 0 or not text:
+        print(f"[company] scan count of {label} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    found = json.loads(text)["scans"]
+    out: dict[str, int] = {}
+    for path, n in found.items():
+        name = Path(path).name.split(".")[0]
+        out[name] = out.get(name, 0) + n
+    return out
+
+
+def strace_opens(cmd: list[str]) -> dict[str, int] | None:
+    """``openat`` calls per file of the data folder in one run of ``cmd`` (``strace -f``), or None."""
+    strace = "/usr/bin/strace" if Path("/usr/bin/strace").exists() else None
+    if strace is None:
+        return None
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as rep:
+        full = [strace, "-f", "-qq", "-e", "trace=openat", "-o", rep.name, *cmd]
+        proc = subprocess.run(full, cwd=ROOT, env=_env(), capture_output=True, text=True, check=False)
+        lines = Path(rep.name).read_text().splitlines()
+    if proc.returncode != 0:
+        return None
+    out: dict[str, int] = {}
+    for line in lines:
+        m = re.search(r'openat\([^"]*"([^"]+)"', line)
+        if m and "ENOENT" not in line and Path(m.group(1)).parent.name.startswith("company"):
+            name = Path(m.group(1)).name.split(".")[0]
+            out[name] = out.get(name, 0) + 1
+    return out
+
+
+def run_company(a: argparse.Namespace) -> int:
+    """The company suite: ``compute all`` vs the sum of its groups run alone, and scans per source."""
+    ddir, meta = ensure_company(a)
+    rel = os.path.relpath(ddir, ROOT)
+    tmp = Path(tempfile.gettempdir())
+    span = ["--from", a.company_from, "--to", a.company_to, "--data", rel, "--config", f"{rel}/kpi.toml"]
+    span += ["--currency", "USD", "-f", "parquet"]
+    outs = {g: tmp / f"kpi_company_{g}.parquet" for g in ["all", *COMPANY_GROUPS]}
+    cmds = {g: [a.kpi, "compute", g, *span, "-o", str(out)] for g, out in outs.items()}
+    load_before, git_before = _load(), _git_state()
+    print(f"[company] compute all and each group alone, best of {a.runs} ...", file=sys.stderr)
+    best = best_of(cmds, a.runs)
+    load_after, git_after = _load(), _git_state()
+    status = 0
+    if not all(b.ok for b in best.values()):
+        for g, b in best.items():
+            if not b.ok:
+                _fail(f"[company] compute {g}", b)
+        status = 2
+    rows, problems = (0, [])
+    if status == 0:
+        rows, problems = compare_company(outs["all"], {g: outs[g] for g in COMPANY_GROUPS})
+        if problems:
+            status = 1
+            print(f"\n[company] compute all differs from the groups run alone ({len(problems)}):", file=sys.stderr)
+            print("\n".join("  " + p for p in problems[:20]), file=sys.stderr)
+    scans: dict[str, dict[str, int] | None] = {}
+    opens: dict[str, dict[str, int] | None] = {}
+    if status != 2 and not a.no_scans:
+        print("[company] counting scans per source (bench/scan_count.py) ...", file=sys.stderr)
+        scans = {g: count_scans(cmd, g) for g, cmd in cmds.items()}
+    if status != 2 and not a.no_strace:
+        print("[company] strace -f -e trace=openat on each command ...", file=sys.stderr)
+        opens = {g: strace_opens(cmd) for g, cmd in cmds.items()}
+
+    counts = meta.get("rows", {})
+    gen = f"{meta['seconds']:.1f} s" + (" (cached)" if meta.get("cached") else "")
+    print(f"\ncompany: {rel}/, generated in {gen}; range {a.company_from}..{a.company_to}, --currency USD")
+    print("  rows: " + ", ".join(f"{k} {int(v):,}" for k, v in counts.items()))
+    short = {"subscriptions": "subs", "events": "events", "customers": "cust", "spend": "spend", "fx_rates": "fx",
+             "tickets": "tix", "surveys": "surv", "traffic": "web"}
+    head = f"{'compute':<13} {'kpi s':>8} {'peak MB':>8}  " + " ".join(f"{short[s]:>6}" for s in COMPANY_SOURCES)
+    print(head + "   (scans per source)")
+    print("-" * len(head))
+    for g, b in best.items():
+        sc = scans.get(g)
+        cells = " ".join(f"{(sc or {}).get(s, 0) if sc is not None else '?':>6}" for s in COMPANY_SOURCES)
+        print(f"{g:<13} {fmt_s(b.seconds if b.ok else None):>8} {fmt_mb(b.peak_mb):>8}  {cells}")
+    ok = all(best[g].ok for g in COMPANY_GROUPS)
+    total = sum(best[g].seconds for g in COMPANY_GROUPS) if ok else None
+    if total is not None:
+        summed = {s: sum((scans.get(g) or {}).get(s, 0) for g in COMPANY_GROUPS) for s in COMPANY_SOURCES}
+        cells = " ".join(f"{summed[s] if scans else '?':>6}" for s in COMPANY_SOURCES)
+        peak = max((best[g].peak_mb or 0) for g in COMPANY_GROUPS)
+        print(f"{'sum of groups':<13} {fmt_s(total):>8} {fmt_mb(peak):>8}  {cells}   (peak: the largest group's)")
+    for g, b in best.items():
+        print(f"  {g} runs: " + "/".join(f"{r.seconds:.1f}" for r in b.runs))
+    print(f"(best of {a.runs} wall seconds; peak RSS = max over runs; scans counted by bench/scan_count.py:")
+    print(" SCAN nodes of every executed Polars plan, whole-file reads of CSV sources)")
+    if any(o is not None for o in opens.values()):
+        print("openat calls per source file (strace -f; a Parquet scan opens its file twice, a schema read once):")
+        for g, o in opens.items():
+            cells = " ".join(f"{(o or {}).get(s, 0) if o is not None else '?':>6}" for s in COMPANY_SOURCES)
+            print(f"  {g:<11} {'':>8} {'':>8}  {cells}")
+    if status == 0:
+        print(f"compute all: {rows:,} rows, equal to the groups' own rows ({len(COMPANY_GROUPS)} groups)")
+    print("targets:")
+    if total is not None and best["all"].ok:
+        ratio = best["all"].seconds / total
+        print(f"  all <= {COMPANY_TARGET}x the sum of its groups alone: {ratio:.2f}x  "
+              f"{'met' if ratio <= COMPANY_TARGET else 'MISSED'}")
+    sc_all = scans.get("all")
+    if sc_all is not None:
+        extra = {s: n for s, n in sc_all.items() if n != 1 and s in COMPANY_SOURCES}
+        missing = [s for s in COMPANY_SOURCES if s not in sc_all]
+        state = "met" if not extra and not missing else "MISSED"
+        detail = ", ".join([f"{s} x{n}" for s, n in extra.items()] + [f"{s} not read" for s in missing])
+        print(f"  each source scanned once by compute all: {state}" + (f" ({detail})" if detail else ""))
+    print(f"{load_before} (before), {load_after} (after); {os.cpu_count()} cores")
+    print(git_before if git_before == git_after else f"{git_before} (before), {git_after} (after: kpi changed!)")
+    return status
+
+
 def main() -> int:
     """Run the benchmark; returns the process exit code."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -402,6 +592,13 @@ def main() -> int:
     p.add_argument("--years", type=int, default=5)
     p.add_argument("--first-year", type=int, default=2020)
     p.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="events suite: rows (default 20,000,000)")
+    p.add_argument("--tickets", type=int, default=DEFAULT_TICKETS, help="company suite: tickets (default 1,000,000)")
+    p.add_argument("--surveys", type=int, default=DEFAULT_SURVEYS, help="company suite: responses (default 200,000)")
+    p.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help="company suite: web sessions (3,000,000)")
+    p.add_argument("--company-from", default="2020-01", help="company suite: --from (default 2020-01)")
+    p.add_argument("--company-to", default="2024-12", help="company suite: --to (default 2024-12)")
+    p.add_argument("--no-scans", action="store_true", help="company suite: skip the scan counts (bench/scan_count.py)")
+    p.add_argument("--no-strace", action="store_true", help="company suite: skip the strace openat cross-check")
     p.add_argument("--runs", type=int, default=3, help="best of N for compute runs (default 3)")
     p.add_argument("--startup-runs", type=int, default=5, help="best of N for --help / list (default 5)")
     p.add_argument("--no-linearity", action="store_true", help="skip the quarter-size run")
@@ -413,12 +610,16 @@ def main() -> int:
         print(f"kpi executable not found: {a.kpi}", file=sys.stderr)
         return 2
     status = 0
-    if a.suite in ("revenue", "all"):
+    if a.suite in ("revenue", "all", "every"):
         status = max(status, run_revenue(a))
-    if a.suite in ("events", "all"):
-        if a.suite == "all":
+    if a.suite in ("events", "all", "every"):
+        if a.suite in ("all", "every"):
             print()
         status = max(status, run_events(a))
+    if a.suite in ("company", "every"):
+        if a.suite == "every":
+            print()
+        status = max(status, run_company(a))
     return status
 
 
