@@ -391,7 +391,7 @@ def movements(
 def list_metrics(
     format: Annotated[str, typer.Option("--format", "-f", help="table | csv | json.")] = "table",
 ) -> None:
-    """List every metric: id, unit, sources, label."""
+    """List every metric: id, group, unit and label (csv and json add the sources each needs)."""
     from kpi_cli.listing import render
 
     # The console script answers plain `kpi list` calls before Typer loads (kpi_cli.listing.fast_list),

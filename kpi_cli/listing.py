@@ -33,7 +33,8 @@ def render(format: str) -> str:
     rows = [(m.id, m.listed_group, m.unit, ", ".join(m.sources), m.label) for m in METRICS.values() if not m.hidden]
     if format == "table":
         width = max(len(r[0]) for r in rows) + 1
-        lines = [f"{r[0]:<{width}} {r[2]:<9} {r[4]}" for r in rows]
+        group = max(len(r[1]) for r in rows) + 1
+        lines = [f"{r[0]:<{width}} {r[1]:<{group}} {r[2]:<9} {r[4]}" for r in rows]
         lines += ["", f"groups: {', '.join(GROUPS)}"]
     elif format == "json":
         import json
