@@ -82,6 +82,7 @@ KPI_TOML = """\
 content = "organic"   # the blog and SEO: not bought media
 events = "other"      # trade shows
 partner = "other"     # partner commissions
+cs_tools = "other"    # customer-success tooling (retention spend)
 
 [tickets]
 outbound = ["outbound"]
