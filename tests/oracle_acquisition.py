@@ -297,6 +297,28 @@ def became_paying(w: World, c: Customer) -> bool:
     )
 
 
+def complete(w: World, p: date) -> bool:
+    """SPEC §2: a period is complete when it ends by --as-of and by the data's last timestamp."""
+    return shift(p, 1, w) <= w.as_of and boundary(shift(p, 1, w), w) <= billing_horizon(w)
+
+
+def ltv_parts(w: World, p: date, mv: dict[date, Movement]) -> tuple[Fraction | None, Fraction | None]:
+    """SPEC §3.1: LTV = arpa × GM / customer churn rate averaged over the 6 complete periods before P.
+
+    DECISION: periods without customers at their start have no churn rate and are left out of the
+    average (of up to 6); null when no period is left or the average is 0.
+    """
+    m = mv[p]
+    paying = sum(1 for v in m.end.values() if v > 0)
+    arpa_gm = sum(m.end.values(), Fraction(0)) / paying * w.gross_margin if paying else None
+    rates = []
+    for k in range(1, 7):
+        q = shift(p, -k, w)
+        if q in mv and complete(w, q) and mv[q].customers_start() > 0:
+            rates.append(Fraction(len(mv[q].churned), mv[q].customers_start()))
+    return arpa_gm, sum(rates) / len(rates) if rates else None
+
+
 # ------------------------------------------------------------------------------------------ web side
 def first_signups(w: World) -> dict[str, datetime]:
     """Each user's first `signup` ("Signed Up") event over the whole log."""
@@ -309,6 +331,20 @@ def first_signups(w: World) -> dict[str, datetime]:
 
 def signups(w: World, p: date) -> int:
     return sum(1 for t in first_signups(w).values() if local_period(t, w) == p)
+
+
+def event_sessions(w: World) -> list[tuple[datetime, int]]:
+    """(first instant, page views) of each (user, ``session_id``) of ``Page Viewed`` events.
+
+    SPEC §3.2 "Without traffic: single-event web sessions of events (pageview role)" with §3.3's
+    session (actor, session_id). Exact duplicate rows are dropped first (SPEC §1.3). The worlds
+    this is used on hold page views only, with every session shorter than an hour.
+    """
+    sessions: dict[tuple[str, str], list[datetime]] = {}
+    for e in dict.fromkeys(w.events):
+        if e.event == "Page Viewed":
+            sessions.setdefault((e.user_id, e.session_id), []).append(e.ts)
+    return [(min(ts), len(ts)) for ts in sessions.values()]
 
 
 def bounced(s: Session, rule: str, w: World) -> bool:
@@ -344,7 +380,7 @@ def compute(w: World, metric: str, first: date, last: date, by_channel: bool = F
     for every group that any spend row or customer names.
     """
     ps = periods(first, last, w)
-    mv = movements(w, ps)
+    mv = movements(w, [shift(ps[0], -6, w), *ps])  # six periods back for LTV's churn average
     if by_channel:
         groups = sorted({r.group for r in w.spend} | {customer_group(w, c) for c in mv[ps[0]].end})
     else:
@@ -381,6 +417,12 @@ def compute(w: World, metric: str, first: date, last: date, by_channel: bool = F
                 grow = new_mrr + sum((m.end[c] for c in mine(m.reactivated)), Fraction(0))
                 grow += sum((m.end[c] - m.start[c] for c in mine(m.expansion)), Fraction(0))
                 out[p, g] = ratio(lagged, grow * w.gross_margin)
+            elif metric in ("ltv", "ltv_cac_ratio"):
+                assert not g, "the oracle's LTV is not split by group"
+                num, den = ltv_parts(w, p, mv)
+                value = None if num is None or not den else num / den
+                cac = None if lagged is None or not new else lagged / len(new)
+                out[p, g] = ratio(num, den) if metric == "ltv" else ratio(value, cac)
             elif metric == "crc":
                 retained = sum(1 for c in mine(m.start) if m.start[c] > 0) - len(mine(m.churned))
                 out[p, g] = ratio(spend(w, "retention", p, keep), retained)
@@ -404,6 +446,10 @@ def compute(w: World, metric: str, first: date, last: date, by_channel: bool = F
                 rule = "ga4" if metric.endswith("ga4") else "single_page"
                 seen = [s for s in w.sessions if local_period(s.started_at, w) == p]
                 out[p, g] = ratio(sum(1 for s in seen if bounced(s, rule, w)), len(seen))
+            elif metric == "bounce_rate_events":  # no traffic: sessions of page-view events
+                sessions = event_sessions(w)
+                seen = [n for t, n in sessions if local_period(t, w) == p]
+                out[p, g] = ratio(sum(1 for n in seen if n == 1), len(seen))
             elif metric in ("referral_conversion_rate", "non_referral_conversion_rate"):
                 referred = metric == "referral_conversion_rate"
                 horizon = billing_horizon(w)
