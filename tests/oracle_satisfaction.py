@@ -12,6 +12,7 @@ of the data it reads.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -113,6 +114,7 @@ class Response:
     email: str = ""
     account_id: str = ""
     touchpoint: str = ""
+    wave: str = ""
 
     def key(self) -> tuple[str, str | int]:
         """Who answered: respondent_id (or user_id / lower-cased email), else the response itself (SPEC §3.4)."""
@@ -127,7 +129,7 @@ class Response:
     def same_row(self) -> tuple[object, ...]:
         """The cells of the row, for SPEC §3.4's "exact duplicate rows dropped"."""
         return (self.responded_at, self.score, self.survey, self.respondent_id, self.user_id, self.email,
-                self.account_id, self.touchpoint)
+                self.account_id, self.touchpoint, self.wave)
 
 
 def distinct(rows: Iterable[Response]) -> list[Response]:
@@ -185,6 +187,7 @@ class SurveyData:
     grain: Grain
     as_of: datetime
     by_touchpoint: bool = False
+    segments: dict[str, str] | None = None  # --by segment: customers' segment of the response's account
     csat_mode: str = "share"
     ces_max: int = 7
     mrr: Callable[[str, date], Fraction] | None = None  # account's MRR at the end of a period
@@ -201,6 +204,8 @@ class SurveyData:
         return max((r.responded_at for r in self.rows), default=None)
 
     def group(self, r: Response) -> Group:
+        if self.segments is not None:  # through account_id = customer_id; no account or no customer: blank
+            return (self.segments.get(r.account_id) or None,)
         return (r.touchpoint or None,) if self.by_touchpoint else ()
 
     def in_period(self, survey: str, period: date) -> dict[Group, list[Response]]:
@@ -306,6 +311,30 @@ class SurveyData:
         return Row(ratio(recovered, matched), Fraction(recovered), Fraction(matched), self.done(period))
 
 
+def wave_recovery(rows: Iterable[Response], grain: Grain) -> dict[date, tuple[int, int]]:
+    """Detractor recovery over waves (SPEC §3.4 "previous period (or wave)"): each wave against the wave
+    before it, waves ordered by their first response and reported in the period of that response
+    (decisions "Surveys"). Returns period → (recovered, matched)."""
+    waves: dict[str, list[Response]] = {}
+    for r in rows:
+        if r.survey == "nps" and r.wave:
+            waves.setdefault(r.wave, []).append(r)
+    order = sorted(waves, key=lambda w: (min(r.responded_at for r in waves[w]), w))
+    out: dict[date, tuple[int, int]] = {}
+    for before, now in itertools.pairwise(order):
+        detractors = [r for r in latest_per_respondent(waves[before]).values() if int(r.score) <= 6]
+        latest = list(latest_per_respondent(waves[now]).values())
+        matched = []
+        for d in detractors:
+            hits = [r for r in latest if same_person(d, r)]
+            assert len(hits) <= 1, "the generator keeps one identity form per person and wave"
+            matched += hits
+        period = grain.of(min(r.responded_at for r in waves[now]))
+        assert period not in out, "the generator starts one wave per period"
+        out[period] = (sum(1 for r in matched if int(r.score) >= 7), len(matched))
+    return out
+
+
 def same_person(a: Response, b: Response) -> bool:
     """Matched on respondent_id, else (when either lacks one) lower-cased email (SPEC §3.4)."""
     ida, idb = a.respondent_id or a.user_id, b.respondent_id or b.user_id
@@ -327,6 +356,16 @@ class Ticket:
     tags: tuple[str, ...] = ()
     agent_created: bool = False
     via: str = ""
+    account_id: str = ""
+    requester_email: str = ""
+
+
+def join_account(t: Ticket, customer_emails: dict[str, str], event_emails: dict[str, str]) -> str | None:
+    """SPEC §3.4: account_id, else requester_email → customers email, else → events email (lower-cased)."""
+    if t.account_id:
+        return t.account_id
+    email = t.requester_email.strip().lower()
+    return customer_emails.get(email) or event_emails.get(email) if email else None
 
 
 @dataclass
@@ -337,6 +376,12 @@ class TicketData:
     tag: str | None = None
     outbound: tuple[str, ...] = ()
     hours: str = "calendar"
+    group_of: Callable[[Ticket], Group] | None = None  # --by: the ticket's group
+    only: Group | None = None  # metrics of this group only
+
+    def groups(self) -> set[Group]:
+        assert self.group_of is not None
+        return {self.group_of(t) for t in self.kept}
 
     @property
     def kept(self) -> list[Ticket]:
@@ -344,6 +389,8 @@ class TicketData:
         out = [t for t in self.tickets if not t.agent_created and t.via.lower() not in self.outbound]
         if self.tag is not None:
             out = [t for t in out if self.tag in t.tags]
+        if self.only is not None and self.group_of is not None:
+            out = [t for t in out if self.group_of(t) == self.only]
         return out
 
     @property

@@ -38,7 +38,9 @@ from tests.oracle_satisfaction import (
     TicketData,
     active_actors,
     complete,
+    join_account,
     mrr_at,
+    wave_recovery,
 )
 
 Key = tuple[str, str, tuple[str | None, ...]]  # metric, period, groups
@@ -128,6 +130,8 @@ class SurveyCase:
     # a blank account_id on any response; off: a person's responses all carry its account (person 15 none),
     # since SPEC leaves open how an account-less latest response of an account's respondent counts
     account_gaps: bool = True
+    junk: bool = False  # bad rows appended (SPEC §3.4: a score not a whole number within its scale), run with skip
+    waves: bool = False  # a wave column: survey rounds that straddle months, named out of time order
 
 
 def survey_rows(rng: random.Random, case: SurveyCase) -> list[Response]:
@@ -135,7 +139,9 @@ def survey_rows(rng: random.Random, case: SurveyCase) -> list[Response]:
     grain = Grain(case.tz, case.period)
     persons = [(f"r{i}", f"Person{i}@Example.COM", f"A{i % 6}") for i in range(16)]
     skipped = {s: rng.choice([None, date(2024, 3, 1), date(2024, 4, 1)]) for s in ("nps", "csat", "ces")}
-    forms: dict[tuple[int, date], str] = {}
+    if case.waves:  # every wave keeps its first response in its own month
+        skipped = dict.fromkeys(skipped)
+    forms: dict[tuple[int, date | str], str] = {}
     out: list[Response] = []
     for _ in range(rng.randrange(250, 450)):
         survey = rng.choice(["nps", "nps", "nps", "csat", "ces"])
@@ -151,7 +157,8 @@ def survey_rows(rng: random.Random, case: SurveyCase) -> list[Response]:
         i = rng.randrange(len(persons))
         rid, email, account = persons[i]
         # one identity form per person and period, so a person is one respondent within a period
-        form = forms.setdefault((i, grain.of(at)), rng.choice(["both", "both", "id", "email"]))
+        round_ = wave_of(at) if case.waves else grain.of(at)  # (with waves: per person and wave)
+        form = forms.setdefault((i, round_), rng.choice(["both", "both", "id", "email"]))
         if rng.random() < 0.1:
             form, account = "none", rng.choice(["", "A1"])
         email_cell = "".join(c.upper() if rng.random() < 0.3 else c.lower() for c in email)
@@ -162,6 +169,7 @@ def survey_rows(rng: random.Random, case: SurveyCase) -> list[Response]:
             email=email_cell if form in ("both", "email") else "",
             account_id=account if (rng.random() < 0.9 if case.account_gaps else i != 15) else "",
             touchpoint=rng.choice(["", "onboarding", "support", "billing"]),
+            wave=wave_of(at) if case.waves else "",
         )
         out.append(r)
         if rng.random() < 0.08:  # an exact duplicate row
@@ -172,12 +180,25 @@ def survey_rows(rng: random.Random, case: SurveyCase) -> list[Response]:
     return [Response(**{**r.__dict__, "line": n + 2}) for n, r in enumerate(out)]
 
 
+WAVES = [(datetime(2024, 1, 20, 5, tzinfo=UTC), "spring"), (datetime(2024, 3, 6, tzinfo=UTC), "alpha"),
+         (datetime(2024, 4, 21, 22, tzinfo=UTC), "2024-pulse"), (datetime(2099, 1, 1, tzinfo=UTC), "zeta")]
+
+
+def wave_of(at: datetime) -> str:
+    """The survey round an instant falls in (rounds of about six weeks)."""
+    return next(name for end, name in WAVES if at < end)
+
+
 def write_surveys(folder: Path, rows: list[Response], case: SurveyCase) -> None:
-    header = ["responded_at", "score", "survey", case.id_column, "email", "account_id", "touchpoint"]
+    header = ["responded_at", "score", "survey", case.id_column, "email", "account_id", "touchpoint", "wave"]
     body = []
     for r in rows:
         body.append([iso(r.responded_at), r.score, r.survey.upper() if r.responded_at.day % 5 == 0 else r.survey,
-                     r.respondent_id or r.user_id, r.email, r.account_id, r.touchpoint])
+                     r.respondent_id or r.user_id, r.email, r.account_id, r.touchpoint, r.wave])
+    if case.junk:  # at the end, so the good rows keep their lines (a tie goes to the later line)
+        for n, (score, survey) in enumerate([("7.5", "nps"), ("11", "nps"), ("-1", "nps"), ("0", "csat"), ("6", "csat"),
+                                             ("8", "ces"), ("abc", "nps"), ("", "nps"), ("4.5", "csat")]):
+            body.append([f"2024-03-{10 + n}T12:00:00Z", score, survey, "r1", "", "A1", "support", ""])
     write_csv(folder / "surveys.csv", header, body)
 
 
@@ -191,7 +212,9 @@ def span_of(first: str, last: str) -> tuple[date, date]:
 
 
 def range_args(case: SurveyCase | TicketCase) -> list[str]:
-    return ["--from", case.first, "--to", case.last, "--period", case.period, "--tz", case.tz, "--as-of", case.as_of]
+    skip = ["--on-bad-rows", "skip"] if case.junk else []
+    return ["--from", case.first, "--to", case.last, "--period", case.period, "--tz", case.tz, "--as-of", case.as_of,
+            *skip]
 
 
 def empty_group(r: dict[str, Any]) -> bool:
@@ -216,7 +239,7 @@ def survey_expected(data: SurveyData, periods: list[date], metrics: Sequence[str
                 continue
             for g, row in found[m].items():
                 out[(m, ps, g)] = row
-            if not data.by_touchpoint and (m, ps, ()) not in out:
+            if not data.by_touchpoint and data.segments is None and (m, ps, ()) not in out:
                 parts = None if m == "nps_moe" else Fraction(0)
                 out[(m, ps, ())] = Row(None, parts, parts, done)
     return out
@@ -225,12 +248,12 @@ def survey_expected(data: SurveyData, periods: list[date], metrics: Sequence[str
 SURVEY_CASES = [
     SurveyCase(seed=1),
     SurveyCase(seed=2, as_of="2024-09-01"),
-    SurveyCase(seed=3),
+    SurveyCase(seed=3, junk=True),
     SurveyCase(seed=4, tz="America/New_York"),
     SurveyCase(seed=5, tz="Asia/Tokyo", as_of="2024-09-01"),
     SurveyCase(seed=6, id_column="user_id"),
     SurveyCase(seed=7, period="week", first="2024-02-26", last="2024-04-07", tz="Europe/Berlin"),
-    SurveyCase(seed=8, binary_csat=True),
+    SurveyCase(seed=8, binary_csat=True, junk=True),
     SurveyCase(seed=9, period="day", first="2024-03-29", last="2024-04-02", tz="Europe/Berlin"),
 ]
 
@@ -282,6 +305,7 @@ class TicketCase:
     tag: str | None = None
     outbound: bool = False  # kpi.toml [tickets] outbound = ["outbound"]
     hours: str = "calendar"
+    junk: bool = False  # tickets answered or resolved before creation (bad rows), run with --on-bad-rows skip
 
 
 def minutes_cell(m: Fraction) -> str:
@@ -295,7 +319,7 @@ def ticket_rows(rng: random.Random, case: TicketCase) -> tuple[list[Ticket], lis
     empty = rng.choice([date(2024, 3, 1), date(2024, 5, 1)])
     header = ["ticket_id", "created_at", "user_id", "tags", "first_response_at", "first_response_minutes",
               "first_response_business_minutes", "resolved_at", "full_resolution_minutes",
-              "full_resolution_business_minutes", "reopens", "via", "is_agent_created"]
+              "full_resolution_business_minutes", "reopens", "via", "is_agent_created", "account_id", "requester_email"]
     tickets, body = [], []
     for i in range(rng.randrange(150, 260)):
         created = instant(rng, date(2023, 12, 1), 213) + timedelta(seconds=rng.choice([0, 0, 7, 30]))
@@ -321,8 +345,11 @@ def ticket_rows(rng: random.Random, case: TicketCase) -> tuple[list[Ticket], lis
         agent = rng.random() < 0.1
         via = rng.choice(["web", "email", "api", "outbound" if case.outbound or rng.random() < 0.5 else "web"])
         reopens = rng.choice(["", "0", "0", "1", "2"])
+        account = rng.choice(["", "", "A0", "A1", "A2", "A3", "A6"])  # A6: not a customer
+        email = "" if account else rng.choice(["", "Person0@Example.com", "person1@example.com", "PERSON4@EXAMPLE.COM",
+                                                "stranger@example.com"])
         t = Ticket(f"t{i}", created, at(reply), at(fix), business, business_fix, int(reopens or 0), tuple(tags),
-                   agent, via)
+                   agent, via, account, email)
         tickets.append(t)
         body.append([
             t.ticket_id, iso(created), f"u{rng.randrange(20)}", rng.choice([";", ",", "; "]).join(tags),
@@ -332,8 +359,13 @@ def ticket_rows(rng: random.Random, case: TicketCase) -> tuple[list[Ticket], lis
             iso(at(fix)) if form == "timestamps" and fix is not None else "",  # type: ignore[arg-type]
             minutes_cell(fix) if form == "minutes" and fix is not None else "",
             minutes_cell(business_fix) if business_fix is not None else "",
-            reopens, via, rng.choice(["true", "TRUE"]) if agent else rng.choice(["", "false"]),
+            reopens, via, rng.choice(["true", "TRUE"]) if agent else rng.choice(["", "false"]), account, email,
         ])
+    if case.junk:  # a response or resolution before creation is a bad row (SPEC §3.4)
+        for n, (bad_reply, bad_fix) in enumerate([("2024-02-10T11:00:00Z", ""), ("", "2024-02-10T09:00:00Z"),
+                                                  ("2024-04-02T00:00:00Z", "2024-04-01T00:00:00Z")]):
+            body.append([f"bad{n}", "2024-02-10T12:00:00Z" if n < 2 else "2024-04-03T00:00:00Z", "u1", "billing;bug",
+                         bad_reply, "", "", bad_fix, "", "", "", "web", "", "A1", ""])
     return tickets, header, body
 
 
@@ -366,11 +398,11 @@ TICKET_CASES = [
     TicketCase(seed=31),
     TicketCase(seed=32, durations="minutes"),
     TicketCase(seed=33, tz="America/New_York", outbound=True),
-    TicketCase(seed=34, tag="billing"),
+    TicketCase(seed=34, tag="billing", junk=True),
     TicketCase(seed=35, durations="mixed", as_of="2024-09-01", last="2024-07"),
     TicketCase(seed=36, tz="Asia/Kolkata", period="week", first="2024-03-04", last="2024-04-21"),
     TicketCase(seed=37, hours="business", tag="bug", outbound=True),
-    TicketCase(seed=39, hours="business", durations="minutes", as_of="2024-09-01"),
+    TicketCase(seed=39, hours="business", durations="minutes", as_of="2024-09-01", junk=True),
     TicketCase(seed=38, tz="Europe/Berlin", period="day", first="2024-03-30", last="2024-04-02",
                as_of="2024-04-01"),
 ]
@@ -439,3 +471,85 @@ def test_nps_accounts_match_oracle(case: SurveyCase, tmp_path: Path) -> None:
     for p in periods:
         expected[("nps", p.isoformat(), ())], expected[("nps_moe", p.isoformat(), ())] = data.nps_weighted(p)
     compare(kpi(tmp_path, "nps", "--nps-weight", "mrr", *range_args(case)), expected)
+
+
+# ---------------------------------------------------------------- waves, --by a customers column
+@pytest.mark.parametrize("case", [SurveyCase(seed=51, waves=True, last="2024-06"),
+                                  SurveyCase(seed=52, waves=True, tz="Asia/Tokyo", last="2024-06")],
+                         ids=lambda c: f"seed{c.seed}-{c.tz}")
+def test_detractor_recovery_over_waves(case: SurveyCase, tmp_path: Path) -> None:
+    """With a wave column, each wave is compared with the one before it (SPEC §3.4 "(or wave)"); nps stays
+    per period. ``--to`` covers every wave's last response: the CLI reads a wave only through ``--to``
+    (a disagreement reported to the lead), which would change the row of a wave still running after it."""
+    rows = survey_rows(random.Random(case.seed), case)
+    write_surveys(tmp_path, rows, case)
+    grain = Grain(case.tz, case.period)
+    as_of = grain.midnight(date.fromisoformat(case.as_of))
+    data = SurveyData(rows, grain, as_of)
+    waves = wave_recovery(data.rows, grain)
+    assert any(den for _, den in waves.values())
+    expected = survey_expected(data, grain.periods(*span_of(case.first, case.last)), ["nps", "nps_moe"])
+    for p in grain.periods(*span_of(case.first, case.last)):
+        num, den = waves.get(p, (0, 0))
+        expected[("detractor_recovery_rate", p.isoformat(), ())] = Row(
+            None if den == 0 else Fraction(num, den), Fraction(num), Fraction(den), data.done(p))
+    compare(kpi(tmp_path, "nps,detractor_recovery_rate", *range_args(case)), expected)
+
+
+@pytest.mark.parametrize("case", [SurveyCase(seed=61), SurveyCase(seed=62, tz="America/Los_Angeles", junk=True)],
+                         ids=lambda c: f"seed{c.seed}-{c.tz}")
+def test_surveys_by_customers_column(case: SurveyCase, tmp_path: Path) -> None:
+    """--by segment reaches customers through account_id = customer_id (SPEC §3: --by splits any metric by a
+    customers column); a response without a known account is the blank group."""
+    rows = survey_rows(random.Random(case.seed), case)
+    write_surveys(tmp_path, rows, case)
+    segments = {"A0": "smb", "A1": "enterprise", "A2": "smb", "A3": "", "A4": "mid"}  # A5: no customers row
+    write_csv(tmp_path / "customers.csv", ["customer_id", "segment"], [[c, s] for c, s in segments.items()])
+    grain = Grain(case.tz, case.period)
+    as_of = grain.midnight(date.fromisoformat(case.as_of))
+    data = SurveyData(rows, grain, as_of, segments=segments)
+    periods = grain.periods(*span_of(case.first, case.last))
+    got = kpi(tmp_path, "nps,csat,ces", "--by", "segment", *range_args(case))
+    compare(got, survey_expected(data, periods, ["nps", "nps_moe", "csat", "ces"]), dims=["segment"],
+            extra_ok=empty_group)
+
+
+@pytest.mark.parametrize("via_customers", [True, False], ids=["customers-email", "events-email"])
+def test_tickets_by_customers_column(via_customers: bool, tmp_path: Path) -> None:
+    """--by segment: tickets join accounts by account_id, else requester_email → customers or events email
+    (SPEC §3.4); unjoined tickets count in the blank group, as in totals."""
+    case = TicketCase(seed=71 + via_customers, tz="Europe/Berlin", outbound=True)
+    rng = random.Random(case.seed)
+    tickets, header, body = ticket_rows(rng, case)
+    write_csv(tmp_path / "tickets.csv", header, body)
+    (tmp_path / "kpi.toml").write_text('[tickets]\noutbound = ["outbound"]\n')
+    segments = {"A0": "smb", "A1": "enterprise", "A2": "smb", "A3": "", "A4": "mid", "A5": "mid"}
+    emails = {"person0@example.com": "A0", "person1@example.com": "A1", "person4@example.com": "A4"}
+    if via_customers:
+        by_email = {a: e for e, a in emails.items()}
+        write_csv(tmp_path / "customers.csv", ["customer_id", "segment", "email"],
+                  [[c, s, by_email.get(c, "")] for c, s in segments.items()])
+    else:
+        write_csv(tmp_path / "customers.csv", ["customer_id", "segment"], [[c, s] for c, s in segments.items()])
+        write_csv(tmp_path / "events.csv", ["timestamp", "event", "user_id", "account_id", "email"],
+                  [[f"2024-01-0{n + 1}T10:00:00Z", "Signed In", f"u{n}", a, e.title()]
+                   for n, (e, a) in enumerate(emails.items())])
+    grain = Grain(case.tz, case.period)
+    as_of = grain.midnight(date.fromisoformat(case.as_of))
+
+    def group_of(t: Ticket) -> tuple[str | None, ...]:
+        account = join_account(t, emails if via_customers else {}, {} if via_customers else emails)
+        return (segments.get(account or "") or None,)
+
+    data = TicketData(tickets, grain, as_of, outbound=("outbound",), group_of=group_of)
+    expected: dict[Key, Row] = {}
+    for p in grain.periods(*span_of(case.first, case.last)):
+        for g in data.groups():
+            one = TicketData(tickets, grain, as_of, outbound=("outbound",), group_of=group_of, only=g)
+            rows = one.metrics(p)
+            if rows["tickets"].value or rows["reopen_rate"].denominator:
+                expected |= {(m, p.isoformat(), g): rows[m] for m in TICKET_METRICS}
+    assert len({k[2] for k in expected}) >= 4
+    got = kpi(tmp_path, ",".join(TICKET_METRICS), "--by", "segment", *range_args(case))
+    compare(got, expected, dims=["segment"],
+            extra_ok=lambda r: r["value"] in (None, 0) and r["denominator"] in (None, 0))
