@@ -189,7 +189,8 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
     graph = Graph(run, ids)
     run.info["graph"] = graph
     graph.check_by()
-    frames = [graph.output(mid).with_columns(pl.lit(mid).alias("metric")) for mid in ids]
+    with run.dataset.deferred():  # every bad row of every source in one error, with the true total
+        frames = [graph.output(mid).with_columns(pl.lit(mid).alias("metric")) for mid in ids]
     order = {m: i for i, m in enumerate(ids)}
     out = pl.concat(frames, how="diagonal_relaxed").with_columns(
         pl.col("metric").replace_strict(order, return_dtype=pl.Int64).alias("_order"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,7 @@ from kpi_cli.loading import Source, load_source
 from kpi_cli.parsing import Check, Typed, bad_row_lines, bad_rows, parse_source, rejects_frame, typed_source
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     import polars as pl
 
@@ -51,6 +52,9 @@ class Dataset:
     rejected: list[pl.DataFrame] = field(default_factory=list)
     _cache: dict[str, pl.DataFrame | None] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)  # located sources, to show bad rows as read
+    # Bad rows found under --on-bad-rows error while :meth:`deferred` is active: raised together at its end.
+    pending: list[tuple[str, pl.DataFrame, str]] = field(default_factory=list)
+    _deferring: int = 0
     memo: dict[str, object] = field(default_factory=dict)  # derived frames, e.g. events after hygiene
 
     def has(self, name: str) -> bool:
@@ -136,8 +140,9 @@ class Dataset:
         flagged = rows.select("_file", "_line", pl.lit(0, dtype=pl.UInt16).alias("_check"))
         bad = bad_rows(src, flagged, [(column, pl.lit(True), reason)], list(src.mapping))
         if self.on_bad_rows == "error":
-            msg = f"{bad.height} bad row{'s' * (bad.height != 1)} in {name}"
-            raise BadRowsError(msg, bad_row_lines(bad.sort("_file", "_line")), bad.height, hint=hint)
+            report.rejected += bad.height
+            self._fail(name, bad, hint)
+            return
         report.rejected += bad.height
         report.used -= bad.height
         report.reasons[reason] = report.reasons.get(reason, 0) + bad.height
@@ -153,12 +158,50 @@ class Dataset:
             counts = bad.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
             report.reasons = dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
             if self.on_bad_rows == "error":
-                lines = bad_row_lines(bad.sort("_file", "_line"))
-                msg = f"{bad.height} bad row{'s' * (bad.height != 1)} in {name}"
-                raise BadRowsError(msg, lines, bad.height,
-                                   hint="fix them, or pass --on-bad-rows skip (with --rejects FILE to keep them)")
+                self.reports[name] = report
+                self._fail(name, bad, "fix them, or pass --on-bad-rows skip (with --rejects FILE to keep them)")
+                return
             self.rejected.append(rejects_frame(bad).with_columns(pl.lit(name).alias("source")))
         self.reports[name] = report
+
+    def _fail(self, name: str, bad: pl.DataFrame, hint: str) -> None:
+        """Bad rows under ``--on-bad-rows error``: raised now, or at the end of :meth:`deferred`."""
+        self.pending.append((name, bad, hint))
+        if not self._deferring:
+            self.raise_pending()
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Collect bad rows found under ``--on-bad-rows error`` and raise them all at the end, so the
+        error counts every bad row of the run (one found while parsing, another only when a later step
+        looks up its currency's rate). A bad-row error wins over an error it caused downstream."""
+        self._deferring += 1
+        try:
+            yield
+        except Exception:
+            self._deferring -= 1
+            if self.pending and not self._deferring:
+                self.raise_pending()
+            raise
+        self._deferring -= 1
+        if not self._deferring:
+            self.raise_pending()
+
+    def raise_pending(self) -> None:
+        """Raise the collected bad rows, if any, as one error naming every source and the total."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        names = list(dict.fromkeys(name for name, _, _ in pending))
+        total = sum(bad.height for _, bad, _ in pending)
+        lines: list[str] = []
+        for name in names:
+            import polars as pl
+
+            bad = pl.concat([b for n, b, _ in pending if n == name], how="diagonal_relaxed")
+            lines += bad_row_lines(bad.sort("_file", "_line"))
+        msg = f"{total} bad row{'s' * (total != 1)} in {', '.join(names)}"
+        raise BadRowsError(msg, lines[:10], total, hint=pending[0][2])
 
 
 def with_bad_records(src: Source, bad: pl.DataFrame) -> tuple[pl.DataFrame, int]:

@@ -152,3 +152,20 @@ def test_every_source_is_parsed_once_for_all_families(monkeypatch: pytest.Monkey
     new = df.filter(pl.col("metric") == "new_customers")["value"][0]
     assert (cac["numerator"], cac["denominator"]) == (spend, new)
     assert cac["value"] == pytest.approx(spend / new, rel=1e-12)
+
+
+def test_bad_rows_found_at_two_stages_are_one_error_with_the_true_total(tmp_path: Path,
+                                                                         run: Callable[..., Result]) -> None:
+    # Line 3 fails while parsing (negative spend), line 4 only when its currency's rate is looked up.
+    write_csv(tmp_path / "d" / "spend.csv", ["date", "amount", "currency", "category", "channel"],
+              [["2024-01-05", "100", "USD", "acquisition", "ads"], ["2024-01-06", "-5", "USD", "acquisition", "ads"],
+               ["2024-01-07", "50", "EUR", "acquisition", "ads"]])
+    r = run("compute", "acquisition_spend", "--data", tmp_path / "d", "--month", "2024-01", "--currency", "USD")
+    assert r.exit_code == 1
+    lines = r.stderr.splitlines()
+    assert lines[0] == "kpi: error: 2 bad rows in spend"
+    assert lines[1].endswith("spend.csv:3 amount=-5 negative amount (spend is zero or more)")
+    assert "spend.csv:4 currency=EUR no fx rate for EUR → USD" in lines[2]
+    skipped = run("compute", "acquisition_spend", "--data", tmp_path / "d", "--month", "2024-01", "--currency", "USD",
+                  "--on-bad-rows", "skip", "-f", "json")
+    assert json.loads(skipped.stdout)[0]["value"] == 100.0

@@ -91,10 +91,15 @@ class AcquisitionBase:
         ds = self.graph.run.dataset
         if not (ds.has("subscriptions") or ds.has("invoices")):
             return None
+        seen = len(ds.pending)
         try:
-            return reporting_currency(ds, load_items(ds), None)
+            found_currency: str | None = reporting_currency(ds, load_items(ds), None)
         except KpiError:  # several currencies, bad billing rows: revenue is not asked, so the spend decides
-            return None
+            found_currency = None
+        if len(ds.pending) > seen:  # bad billing rows (held back under --on-bad-rows error): the same
+            del ds.pending[seen:]
+            found_currency = None
+        return found_currency
 
     @cached_property
     def spend_periods(self) -> pl.DataFrame:
