@@ -30,13 +30,14 @@ class Grain:
     """A period grain in one reporting zone: ``period`` = first day of the period holding an instant."""
 
     tz: str = "UTC"
-    period: str = "month"  # day | week (Monday) | month
+    period: str = "month"  # day | week | month
+    week_start: int = 0  # Monday = 0 … Sunday = 6
 
     def start_of(self, day: date) -> date:
         if self.period == "day":
             return day
         if self.period == "week":
-            return day - timedelta(days=day.weekday())
+            return day - timedelta(days=(day.weekday() - self.week_start) % 7)
         return day.replace(day=1)
 
     def next(self, start: date) -> date:

@@ -44,6 +44,7 @@ from tests.oracle_satisfaction import (
 )
 
 Key = tuple[str, str, tuple[str | None, ...]]  # metric, period, groups
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 # ---------------------------------------------------------------- running kpi
@@ -213,8 +214,9 @@ def span_of(first: str, last: str) -> tuple[date, date]:
 
 def range_args(case: SurveyCase | TicketCase) -> list[str]:
     skip = ["--on-bad-rows", "skip"] if case.junk else []
+    week = ["--week-start", case.week_start] if isinstance(case, TicketCase) else []
     return ["--from", case.first, "--to", case.last, "--period", case.period, "--tz", case.tz, "--as-of", case.as_of,
-            *skip]
+            *skip, *week]
 
 
 def empty_group(r: dict[str, Any]) -> bool:
@@ -305,6 +307,7 @@ class TicketCase:
     tag: str | None = None
     outbound: bool = False  # kpi.toml [tickets] outbound = ["outbound"]
     hours: str = "calendar"
+    week_start: str = "mon"
     junk: bool = False  # tickets answered or resolved before creation (bad rows), run with --on-bad-rows skip
 
 
@@ -333,7 +336,9 @@ def ticket_rows(rng: random.Random, case: TicketCase) -> tuple[list[Ticket], lis
             reply = Fraction(300)
         fix: Fraction | None = None
         if rng.random() < 0.7:
-            fix = (reply or Fraction(0)) + rng.choice([Fraction(0), Fraction(60), Fraction(rng.randrange(1, 9000))])
+            # long tails too: a ticket created months before --from and resolved in P counts for reopen_rate
+            fix = (reply or Fraction(0)) + rng.choice([Fraction(0), Fraction(60), Fraction(rng.randrange(1, 9000)),
+                                                       Fraction(rng.randrange(40, 90) * 1440)])
         business = None if reply is None or rng.random() < 0.15 else reply * rng.choice([Fraction(1), Fraction(1, 3)])
         business_fix = None if fix is None or rng.random() < 0.15 else fix * rng.choice([Fraction(1), Fraction(2, 5)])
         form = case.durations if case.durations != "mixed" else rng.choice(["timestamps", "minutes"])
@@ -401,6 +406,7 @@ TICKET_CASES = [
     TicketCase(seed=34, tag="billing", junk=True),
     TicketCase(seed=35, durations="mixed", as_of="2024-09-01", last="2024-07"),
     TicketCase(seed=36, tz="Asia/Kolkata", period="week", first="2024-03-04", last="2024-04-21"),
+    TicketCase(seed=40, tz="America/Chicago", period="week", week_start="sun", first="2024-03-03", last="2024-04-20"),
     TicketCase(seed=37, hours="business", tag="bug", outbound=True),
     TicketCase(seed=39, hours="business", durations="minutes", as_of="2024-09-01", junk=True),
     TicketCase(seed=38, tz="Europe/Berlin", period="day", first="2024-03-30", last="2024-04-02",
@@ -416,7 +422,7 @@ def test_tickets_match_oracle(case: TicketCase, tmp_path: Path) -> None:
     events, spans = events_and_spans(rng, tmp_path)
     if case.outbound:
         (tmp_path / "kpi.toml").write_text('[tickets]\noutbound = ["outbound"]\n')
-    grain = Grain(case.tz, case.period)
+    grain = Grain(case.tz, case.period, WEEKDAYS.index(case.week_start))
     as_of = grain.midnight(date.fromisoformat(case.as_of))
     data = TicketData(tickets, grain, as_of, tag=case.tag, outbound=("outbound",) if case.outbound else (),
                       hours=case.hours)
