@@ -44,6 +44,16 @@ SUITES = ("revenue", "events", "all", "company", "every")
 COMPANY_GROUPS = ["revenue", "acquisition", "engagement", "satisfaction"]
 COMPANY_SOURCES = ["subscriptions", "events", "customers", "spend", "fx_rates", "tickets", "surveys", "traffic"]
 COMPANY_TARGET = 1.2  # issue 8: `compute all` costs no more than 1.2x the sum of its groups run alone
+# The groups overlap (cac needs revenue's new_customers, tickets_per_user engagement's actors), so their
+# sum builds the revenue and engagement bases several times. The stricter yardstick builds each base
+# once in separate processes: revenue, engagement, and the acquisition and satisfaction metrics that
+# read only their own sources.
+COMPANY_OWN = {
+    "acq_own": "acquisition_spend,retention_spend,visitor_conversion_rate,bounce_rate",
+    "sat_own": "nps,csat,ces,detractor_recovery_rate,tickets,first_response_time,first_response_time_p90,"
+    "first_response_rate,unanswered_tickets,resolution_time,reopen_rate",
+}
+COMPANY_DISJOINT = ["revenue", "engagement", "acq_own", "sat_own"]
 DEFAULT_SUITE = "all"
 TIME_BIN = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
 
@@ -508,8 +518,8 @@ def run_company(a: argparse.Namespace) -> int:
     tmp = Path(tempfile.gettempdir())
     span = ["--from", a.company_from, "--to", a.company_to, "--data", rel, "--config", f"{rel}/kpi.toml"]
     span += ["--currency", "USD", "-f", "parquet"]
-    outs = {g: tmp / f"kpi_company_{g}.parquet" for g in ["all", *COMPANY_GROUPS]}
-    cmds = {g: [a.kpi, "compute", g, *span, "-o", str(out)] for g, out in outs.items()}
+    outs = {g: tmp / f"kpi_company_{g}.parquet" for g in ["all", *COMPANY_GROUPS, *COMPANY_OWN]}
+    cmds = {g: [a.kpi, "compute", COMPANY_OWN.get(g, g), *span, "-o", str(out)] for g, out in outs.items()}
     load_before, git_before = _load(), _git_state()
     print(f"[company] compute all and each group alone, best of {a.runs} ...", file=sys.stderr)
     best = best_of(cmds, a.runs)
@@ -556,8 +566,15 @@ def run_company(a: argparse.Namespace) -> int:
         cells = " ".join(f"{summed[s] if scans else '?':>6}" for s in COMPANY_SOURCES)
         peak = max((best[g].peak_mb or 0) for g in COMPANY_GROUPS)
         print(f"{'sum of groups':<13} {fmt_s(total):>8} {fmt_mb(peak):>8}  {cells}   (peak: the largest group's)")
+    disjoint = sum(best[g].seconds for g in COMPANY_DISJOINT) if all(best[g].ok for g in COMPANY_DISJOINT) else None
+    if disjoint is not None:
+        summed = {s: sum((scans.get(g) or {}).get(s, 0) for g in COMPANY_DISJOINT) for s in COMPANY_SOURCES}
+        cells = " ".join(f"{summed[s] if scans else '?':>6}" for s in COMPANY_SOURCES)
+        print(f"{'each base once':<13} {fmt_s(disjoint):>8} {'':>8}  {cells}   (revenue + engagement + *_own)")
     for g, b in best.items():
         print(f"  {g} runs: " + "/".join(f"{r.seconds:.1f}" for r in b.runs))
+    for g, metrics in COMPANY_OWN.items():
+        print(f"  {g} = compute {metrics}")
     print(f"(best of {a.runs} wall seconds; peak RSS = max over runs; scans counted by bench/scan_count.py:")
     print(" SCAN nodes of every executed Polars plan, whole-file reads of CSV sources)")
     if any(o is not None for o in opens.values()):
@@ -572,6 +589,8 @@ def run_company(a: argparse.Namespace) -> int:
         ratio = best["all"].seconds / total
         print(f"  all <= {COMPANY_TARGET}x the sum of its groups alone: {ratio:.2f}x  "
               f"{'met' if ratio <= COMPANY_TARGET else 'MISSED'}")
+    if disjoint is not None and best["all"].ok:
+        print(f"  (informational) all / each base once in separate processes: {best['all'].seconds / disjoint:.2f}x")
     sc_all = scans.get("all")
     if sc_all is not None:
         extra = {s: n for s, n in sc_all.items() if n != 1 and s in COMPANY_SOURCES}
