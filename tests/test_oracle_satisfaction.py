@@ -449,9 +449,9 @@ def test_tickets_match_oracle(case: TicketCase, tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- NPS per account, MRR weights, coverage
 @pytest.mark.parametrize("case", [
-    SurveyCase(seed=41, account_gaps=False),
-    SurveyCase(seed=42, tz="America/New_York", as_of="2024-09-01", account_gaps=False),
-    SurveyCase(seed=43, period="week", first="2024-03-04", last="2024-04-14", account_gaps=False),
+    SurveyCase(seed=41),
+    SurveyCase(seed=42, tz="America/New_York", as_of="2024-09-01"),
+    SurveyCase(seed=43, period="week", first="2024-03-04", last="2024-04-14"),
 ],
                          ids=lambda c: f"seed{c.seed}")
 def test_nps_accounts_match_oracle(case: SurveyCase, tmp_path: Path) -> None:

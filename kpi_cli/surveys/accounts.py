@@ -40,12 +40,14 @@ def account_units(base: SurveyBase) -> pl.DataFrame:
     """
     g = base.groups
     nps = base.responses.filter(pl.col("survey") == "nps")
-    respondents = latest(nps, ["_idx", *g, "_key"])
-    loose = respondents.filter(pl.col("_account").is_null()).height
+    # Responses without an account go before "latest" is taken: a respondent's latest answer for the
+    # account is what the account's score reads, even when a later answer of theirs has no account.
+    loose = nps.filter(pl.col("_account").is_null()).height
     if loose:
-        base.dataset.notes.append(f"nps per account: {loose} respondent{'s' * (loose != 1)} without account_id "
+        base.dataset.notes.append(f"nps per account: {loose} response{'s' * (loose != 1)} without account_id "
                                   "left out")
-    per_account = respondents.filter(pl.col("_account").is_not_null()).group_by("_idx", *g, "_account").agg(
+    respondents = latest(nps.filter(pl.col("_account").is_not_null()), ["_idx", *g, "_account", "_key"])
+    per_account = respondents.group_by("_idx", *g, "_account").agg(
         pl.col("score").cast(pl.Float64).median().alias("_s"))
     return per_account.with_columns(pl.lit(1.0).alias("_w"))
 
