@@ -259,3 +259,26 @@ def test_by_a_column_surveys_lack_is_refused(run: Callable[..., Result], tmp_pat
     assert "--by plan:" in result.stderr
     assert "surveys" in result.stderr
     assert "touchpoint" in result.stderr  # the hint lists what surveys can split by
+
+
+def test_a_wave_is_read_whole_whatever_to_says(tmp_path: Path) -> None:
+    # w1's detractors r1 (3) and r2 (5) both answer w2, which starts in February: r1 with 9 (recovered),
+    # r2 with 4 in April. February's rate is 1 of 2 with --to 2024-02 as with --to 2024-04.
+    folder = tmp_path / "wv"
+    write_csv(folder / "surveys.csv", ["responded_at", "score", "survey", "respondent_id", "wave"],
+              [["2023-12-10T10:00:00Z", "3", "nps", "r1", "w1"], ["2024-01-25T10:00:00Z", "5", "nps", "r2", "w1"],
+               ["2024-02-20T10:00:00Z", "9", "nps", "r1", "w2"], ["2024-04-05T10:00:00Z", "4", "nps", "r2", "w2"]])
+    for to in ("2024-02", "2024-04"):
+        df = compute("detractor_recovery_rate", data=folder, from_="2024-02", to=to, as_of="2024-06-01")
+        assert one(df, "detractor_recovery_rate", "2024-02-01") == (0.5, 1.0, 2.0), to
+
+
+def test_account_nps_reads_each_respondents_latest_answer_for_the_account(tmp_path: Path) -> None:
+    # A: r1 10, r2 7; r2's later 6 has no account. A's median of latest answers (10, 7) is 8.5: a passive,
+    # so NPS over the one account is 0 (numerator 0, n 1).
+    folder = tmp_path / "acc"
+    write_csv(folder / "surveys.csv", ["responded_at", "score", "survey", "respondent_id", "account_id"],
+              [["2024-04-10T10:00:00Z", "10", "nps", "r1", "A"], ["2024-04-11T10:00:00Z", "7", "nps", "r2", "A"],
+               ["2024-04-12T10:00:00Z", "6", "nps", "r2", ""]])
+    df = compute("nps", data=folder, month="2024-04", as_of="2024-06-01", nps_unit="account")
+    assert one(df, "nps") == (0.0, 0.0, 1.0)

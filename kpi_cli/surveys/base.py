@@ -42,6 +42,9 @@ class SurveyBase:
     complete_before: int  # a period ending at or before this instant is complete
     dataset: Dataset
     memo: dict[str, pl.DataFrame] = field(default_factory=dict)  # frames shared by nps and nps_moe
+    # Responses after the last requested period: a wave that starts inside the range is read whole,
+    # whatever --to says (its rate is reported in the period it starts in).
+    later: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def periods(self, dates: list[date]) -> pl.DataFrame:
         """``_idx, period, complete`` for the period starts ``dates``."""
@@ -115,12 +118,12 @@ def build(ds: Dataset, cal: Calendar, periods: list[date], as_of: int, by: tuple
         text("email").str.to_lowercase().alias("_email"), text("account_id").alias("_account"),
         text("wave").alias("_wave"),
     ).with_columns(pl.coalesce("_rid", "_email", own).alias("_key"))
-    out = out.filter(pl.col("_idx") < len(starts) - 1)  # after the last requested period
     out, groups = _attach_groups(ds, out, by)
     out = out.select("_idx", "_at", "survey", "score", "_binary", "_key", "_rid", "_email", "_account", "_wave",
                      *groups, "_file", "_line")
+    after = pl.col("_idx") >= len(starts) - 1  # after the last requested period
     complete_before = min(as_of, int(data_end)) if data_end is not None else as_of  # type: ignore[arg-type]
-    return SurveyBase(out, starts, bounds, groups, complete_before, ds)
+    return SurveyBase(out.filter(~after), starts, bounds, groups, complete_before, ds, later=out.filter(after))
 
 
 def _unanswered_out(ds: Dataset, frame: pl.DataFrame) -> pl.DataFrame:

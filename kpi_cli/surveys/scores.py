@@ -136,6 +136,8 @@ def slots(base: SurveyBase) -> pl.DataFrame:
     waved = nps.filter(pl.col("_wave").is_not_null())
     if waved.height == 0:
         return nps.with_columns(pl.col("_idx").alias("_slot"), pl.col("_idx").alias("_row"))
+    if base.later.height:  # a wave is compared whole, including its answers after --to
+        waved = pl.concat([waved, base.later.filter(pl.col("survey") == "nps", pl.col("_wave").is_not_null())])
     left = nps.height - waved.height
     if left:
         base.dataset.notes.append(f"detractor_recovery_rate: {left} nps response{'s' * (left != 1)} without a wave "
