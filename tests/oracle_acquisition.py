@@ -94,8 +94,10 @@ class Customer:
 class Event:
     ts: datetime
     event: str
-    user_id: str
+    user_id: str  # "" = none
     session_id: str = ""
+    anonymous_id: str = ""
+    account_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class World:
     within_days: int = 90
     engaged_seconds: Fraction = Fraction(10)
     reporting: str = "USD"
+    actor: str = "user"  # --actor
 
 
 # ------------------------------------------------------------------------------------------ calendar
@@ -320,12 +323,27 @@ def ltv_parts(w: World, p: date, mv: dict[date, Movement]) -> tuple[Fraction | N
 
 
 # ------------------------------------------------------------------------------------------ web side
+def actor(e: Event, w: World, merged: dict[str, str]) -> str | None:
+    """SPEC §3.3: the user (an anonymous id merged into the user of its earliest row carrying both;
+    one staying anonymous is its own actor); with --actor account the row's account, if any."""
+    if w.actor == "account":
+        return e.account_id or None
+    if e.user_id:
+        return "user:" + e.user_id
+    return "user:" + merged[e.anonymous_id] if e.anonymous_id in merged else "anon:" + e.anonymous_id
+
+
 def first_signups(w: World) -> dict[str, datetime]:
-    """Each user's first `signup` ("Signed Up") event over the whole log."""
+    """Each actor's first `signup` ("Signed Up") event over the whole log (SPEC §3.2 new_signups)."""
+    merged: dict[str, str] = {}
+    for e in sorted(w.events, key=lambda e: e.ts):  # every row carrying both ids, in or out of range
+        if e.user_id and e.anonymous_id and e.anonymous_id not in merged:
+            merged[e.anonymous_id] = e.user_id
     out: dict[str, datetime] = {}
     for e in w.events:
-        if e.event == "Signed Up" and (e.user_id not in out or e.ts < out[e.user_id]):
-            out[e.user_id] = e.ts
+        who = actor(e, w, merged)
+        if e.event == "Signed Up" and who is not None and (who not in out or e.ts < out[who]):
+            out[who] = e.ts
     return out
 
 

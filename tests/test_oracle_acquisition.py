@@ -32,7 +32,7 @@ CHANNELS_TOML = '[channels]\ngoogle_ads = "paid"\nlinkedin = "paid"\ncontent = "
 CHANNELS = {"google_ads": "paid", "linkedin": "paid", "content": "organic", "cpm": "other"}
 FIRST, LAST = date(2024, 1, 1), date(2024, 6, 30)
 AS_OF = date(2024, 9, 1)
-N_SEEDS = int(os.environ.get("ORACLE_SEEDS", "3"))
+N_SEEDS = int(os.environ.get("ORACLE_SEEDS", "4"))
 
 
 def _instant(rng: random.Random, lo: date, hi: date) -> datetime:
@@ -83,8 +83,10 @@ def make_world(seed: int, *, month_rows: bool = True, day_rows: bool = True, spa
     for i in range(rng.randint(18, 30) // k):
         cid = f"c{i:02d}"
         created = _instant(rng, date(2023, 9, 1), date(2024, 8, 1))
-        w.customers.append(oa.Customer(cid, created, rng.choice(cust_channels),
-                                       rng.choice(["", "", "c01", "partner"])))
+        shown = None if rng.random() < 0.05 else created  # a blank created_at: in no referral cohort
+        if rng.random() > 0.06:  # else a billing customer with no customers row: (unattributed)
+            w.customers.append(oa.Customer(cid, shown, rng.choice(cust_channels),
+                                           rng.choice(["", "", "c01", "partner"])))
         if rng.random() < 0.15:
             continue  # a lead that never pays
         start = created + timedelta(days=rng.choice([0, 3, 20, 45, 80, 95, 130]), hours=rng.randint(1, 20))
@@ -122,7 +124,7 @@ def _bool(b: bool | None) -> str:
     return "" if b is None else "true" if b else "false"
 
 
-def write_world(w: oa.World, folder: Path) -> Path:
+def write_world(w: oa.World, folder: Path, traffic_user: dict[str, str] | None = None) -> Path:
     """The world as the canonical CSV sources of SPEC §1.2 plus a kpi.toml with its [channels]."""
     def money(x: Fraction) -> str:
         return str(float(x)) if x.denominator != 1 else str(x.numerator)
@@ -139,14 +141,18 @@ def write_world(w: oa.World, folder: Path) -> Path:
                 "USD", s.status] for i, s in enumerate(w.subs)])
     write_csv(folder / "customers.csv", ["customer_id", "created_at", "channel", "referred_by"],
               [[c.id, _iso(c.created_at) if c.created_at else "", c.channel, c.referred_by] for c in w.customers])
-    write_csv(folder / "events.csv", ["timestamp", "event", "user_id", "session_id"],
-              [[_iso(e.ts), e.event, e.user_id, e.session_id] for e in w.events])
-    if w.sessions:
+    write_csv(folder / "events.csv", ["timestamp", "event", "user_id", "session_id", "anonymous_id", "account_id"],
+              [[_iso(e.ts), e.event, e.user_id, e.session_id, e.anonymous_id, e.account_id] for e in w.events])
+    if w.sessions and traffic_user is None:
         write_csv(folder / "traffic.csv",
                   ["session_id", "visitor_id", "started_at", "pageviews", "duration_s", "key_event", "signed_up"],
                   [[s.session_id, s.visitor_id, _iso(s.started_at), str(s.pageviews),
                     "" if s.duration_s is None else money(s.duration_s), _bool(s.key_event), _bool(s.signed_up)]
                    for s in w.sessions])
+    elif w.sessions:  # no signed_up column: the signup session carries the new user's id
+        write_csv(folder / "traffic.csv", ["session_id", "visitor_id", "started_at", "pageviews", "user_id"],
+                  [[s.session_id, s.visitor_id, _iso(s.started_at), str(s.pageviews),
+                    traffic_user.get(s.session_id, "")] for s in w.sessions])
     (folder / "kpi.toml").write_text("[channels]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in w.channels.items()))
     return folder
 
@@ -212,8 +218,8 @@ def expect(w: oa.World, metrics: dict[str, str], first: date, last: date, by_cha
 @pytest.fixture
 def kpi(tmp_path: Path, run: Callable[..., Result]) -> Callable[..., dict]:
     """``kpi(world, *args)``: write the world to a fresh folder, run ``kpi compute`` and parse JSON."""
-    def go(w: oa.World, *args: str) -> dict:
-        folder = write_world(w, tmp_path / f"w{next(COUNTER)}")
+    def go(w: oa.World, *args: str, traffic_user: dict[str, str] | None = None) -> dict:
+        folder = write_world(w, tmp_path / f"w{next(COUNTER)}", traffic_user)
         res = run("compute", *args, "--data", folder, "--config", folder / "kpi.toml", "--currency", "USD",
                   "--as-of", w.as_of.isoformat(), "--tz", w.tz, "-f", "json")
         return cli_rows(res)
@@ -321,6 +327,10 @@ def test_quarter(kpi: Callable[..., dict], seed: int) -> None:
     w.grain = "quarter"
     got = kpi(w, ",".join(MONTH_METRICS), "--from", "2024-01", "--to", "2024-06", "--period", "quarter")
     compare(got, expect(w, MONTH_METRICS, FIRST, LAST))
+    w.cac_lag = 1  # one quarter back: 2023-Q4's spend for 2024-Q1, before --from
+    ids = {k: k for k in ("cac", "cpa", "cac_payback_months")}
+    got = kpi(w, ",".join(ids), "--from", "2024-01", "--to", "2024-06", "--period", "quarter", "--cac-lag", "1")
+    compare(got, expect(w, ids, FIRST, LAST))
 
 
 @pytest.mark.parametrize("seed", range(N_SEEDS))
@@ -394,3 +404,89 @@ def test_bounce_from_events(kpi: Callable[..., dict], seed: int) -> None:
     w.events.append(oa.Event(datetime(2024, 8, 25, tzinfo=UTC), "Page Viewed", "u0", "s_last"))
     got = kpi(w, "bounce_rate", "--from", "2024-01", "--to", "2024-06")
     compare(got, expect(w, {"bounce_rate": "bounce_rate_events"}, FIRST, LAST))
+
+
+@pytest.mark.parametrize("seed", range(N_SEEDS))
+def test_year_and_month_option(kpi: Callable[..., dict], seed: int) -> None:
+    """--period year (spend, signups, P − 1 = 2023 for growth) and --month as the range option."""
+    w = make_world(1400 + seed)
+    w.grain = "year"
+    ids = {k: k for k in ("acquisition_spend", "retention_spend", "new_signups", "signup_growth_rate", "cpa")}
+    w.as_of = date(2025, 1, 1)  # 2024 must end before --as-of: it is incomplete, the data stop in Aug
+    got = kpi(w, ",".join(ids), "--year", "2024", "--period", "year")
+    compare(got, expect(w, ids, date(2024, 1, 1), date(2024, 12, 31)), complete=False)
+    w.grain, w.as_of = "month", AS_OF
+    got = kpi(w, ",".join(MONTH_METRICS), "--month", "2024-03")
+    compare(got, expect(w, MONTH_METRICS, date(2024, 3, 1), date(2024, 3, 31)))
+
+
+@pytest.mark.parametrize("seed", range(N_SEEDS))
+def test_conversion_from_signup_user_id(kpi: Callable[..., dict], seed: int) -> None:
+    """traffic without ``signed_up``: a session carrying the ``user_id`` of its signup converts (SPEC
+    §1.2 "signed_up (bool) or user_id of the signup"); each such user signs up in that session."""
+    w = make_world(1500 + seed)
+    sessions = []
+    for i, s in enumerate(w.sessions):
+        sessions.append(oa.Session(s.session_id, s.visitor_id, s.started_at, s.pageviews, s.duration_s,
+                                   s.key_event, bool(s.signed_up)))
+        if s.signed_up:
+            w.events.append(oa.Event(s.started_at + timedelta(minutes=1), "Signed Up", f"web{i}"))
+    w.sessions = sessions
+    folder_rows = {s.session_id: f"web{i}" for i, s in enumerate(w.sessions) if s.signed_up}
+    got = kpi(w, "visitor_conversion_rate", "--from", "2024-01", "--to", "2024-06", traffic_user=folder_rows)
+    compare(got, expect(w, {"visitor_conversion_rate": "visitor_conversion_rate"}, FIRST, LAST))
+
+
+def _identities(w: oa.World, rng: random.Random) -> None:
+    """Anonymous signups later identified (before or after the signup), anonymous-only signups, and
+    accounts on some rows (several users per account, some rows without one)."""
+    for e in list(w.events):
+        if e.event == "Signed Up" and rng.random() < 0.3:
+            anon = f"a{rng.randrange(12)}"
+            w.events.remove(e)
+            w.events.append(oa.Event(e.ts, e.event, "", anonymous_id=anon))
+            if rng.random() < 0.7:  # a row carrying both ids, at any time: merges anon into the user
+                t = _instant(rng, date(2023, 11, 1), date(2024, 8, 1))
+                w.events.append(oa.Event(t, "Page Viewed", e.user_id, anonymous_id=anon))
+    w.events = [oa.Event(e.ts, e.event, e.user_id, e.session_id, e.anonymous_id,
+                         rng.choice(["", "acc1", "acc2", "acc3", f"acc_{e.user_id}"]))
+                for e in w.events]
+
+
+@pytest.mark.parametrize("seed", range(N_SEEDS))
+def test_signups_identity_and_accounts(kpi: Callable[..., dict], seed: int) -> None:
+    """new_signups and growth by user (anonymous ids merged, SPEC §3.3) and with --actor account."""
+    rng = random.Random(1600 + seed)
+    w = make_world(1600 + seed)
+    _identities(w, rng)
+    ids = {k: k for k in ("new_signups", "signup_growth_rate", "cpa")}
+    got = kpi(w, ",".join(ids), "--from", "2024-01", "--to", "2024-06")
+    compare(got, expect(w, ids, FIRST, LAST))
+    w.actor = "account"
+    got = kpi(w, ",".join(ids), "--from", "2024-01", "--to", "2024-06", "--actor", "account")
+    compare(got, expect(w, ids, FIRST, LAST))
+
+
+def test_messages_by_hand(tmp_path: Path, run: Callable[..., Result]) -> None:
+    """SPEC §3.2: a period with no spend row is null (not 0) "and says so at -v"; ltv_cac_ratio warns
+    while --gross-margin is the default 1.0. Worked by hand: January's acquisition spend is 1000 + 500;
+    A and B were paying before January, so no customer is new in January (cac 1500 / 0 = null);
+    C is new in February (cac 300 / 1); March has no spend row (null, not 0)."""
+    folder = tmp_path / "hand"
+    write_csv(folder / "spend.csv", ["month", "amount", "channel"],
+              [["2024-01", "1000", "google_ads"], ["2024-01", "500", ""], ["2024-02", "300", "google_ads"]])
+    write_csv(folder / "subscriptions.csv", ["customer_id", "subscription_id", "start_at", "end_at", "amount"],
+              [["A", "a1", "2023-12-10", "", "100"], ["B", "b1", "2023-11-05", "", "50"],
+               ["C", "c1", "2024-02-03", "", "70"], ["Z", "z1", "2023-01-01", "2024-06-01", "10"]])
+    write_csv(folder / "customers.csv", ["customer_id", "channel"],
+              [["A", "google_ads"], ["B", ""], ["C", "google_ads"]])
+    res = run("compute", "cac,ltv_cac_ratio", "--from", "2024-01", "--to", "2024-03", "--data", folder,
+              "--as-of", "2024-05-01", "-f", "json", "-v")
+    rows = {(r["metric"], r["period"]): r for r in json.loads(res.stdout)}
+    assert [rows["cac", p]["value"] for p in ("2024-01-01", "2024-02-01", "2024-03-01")] == [None, 300.0, None]
+    assert (rows["cac", "2024-01-01"]["numerator"], rows["cac", "2024-01-01"]["denominator"]) == (1500.0, 0.0)
+    assert rows["cac", "2024-03-01"]["numerator"] is None  # no row covers March: unknown, not 0
+    assert "2024-03" in res.stderr
+    assert "no acquisition spend" in res.stderr
+    assert "gross-margin" in res.stderr
+    assert "ltv_cac_ratio" in res.stderr
