@@ -490,3 +490,25 @@ def test_messages_by_hand(tmp_path: Path, run: Callable[..., Result]) -> None:
     assert "no acquisition spend" in res.stderr
     assert "gross-margin" in res.stderr
     assert "ltv_cac_ratio" in res.stderr
+
+
+@pytest.mark.parametrize("seed", range(N_SEEDS))
+def test_weeks_new_york_lagged(kpi: Callable[..., dict], seed: int) -> None:
+    """Weeks in America/New_York across the March DST change, prorated months, --cac-lag 2 weeks."""
+    w = make_world(1700 + seed)
+    w.tz, w.grain, w.prorate, w.cac_lag = "America/New_York", "week", True, 2
+    ids = {k: k for k in ("acquisition_spend", "cac", "cpa", "cac_payback_months", "crc", "new_signups")}
+    got = kpi(w, ",".join(ids), "--from", "2024-02-26", "--to", "2024-03-31", "--period", "week",
+              "--spend-allocation", "prorate", "--cac-lag", "2")
+    compare(got, expect(w, ids, date(2024, 2, 26), date(2024, 3, 31)))
+
+
+@pytest.mark.parametrize("seed", range(N_SEEDS))
+def test_payback_by_channel(kpi: Callable[..., dict], seed: int) -> None:
+    """--by channel for payback: that channel's spend / its new MRR × GM."""
+    w = make_world(1800 + seed)
+    w.customers = [oa.Customer(c.id, c.created_at, c.channel.strip(), c.referred_by) for c in w.customers]
+    w.gross_margin = Fraction(4, 5)
+    ids = {"cac_payback_months": "cac_payback_months"}
+    got = kpi(w, ",".join(ids), "--from", "2024-01", "--to", "2024-06", "--by", "channel", "--gross-margin", "0.8")
+    compare(got, expect(w, ids, FIRST, LAST, by_channel=True), groups_optional=True, null_zero_den=True)
