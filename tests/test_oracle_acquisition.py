@@ -60,7 +60,7 @@ def make_world(seed: int, *, month_rows: bool = True, day_rows: bool = True, spa
         ym = mo.strftime("%Y-%m")
         if mo != gap:
             for ch in rng.sample(SPEND_CHANNELS, rng.randint(1, 4)):
-                cur = rng.choice(["USD", "USD", "EUR", "", "usd"])
+                cur = rng.choice(["USD", "USD", "EUR", "", "usd", "eur"])
                 cat = rng.choice(["acquisition", "", "acquisition"])
                 amount = Fraction(rng.choice([0, 50, 120, 333, 1000, 2500]) + rng.choice([0, Fraction(1, 4)]))
                 if month_rows and (not day_rows or rng.random() < 0.5):
