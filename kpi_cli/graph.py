@@ -253,16 +253,22 @@ class Graph:
         """Join keys of rows: period and the ``--by`` dimensions."""
         return ["period", *self.by]
 
-    def formula(self, op: str, a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
+    def formula(self, op: str, a: pl.DataFrame, b: pl.DataFrame, missing_b: float | None = None) -> pl.DataFrame:
         """Two metrics' rows combined period by period (and group by group).
 
         ``ratio`` keeps its parts as numerator and denominator (a zero or missing denominator
-        gives null); ``product`` and ``difference`` keep them too. A period one side lacks is null.
+        gives null); ``product`` and ``difference`` keep them too. A period or group one side lacks
+        is null there, unless ``missing_b`` says what a missing ``b`` row is (0 new MRR in a channel
+        no customer came from, where a missing spend row stays unknown).
         """
         keys = [k for k in self.keys() if k in a.columns and k in b.columns]
         left = a.select(*keys, pl.col("value").alias("_a"), pl.col("complete").alias("_ca"))
         right = b.select(*keys, pl.col("value").alias("_b"), pl.col("complete").alias("_cb"))
         j = left.join(right, on=keys, how="full", coalesce=True, nulls_equal=True)
+        if missing_b is not None:
+            # A row only ``a`` has: ``b`` is the stated value there (a real null in ``b`` stays null).
+            j = j.with_columns(pl.when(pl.col("_cb").is_null()).then(pl.lit(missing_b)).otherwise(pl.col("_b"))
+                               .alias("_b"))
         x, y = pl.col("_a"), pl.col("_b")
         value: pl.Expr
         if op == "ratio":

@@ -175,11 +175,22 @@ def _parsed(src: Source, *extra: pl.Expr, units: bool = False) -> tuple[pl.LazyF
         parsed.append((expr / scale if scale != 1.0 and c in MONEY else expr).alias(f"__t_{c}"))
     codes = [(c, epoch_unit(pl.col(c), schema[c])) for c in present if units and kinds[c] == "ts"]
     unit_cols = [code.alias(f"_u_{c}") for c, code in codes if code is not None]
+    # Other columns (attributes for --by, like customers.channel) follow the blank rule too (SPEC §1.3):
+    # trimmed, and a cell of only whitespace is blank, so "  " is no group of its own.
+    kept = [_blank_text(c) if trim and schema[c] == pl.String else pl.col(c) for c in others]
     frame = (raw.with_columns(parsed)
              .with_columns(_first_failing(parse_checks).alias("_check"), *extra, *unit_cols)
-             .select("_file", "_line", *[pl.col(f"__t_{c}").alias(c) for c in present], *others, "_check",
+             .select("_file", "_line", *[pl.col(f"__t_{c}").alias(c) for c in present], *kept, "_check",
                      *[e.meta.output_name() for e in (*extra, *unit_cols)]))
     return frame, parse_checks, present
+
+
+def _blank_text(name: str) -> pl.Expr:
+    """Text column ``name`` trimmed, a blank cell null."""
+    import polars as pl
+
+    text = pl.col(name).str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text).alias(name)
 
 
 def _minutes_factor(unit: str) -> float:

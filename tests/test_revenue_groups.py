@@ -50,3 +50,14 @@ def test_signups_that_never_paid_keep_their_customers_group(tmp_path: Path) -> N
     df = compute("freemium_conversion_rate", data=tmp_path, month="2023-01", by="segment", as_of="2023-07-01")
     assert df.select("segment", "value", "numerator", "denominator").rows() == [
         ("ent", 0.0, 0.0, 1.0), ("smb", 0.5, 1.0, 2.0)]
+
+
+def test_attribute_cells_are_trimmed_and_whitespace_is_blank(tmp_path: Path) -> None:
+    # SPEC §1.3: a cell of only whitespace is blank. A " smb " and B "smb" are one group; C "   " is the
+    # blank group, not a group named by three spaces.
+    write_csv(tmp_path / "subscriptions.csv", ["customer_id", "subscription_id", "start_at", "end_at", "amount"],
+              [["A", "a1", "2023-01-01", "", "100"], ["B", "b1", "2023-01-01", "", "50"],
+               ["C", "c1", "2023-01-01", "", "70"]])
+    write_csv(tmp_path / "customers.csv", ["customer_id", "segment"], [["A", " smb "], ["B", "smb"], ["C", "   "]])
+    df = compute("mrr", data=tmp_path, month="2023-03", by="segment")
+    assert df.select("segment", "value").rows() == [("smb", 150.0), (None, 70.0)]

@@ -168,13 +168,24 @@ class AcquisitionBase:
         rows = cust.new_customers(self.revenue, attrs, self.starts)
         return rows.with_columns(self.channels.expr("channel").alias("class"))
 
-    def customer_counts(self, keep: pl.Expr | None = None, name: str = "n") -> pl.DataFrame:
-        """New customers (those ``keep`` selects) per period [and channel], 0 where none."""
+    def customer_counts(self, keep: pl.Expr | None = None, name: str = "n", spend_channels: bool = False
+                        ) -> pl.DataFrame:
+        """New customers (those ``keep`` selects) per period [and channel], 0 where none.
+
+        With ``--by channel`` every channel new customers have gets rows, and with ``spend_channels``
+        every channel acquisition spend names too: CAC's denominator for a channel with spend and no new customer
+        is that channel's new customers, 0, not a missing value.
+        """
         rows = self.new_customers if keep is None else self.new_customers.filter(keep)
         keys = ["period", *(["channel"] if self.by_channel else [])]
         agg = rows.group_by(keys).agg(pl.len().cast(pl.Float64).alias(name))
         if self.by_channel:  # every channel new customers have, so groups line up across counts
-            groups = self.new_customers.select(pl.col("channel").fill_null(UNATTRIBUTED)).unique().sort("channel")
+            named = [self.new_customers.select("channel")]
+            if spend_channels and self.graph.run.dataset.has("spend"):
+                spent = self.spend.rows.filter(pl.col("category") == "acquisition")
+                named.append(spent.select(pl.col("channel").cast(pl.String)))
+            groups = (pl.concat(named, how="vertical_relaxed").select(pl.col("channel").fill_null(UNATTRIBUTED))
+                      .unique().sort("channel"))
             periods = self.periods(cust.complete_map(self.revenue)).join(groups, how="cross")
             agg = agg.with_columns(pl.col("channel").fill_null(UNATTRIBUTED))
             out = periods.join(agg, on=keys, how="left")

@@ -62,7 +62,7 @@ def _retention_spend(graph: Graph, base: AcquisitionBase) -> pl.DataFrame:
 
 def _cac(graph: Graph, base: AcquisitionBase) -> pl.DataFrame:
     paid = graph.run.options.cac_basis == "paid"
-    counts = base.customer_counts(pl.col("class") == "paid" if paid else None)
+    counts = base.customer_counts(pl.col("class") == "paid" if paid else None, spend_channels=True)
     new = counts.select(*_keys(graph), pl.col("n").alias("value"), "complete")
     return graph.formula("ratio", _spend_lagged(graph, base, paid), new)
 
@@ -97,7 +97,7 @@ def _cac_payback_months(graph: Graph, base: AcquisitionBase) -> pl.DataFrame:
             *keys, (pl.col("value").fill_null(0) + pl.col("_v").fill_null(0)).alias("value"),
             pl.coalesce(pl.col("complete") & pl.col("_c"), pl.col("complete"), pl.col("_c")).alias("complete"))
     den = den.with_columns(pl.col("value") * margin)
-    return graph.formula("ratio", _spend_lagged(graph, base), den)
+    return graph.formula("ratio", _spend_lagged(graph, base), den, missing_b=0.0)
 
 
 def _crc(graph: Graph, base: AcquisitionBase) -> pl.DataFrame:
