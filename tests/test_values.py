@@ -110,7 +110,7 @@ def test_comma_in_an_fx_rate_is_a_bad_row(run, tmp_path):
     folder = subs(tmp_path / "d", [["A", "a1", "2023-01-01", "100", "EUR"]], [*SUBS, "currency"])
     write_csv(folder / "fx_rates.csv", ["date", "currency", "rate"], [["2023-01-01", "EUR", "1,10"]])
     lines = bad_lines(run("compute", "mrr", "--data", folder, "--month", "2023-03", "--currency", "USD"))
-    assert lines[:2] == ["kpi: error: 1 bad row in fx_rates",
+    assert lines[:2] == ["kpi: error: 2 bad rows in fx_rates, subscriptions",  # A's row then has no EUR rate
                          (f"  {folder / 'fx_rates.csv'}:2 rate=1,10 not a number: a comma (set [sources.fx_rates] "
                          'decimal = "," or thousands = ",")')]
 
