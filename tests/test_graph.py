@@ -169,3 +169,18 @@ def test_bad_rows_found_at_two_stages_are_one_error_with_the_true_total(tmp_path
     skipped = run("compute", "acquisition_spend", "--data", tmp_path / "d", "--month", "2024-01", "--currency", "USD",
                   "--on-bad-rows", "skip", "-f", "json")
     assert json.loads(skipped.stdout)[0]["value"] == 100.0
+
+
+def test_paid_cac_without_any_paid_spend_row_is_unknown_not_zero(tmp_path: Path,
+                                                                 run: Callable[..., Result]) -> None:
+    # A is new in January through channel cpc (paid by default); the only spend row is on content
+    # (organic): paid spend is unknown, so paid CAC is null with a null numerator, over 1 customer.
+    folder = tmp_path / "d3"
+    write_csv(folder / "spend.csv", ["month", "amount", "channel"], [["2024-01", "1000", "content"]])
+    write_csv(folder / "subscriptions.csv", ["customer_id", "subscription_id", "start_at", "end_at", "amount"],
+              [["A", "a", "2024-01-10", "", "100"], ["Z", "z", "2023-06-01", "2024-06-01", "10"]])
+    write_csv(folder / "customers.csv", ["customer_id", "channel"], [["A", "cpc"], ["Z", "content"]])
+    r = run("compute", "cac", "--month", "2024-01", "--data", folder, "--as-of", "2024-04-01", "-f", "json",
+            "--cac-basis", "paid")
+    row = json.loads(r.stdout)[0]
+    assert (row["value"], row["numerator"], row["denominator"]) == (None, None, 1.0)

@@ -128,7 +128,9 @@ class AcquisitionBase:
         if paid:
             every = every.filter(self.channels.expr("channel") == "paid")
         frame = self.dense(periods, agg, every)
-        value = pl.when(pl.col("_covered").fill_null(False)).then(pl.col("amount").fill_null(0.0))
+        # With --cac-basis paid and no spend row on a paid channel at all, paid spend is unknown, not 0.
+        known = pl.col("_covered").fill_null(False) & pl.lit(every.height > 0 or not paid)
+        value = pl.when(known).then(pl.col("amount").fill_null(0.0))
         rows = frame.select(*keys, value.cast(pl.Float64).alias("value"), *_no_parts(), "complete")
         missing = [d for d in self.starts if d not in set(covered["period"].to_list())]
         self._note_missing(missing, f"{category} spend")
