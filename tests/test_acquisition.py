@@ -388,3 +388,23 @@ def test_spend_reports_in_the_billing_currency(run: Callable[..., Result], tmp_p
               [["A", "a", "not a date", "50", "EUR"]])
     write_csv(folder / "spend.csv", SPEND_HEADER, [["2024-03-11", "", "10", "EUR", "", ""]])
     assert values(run, folder, "acquisition_spend", "--month", "2024-03") == {("acquisition_spend", "2024-03-01"): 10.0}
+
+
+def test_referral_from_signup_events_of_type_referred(run: Callable[..., Result], tmp_path: Path) -> None:
+    """SPEC §3.2: referred_by, or signup events with type = referred (joined by account_id = customer_id).
+
+    A (created 5 Jan) signed up referred and paid from 20 Jan, inside 90 days: referral 1 of 1. B (6 Jan)
+    signed up organically and never paid: non-referral 0 of 1. Z's row carries billing to September.
+    """
+    folder = tmp_path / "d4"
+    write_csv(folder / "customers.csv", ["customer_id", "created_at"],
+              [["A", "2024-01-05T10:00:00Z"], ["B", "2024-01-06T10:00:00Z"]])
+    write_csv(folder / "subscriptions.csv", ["customer_id", "subscription_id", "start_at", "end_at", "amount"],
+              [["A", "a", "2024-01-20", "", "100"], ["Z", "z", "2023-01-01", "2024-09-01", "10"]])
+    write_csv(folder / "events.csv", ["timestamp", "event", "user_id", "account_id", "properties"],
+              [["2024-01-05T10:00:00Z", "Signed Up", "ua", "A", '{"type": "referred"}'],
+               ["2024-01-06T10:00:00Z", "Signed Up", "ub", "B", '{"type": "organic"}']])
+    r = run("compute", "referral_conversion_rate,non_referral_conversion_rate", "--month", "2024-01", "--data",
+            folder, "--as-of", "2024-08-01", "-f", "json")
+    got = {x["metric"]: (x["value"], x["numerator"], x["denominator"]) for x in json.loads(r.stdout)}
+    assert got == {"referral_conversion_rate": (1.0, 1.0, 1.0), "non_referral_conversion_rate": (0.0, 0.0, 1.0)}

@@ -68,9 +68,32 @@ def referral_cohort(ds: Dataset, base: RevenueBase, window_us: int, horizon: int
         raise DataError(msg, hint="add customers.csv with customer_id, created_at and referred_by")
     referred = (pl.col("referred_by").cast(pl.String).is_not_null() if "referred_by" in customers.columns
                 else pl.lit(False))
+    by_events = referred_accounts(ds)
+    if by_events is not None:
+        referred = referred | pl.col("customer_id").cast(pl.String).is_in(by_events.implode())
     signups = customers.select("customer_id", pl.col("created_at").alias("t0"), referred.alias("referred"))
     signups = signups.drop_nulls("t0").unique("customer_id", keep="first")
     paid = base.segments.group_by("customer_id").agg(pl.col("start_us").min().alias("paid_at"))
     cohort = signups.join(paid, on="customer_id", how="left").with_columns(
         (pl.col("paid_at") <= pl.col("t0") + window_us).fill_null(False).alias("hit"))
     return cohort.filter(pl.col("t0") + window_us <= horizon).drop("paid_at")
+
+
+def referred_accounts(ds: Dataset) -> pl.Series | None:
+    """Accounts with a ``signup`` event whose ``type`` is ``referred`` (SPEC §3.2: the other way to
+    know a referral), through the event's ``account_id`` (= customer_id); None without such events."""
+    from kpi_cli.engagement.events import Roles, property_value
+    from kpi_cli.engagement.hygiene import load_events
+    from kpi_cli.loading import load_source
+
+    src = load_source("events", ds.settings, required=False) if ds.has("events") else None
+    if src is None or "account_id" not in src.mapping:
+        return None
+    if "type" not in src.extra and "properties" not in src.mapping:
+        return None
+    roles = Roles.from_table(ds.settings.tables.get("events", {}))
+    events, _ = load_events(ds)
+    kind = property_value(events, "type")
+    found = events.filter(pl.col("event").is_in(roles.events("signup")), kind.str.to_lowercase() == "referred",
+                          pl.col("account_id").is_not_null())
+    return found["account_id"].cast(pl.String).unique()
