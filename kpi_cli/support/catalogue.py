@@ -7,7 +7,7 @@ from kpi_cli.metric import Metric
 TICKETS = ("tickets",)
 OPTS = ("tag", "tz")
 HYGIENE = ("Agent-created tickets (is_agent_created, or via in [tickets] outbound) are outbound work and "
-           "left out; --tag keeps tickets carrying the tag (tags split on ; or ,, case-insensitive).")
+           "left out; --tag keeps tickets carrying the tag (tags are split at semicolons or commas, any case).")
 ANSWERED = ("A ticket is answered when its first response (first_response_at, else created_at + "
             "first_response_minutes) is at or before --as-of.")
 
