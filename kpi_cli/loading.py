@@ -1,35 +1,27 @@
-"""Finding a source's files, matching its headers to canonical columns, scanning it lazily.
+"""A located source: its files (:mod:`kpi_cli.files`), its header mapping (:mod:`kpi_cli.mapping`), read lazily.
 
 Nothing here parses values: :mod:`kpi_cli.parsing` does that and counts what fails.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import glob
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpi_cli.errors import DataError, UsageError
-from kpi_cli.presets import (
-    ALL_PRESET_NAMES,
-    PRESET_SOURCES,
-    PRESETS,
-    Preset,
-    source_defaults,
-)
+from kpi_cli.files import PART_SUFFIXES, REMOTE, SUFFIXES, find_files  # noqa: F401 (found here by callers)
+from kpi_cli.mapping import column_expr, preset_of, resolve
+from kpi_cli.presets import Preset, source_defaults
 from kpi_cli.records import RECORD, Records, csv_headers, header_zones, is_json, read_records, unique_names
-from kpi_cli.schemas import KEEP_EXTRA, SOURCES, normalise
+from kpi_cli.schemas import KEEP_EXTRA, SOURCES
 from kpi_cli.shape import (
     Filter,
-    constants_of,
     duration_unit,
     filtered,
     filters,
     probed,
     rewritten,
-    zone_suffix,
+    zone_suffix,  # noqa: F401 (kpi init reads it from here)
     zones_of,
 )
 
@@ -40,9 +32,6 @@ if TYPE_CHECKING:
 
     from kpi_cli.config import Settings
 
-SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".json.gz")  # SPEC §1.1 order
-PART_SUFFIXES = (*SUFFIXES, ".ndjson.gz")
-REMOTE = ("s3://", "gs://", "gcs://", "az://", "abfs://", "http://", "https://", "hf://")
 NESTED = "list, array or struct"
 
 
@@ -105,77 +94,6 @@ class Source:
         self._read = None
 
 
-def _listing(folder: Path) -> dict[str, Path]:
-    """The folder's entries by lower-case name (names match case-insensitively, SPEC §1.1)."""
-    try:
-        return {p.name.lower(): p for p in sorted(folder.iterdir(), reverse=True)}
-    except OSError:
-        return {}
-
-
-def _parts(folder: Path, suffixes: tuple[str, ...] = PART_SUFFIXES) -> list[str]:
-    return sorted(str(p) for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
-
-
-def find_files(name: str, settings: Settings) -> list[str]:
-    """The files of source ``name``: config path/glob, else the first match in the data dir.
-
-    In the data dir: ``name`` with the first suffix of :data:`SUFFIXES` present, else a folder
-    ``name/`` of parts, else the files the source's preset names (:attr:`Preset.files`); names
-    match case-insensitively.
-    """
-    table = settings.source_table(name)
-    configured = table.get("path")
-    if configured:
-        text = str(configured)
-        if text.startswith(REMOTE):
-            return [text]
-        base = settings.project_file.parent if settings.project_file else Path()
-        pattern = text if Path(text).is_absolute() else str(base / text)
-        found = sorted(glob.glob(pattern, recursive=True)) if any(c in text for c in "*?[") else [pattern]
-        if not found or not all(Path(f).exists() for f in found):
-            msg = f"source {name}: {text} matches no file"
-            raise DataError(msg, hint=f"fix [sources.{name}] path in the config")
-        return _expand(found)
-    root = settings.data_dir
-    entries = _listing(root)
-    for suffix in SUFFIXES:
-        candidate = entries.get(f"{name}{suffix}")
-        if candidate is not None and candidate.is_file():
-            return [str(candidate)]
-    folder = entries.get(name)
-    if folder is not None and folder.is_dir():
-        parts = _parts(folder)
-        if parts:
-            return parts
-    preset = PRESETS.get(str(table.get("preset") or "").lower())
-    return _preset_files(root, preset.files) if preset else []
-
-
-def _preset_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
-    """Data files under ``root`` whose path (relative, lower case) matches one of ``patterns``."""
-    found: set[str] = set()
-    for pattern in patterns:
-        depth = pattern.count("/")
-        places = [root] if depth == 0 else [p for p in _listing(root).values() if p.is_dir()]
-        for place in places:
-            for entry in _listing(place).values():
-                relative = entry.name.lower() if depth == 0 else f"{place.name.lower()}/{entry.name.lower()}"
-                if fnmatch.fnmatchcase(relative, pattern.lower()):
-                    if entry.is_file() and entry.name.lower().endswith((*PART_SUFFIXES, ".json")):
-                        found.add(str(entry))
-                    elif entry.is_dir():
-                        found.update(_parts(entry))
-    return sorted(found)
-
-
-def _expand(paths: list[str]) -> list[str]:
-    out: list[str] = []
-    for p in paths:
-        out += _parts(Path(p)) if Path(p).is_dir() else [p]
-    return out
-
-
 def _is_parquet(path: str) -> bool:
     lower = path.lower()
     return lower.endswith(".parquet") or (path.startswith(REMOTE) and ".parquet" in lower)
@@ -232,122 +150,6 @@ def _headers(frame: pl.LazyFrame, path: str) -> list[str]:
     except (OSError, pl.exceptions.PolarsError) as e:
         msg = f"cannot read {path}: {str(e).splitlines()[0]}"
         raise DataError(msg, hint="check the file is CSV, Parquet or JSONL and not truncated") from None
-
-
-@dataclass
-class Resolved:
-    """How a file's headers map to canonical columns, and what else its preset and table decided."""
-
-    mapping: dict[str, str]  # canonical -> header as found
-    preset: Preset | None
-    zones: dict[str, str] = field(default_factory=dict)  # timestamp column -> zone of its header suffix
-    constants: dict[str, str] = field(default_factory=dict)  # canonical -> value of every row
-    ignored: list[str] = field(default_factory=list)  # headers never read (Qualtrics' own NPS class)
-
-
-def resolve_columns(
-    name: str, headers: list[str], settings: Settings, path: str
-) -> tuple[dict[str, str], Preset | None]:
-    """Map canonical columns to headers: config columns > preset > case/punctuation-insensitive match."""
-    found = resolve(name, headers, settings.source_table(name), path)
-    return found.mapping, found.preset
-
-
-def preset_of(name: str, table: dict[str, object]) -> Preset | None:
-    """The preset ``[sources.NAME]`` names (None without one); unknown or another source's is an error."""
-    if not table.get("preset"):
-        return None
-    key = str(table["preset"]).lower()
-    if key not in ALL_PRESET_NAMES:
-        msg = f"source {name}: unknown preset {table['preset']!r}"
-        raise DataError(msg, hint=f"use one of: {', '.join(ALL_PRESET_NAMES)}")
-    home = PRESET_SOURCES[key]
-    if home != name:
-        msg = f"source {name}: preset {key!r} is for {home}, not {name}"
-        raise DataError(msg, hint=f"remove preset from [sources.{name}] or move it to [sources.{home}]")
-    return PRESETS[key]
-
-
-def resolve(name: str, headers: list[str], table: dict[str, object], path: str) -> Resolved:
-    """:func:`resolve_columns` with the zones of ``(Area/City)`` header suffixes, constants and ignored headers.
-
-    A header ending in a zone (Intercom's ``Conversation started at (America/New_York)``) also
-    matches without it, unless another header already reads that way.
-    """
-    import fnmatch
-
-    preset = preset_of(name, table)
-    # Derived before the ignored headers go: Qualtrics' question is found beside its NPS class.
-    derived = preset.derive(headers) if preset and preset.derive else {}
-    ignored = [h for h in headers if preset and any(fnmatch.fnmatchcase(h.lower(), g) for g in preset.ignore)]
-    headers = [h for h in headers if h not in ignored]
-    groups: dict[str, list[str]] = {}
-    for h in headers:
-        groups.setdefault(normalise(h), []).append(h)
-    suffixed: dict[str, str] = {}  # header -> zone
-    for h in headers:
-        split = zone_suffix(h)
-        if split is not None:
-            suffixed[h] = split[1]
-            groups.setdefault(normalise(split[0]), [h])
-
-    def only(key: str, col: str) -> str:
-        """The one header with ``key``: two that read alike are an error naming both (SPEC §1.3)."""
-        found = groups[key]
-        if len(found) > 1:
-            both = " and ".join(f"{h!r}" for h in found[:2])
-            msg = f"source {name} ({path}): headers {both} both name {col}"
-            hint = ("rename or remove one of them in the file" if found[0] == found[1] else
-                    f'map the one to use in [sources.{name}.columns] {col} = "<header exactly as written>"')
-            raise DataError(msg, hint=hint)
-        return found[0]
-
-    written = table.get("columns")
-    user_columns = written if isinstance(written, dict) else {}
-    explicit = {str(k): str(v) for k, v in {**derived.get("columns", {}), **user_columns}.items()}
-    mapping: dict[str, str] = {}
-    for col in SOURCES[name]:
-        if col.name in explicit:
-            header = explicit[col.name]
-            if header not in headers and normalise(header) not in groups:
-                msg = (f"source {name} ({path}): mapped column {col.name} = {header!r} is not in the file; "
-                       f"found: {', '.join(headers[:12])}")
-                raise DataError(msg, hint=f"fix [sources.{name}.columns] {col.name} in the config")
-            # A header written exactly is unambiguous unless the file repeats it verbatim.
-            mapping[col.name] = (only(normalise(header), col.name) if headers.count(header) != 1 else header)
-            continue
-        # The first candidate present wins (a preset's order says which of its tool's headers to
-        # prefer, e.g. Stripe's "Customer ID" over "Customer"); headers alike under one key do not.
-        candidates = (preset.columns.get(col.name, ()) if preset else ()) + (col.name,)
-        for cand in candidates:
-            if normalise(cand) in groups:
-                mapping[col.name] = only(normalise(cand), col.name)
-                break
-    constants = constants_of(name, table, derived, mapping)
-    missing = [c.name for c in SOURCES[name] if c.required and c.name not in mapping and c.name not in constants]
-    if missing:
-        first = missing[0]
-        msg = (f"source {name} ({path}): required column {first} not found; "
-               f"found: {', '.join(headers[:12])}{' …' if len(headers) > 12 else ''}")
-        hint = f'map it in kpi.toml: [sources.{name}.columns] {first} = "<your header>"'
-        if name == "surveys" and first == "survey":
-            hint = (f'set [sources.surveys] survey = "nps" (or "csat", "ces") when the export holds one kind '
-                    f"of survey, or {hint}")
-        elif not preset:
-            hint += f" (or set a preset: {', '.join(p for p, home in PRESET_SOURCES.items() if home == name)})"
-        raise DataError(msg, hint=hint)
-    zones = {c: suffixed[h] for c, h in mapping.items() if h in suffixed}
-    return Resolved(mapping, preset, zones, constants, ignored)
-
-
-def _column(header: str, headers: list[str]) -> pl.Expr:
-    """A plain column, or ``parent.field`` inside a struct column."""
-    import polars as pl
-
-    if header in headers:
-        return pl.col(header)
-    parent, _, leaf = header.partition(".")
-    return pl.col(parent).struct.field(leaf)
 
 
 def load_source(name: str, settings: Settings, *, required: bool = True) -> Source | None:
@@ -487,7 +289,7 @@ def _read(plans: list[_Plan], canonical: list[str],
                 bad.append(_bad_frame(plan, records, canonical))
         if plan.filters:
             frame = filtered(frame, plan.filters, plan.source, plan.path, notes)
-        exprs = [rewritten(_column(h, headers), plan.rewrite.get(c)).alias(c) for c, h in plan.columns]
+        exprs = [rewritten(column_expr(h, headers), plan.rewrite.get(c)).alias(c) for c, h in plan.columns]
         exprs += [pl.lit(v, dtype=pl.String).alias(c) for c, v in plan.constants.items()]
         frames.append(frame.select(
             # The file as its index in ``files``: a path string repeated on every row costs memory.
