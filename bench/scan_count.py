@@ -6,8 +6,9 @@ the optimiser on, and each ``SCAN [file]`` node in the explained plan counts one
 a subplan that common-subplan elimination shares appears once (the other uses are ``CACHE``
 references), so the count is the number of times the file's rows are read. ``collect_schema`` on a
 file scan (the header / Parquet footer only) is counted apart as a schema read. CSV and JSON lines
-are read by kpi itself (``kpi_cli.records.file_bytes``): a whole-file read counts as a scan, a
-read of the first bytes (headers, delimiter sniffing) as a schema read. Prints a table and,
+are read by kpi itself (``kpi_cli.records.file_bytes``, also where ``records_json`` imports it):
+a whole-file read counts as a scan, a read of the first bytes (headers, delimiter sniffing) as a
+schema read. Prints a table and,
 with ``--json``, writes ``{"scans": {...}, "schema_reads": {...}, "returncode": N}``.
 
 The wrapped calls add the cost of one ``explain`` per executed plan; time ``kpi`` without this.
@@ -126,6 +127,16 @@ def install() -> tuple[Counter[str], Counter[str]]:
         return original_bytes(path, limit)
 
     records.file_bytes = file_bytes
+    # modules that import the function by name (JSON lines) are patched where they hold it
+    import importlib
+
+    for name in ("kpi_cli.records_json",):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if getattr(module, "file_bytes", None) is original_bytes:
+            module.file_bytes = file_bytes  # type: ignore[attr-defined]
     return scans, schema_reads
 
 
