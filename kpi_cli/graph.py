@@ -106,7 +106,9 @@ class Graph:
         self.closure: dict[str, int] = {}  # every metric reached → the largest lag it is read at
         for mid in ids:
             self._visit(mid, 0)
-        self.families = list(dict.fromkeys(self.family_of(m) for m in self.closure if self.family_of(m)))
+        # The families whose bases the run builds: formulas the graph evaluates itself need none of their own.
+        self.families = list(dict.fromkeys(self.family_of(m) for m in self.closure
+                                           if not (METRICS[m].op and METRICS[m].of)))
         self._span: tuple[date, date] | None = None
 
     # --- planning -------------------------------------------------------------------------------
