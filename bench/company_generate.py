@@ -67,7 +67,11 @@ CHANNELS = {"paid_search": 18, "paid_social": 12, "organic": 22, "content": 8, "
             "email": 4, "partner": 5, "events": 4, "": 7}
 SEGMENTS = {"smb": 70, "mid_market": 24, "enterprise": 6}
 # acquisition spend per new customer aimed at (USD); organic, direct, referral and email cost nothing
-TARGET_CAC = {"paid_search": 1500.0, "paid_social": 1800.0, "events": 3200.0, "content": 1100.0, "partner": 900.0}
+# (the billing generator's accounts pay ~$1,500 a month, so these put blended CAC near 8 months of ARPA)
+TARGET_CAC = {"paid_search": 18_000.0, "paid_social": 21_000.0, "events": 36_000.0, "content": 12_000.0,
+              "partner": 10_000.0}
+# free signups (who never pay) come through referrals less often: referred signups convert better
+FREE_CHANNELS = {**CHANNELS, "referral": 2}
 SHOW_MONTHS = {3: 2.1, 6: 1.8, 9: 2.2, 11: 1.6}  # trade-show months carry most of the events budget
 WEB = {"partner": "referral", "events": "direct"}  # a signup visit's channel when the customer's is offline
 TRAFFIC = {"organic": 34, "direct": 20, "paid_search": 16, "paid_social": 11, "referral": 7, "email": 5,
@@ -180,7 +184,8 @@ def customers(subs: pl.DataFrame, users: pl.DataFrame, n_free: int, seed: int) -
     ids = out["customer_id"]
     n_paid_ids = pl.lit(n_paid, pl.Int64)
     out = out.with_columns(
-        channel=pick(j, seed + 5, CHANNELS),
+        channel=pl.when(pl.col("j") < n_paid).then(pick(j, seed + 5, CHANNELS))
+        .otherwise(pick(j, seed + 8, FREE_CHANNELS)),
         segment=pick(j, seed + 6, SEGMENTS),
         ref=(rand_u64(j, seed + 7) % n_paid_ids.cast(pl.UInt64)).cast(pl.Int64),
     )
@@ -261,11 +266,11 @@ def spend(subs: pl.DataFrame, cust: pl.DataFrame, seed: int) -> list[tuple[str, 
             row(ym, "", show, "events")
         row(ym, "", budget("content"), "content")
         row(ym, "", TARGET_CAC["partner"] * new[m].get("partner", 0) * rng.uniform(0.9, 1.1) + 250.0, "partner")
-        row(ym, "", 25_000.0 * rng.uniform(0.95, 1.05), "", category="")  # agency retainer: no channel, no category
+        row(ym, "", 250_000.0 * rng.uniform(0.95, 1.05), "", category="")  # agency retainer: no channel, no category
         t = int(datetime(y, mo, 1, tzinfo=UTC).timestamp()) * SEC
         paying = bisect.bisect_right(starts, t) - bisect.bisect_right(ends, t)
-        row(ym, "", (9_000.0 + 2.2 * paying) * rng.uniform(0.9, 1.1), "cs_tools", category="retention")
-        row(ym, "", (1_500.0 + 0.6 * paying) * rng.uniform(0.9, 1.1), "email", category="retention")
+        row(ym, "", (90_000.0 + 22.0 * paying) * rng.uniform(0.9, 1.1), "cs_tools", category="retention")
+        row(ym, "", (15_000.0 + 6.0 * paying) * rng.uniform(0.9, 1.1), "email", category="retention")
     rows.sort(key=lambda r: (r[0] or r[1][:7], r[1], r[5], r[4], r[3]))
     return rows
 
