@@ -1,6 +1,7 @@
 """Benchmark harness: ``kpi`` vs independent DuckDB references on generated data.
 
-Two suites (``--suite revenue|events|all``, default ``all``: about 7 minutes on 2 cores with cached data):
+Suites (``--suite revenue|events|all|company|every``, default ``all`` = revenue + events: about 7 minutes
+on 2 cores with cached data; ``every`` adds company):
 
 - revenue: generates ``bench/data`` (and a quarter-size copy for the linearity check) when missing,
   runs ``kpi compute <6 MRR metrics>`` and ``duckdb_ref.py`` best-of-N as separate processes measuring
@@ -9,6 +10,10 @@ Two suites (``--suite revenue|events|all``, default ``all``: about 7 minutes on 
 - events: generates ``bench/data/events`` (20M events) when missing, does the same for
   ``kpi compute dau,mau,dau_mau`` against ``events_ref.py`` (agreement to 1e-9 relative), then times
   ``kpi cohort --of users --period week`` against the reference's weekly cohort query.
+- company: generates ``bench/data/company`` (bench/company_generate.py) when missing, times
+  ``kpi compute all`` against the sum of ``revenue``, ``acquisition``, ``engagement``, ``satisfaction``
+  run alone (target <= 1.2x), checks that ``all`` gives exactly the groups' rows, and counts the scans
+  of each source (bench/scan_count.py; strace openat as a cross-check).
 
 Exit 0 if all numbers agree, 1 if they disagree, 2 if a command failed to run.
 """
