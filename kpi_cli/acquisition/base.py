@@ -72,7 +72,9 @@ class AcquisitionBase:
         ds = self.graph.run.dataset
         raw = ds.load("spend")
         assert raw is not None
-        currency = sp.spend_currency(ds, raw, self.graph.run.settings.values.get("currency"), self._billing_currency())
+        wanted = self.graph.run.settings.values.get("currency")
+        # Billing is read for its currency only when --currency leaves the choice open.
+        currency = sp.spend_currency(ds, raw, wanted, None if wanted else self._billing_currency())
         out = sp.load_spend(ds, self.graph.calendar, currency, self.graph.run.options.spend_allocation)
         names = out.rows["channel"].drop_nulls().unique().to_list()
         unmapped = self.channels.unmapped(names)
