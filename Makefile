@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit contract bench clean sample
+.PHONY: demo test lint typecheck unit contract bench bench-quick bench-company clean sample
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,13 @@ contract: $(DEVSTAMP)
 test: lint typecheck unit
 
 bench: $(DEVSTAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --suite every
+
+bench-quick: $(DEVSTAMP)
+	$(BIN)/python bench/run.py --suite all
+
+bench-company: $(DEVSTAMP)
+	$(BIN)/python bench/run.py --suite company
 
 sample: $(STAMP)
 	$(BIN)/python -m kpi_cli.sample sample_data
