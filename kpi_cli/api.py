@@ -13,9 +13,10 @@ Examples
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -42,6 +43,7 @@ from kpi_cli.revenue.prep import RevenueRules
 
 ALL_PERIODS = 10_000  # "--last" long enough to reach back to the data's start (clamped there)
 LONG = ["metric", "period", "value", "numerator", "denominator", "complete"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -121,6 +123,18 @@ def _options(data: str | Path | None, kwargs: dict[str, Any]) -> RunOptions:
         msg = f"unknown option(s): {', '.join(sorted(unknown))}"
         raise TypeError(msg)
     return RunOptions(range=rng, by=by, data=str(data) if data is not None else None, **kwargs)
+
+
+def whole_run(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run ``fn(run, …)`` collecting bad rows under ``--on-bad-rows error`` until it is done, so its
+    error lists every bad row of every source it read, with the true total."""
+
+    @functools.wraps(fn)
+    def collected(run: Run, *args: Any, **kwargs: Any) -> T:
+        with run.dataset.deferred():
+            return fn(run, *args, **kwargs)
+
+    return collected
 
 
 def compute(metrics: str | list[str], data: str | Path | None = None, **kwargs: Any) -> pl.DataFrame:
@@ -218,6 +232,7 @@ def movements(data: str | Path | None = None, customers: bool = False, **kwargs:
     return movements_run(Run.start(_options(data, kwargs)), customers=customers)
 
 
+@whole_run
 def movements_run(run: Run, customers: bool = False) -> pl.DataFrame:
     """:func:`movements` on an already started run."""
     base = run.revenue()
@@ -247,6 +262,7 @@ def cohort(of: str = "customers", data: str | Path | None = None, periods: int |
     return cohort_run(Run.start(_options(data, kwargs)), of=of, periods=periods, criterion=criterion, clock=clock)
 
 
+@whole_run
 def cohort_run(run: Run, of: str = "customers", periods: int | None = None, criterion: str = "on",
                clock: str = "calendar") -> pl.DataFrame:
     """:func:`cohort` on an already started run."""
@@ -273,6 +289,7 @@ def lifecycle(data: str | Path | None = None, **kwargs: Any) -> pl.DataFrame:
     return lifecycle_run(Run.start(_options(data, kwargs)))
 
 
+@whole_run
 def lifecycle_run(run: Run) -> pl.DataFrame:
     """:func:`lifecycle` on an already started run."""
     return tables.lifecycle(run.engagement(Roles.from_table(run.settings.tables.get("events", {}))))
@@ -283,6 +300,7 @@ def stickiness(data: str | Path | None = None, **kwargs: Any) -> pl.DataFrame:
     return stickiness_run(Run.start(_options(data, kwargs)))
 
 
+@whole_run
 def stickiness_run(run: Run) -> pl.DataFrame:
     """:func:`stickiness` on an already started run."""
     return tables.stickiness(run.engagement(Roles.from_table(run.settings.tables.get("events", {}))))
@@ -294,6 +312,7 @@ def funnel(steps: list[str], data: str | Path | None = None, window: str = "14d"
     return funnel_run(Run.start(_options(data, kwargs)), steps, window=window, order=order)
 
 
+@whole_run
 def funnel_run(run: Run, steps: list[str], window: str = "14d", order: str = "loose") -> pl.DataFrame:
     """:func:`funnel` on an already started run."""
     cal = calendar_of(run.settings.values)
@@ -303,6 +322,7 @@ def funnel_run(run: Run, steps: list[str], window: str = "14d", order: str = "lo
                               identified_only=run.options.identified_only, exclusions=run.exclusions)
 
 
+@whole_run
 def pql_list_run(run: Run) -> pl.DataFrame:
     """The accounts behind ``pqls``: ``period, account_id, active_users, key_actions, complete``."""
     roles = Roles.from_table(run.settings.tables.get("events", {}))

@@ -184,3 +184,15 @@ def test_paid_cac_without_any_paid_spend_row_is_unknown_not_zero(tmp_path: Path,
             "--cac-basis", "paid")
     row = json.loads(r.stdout)[0]
     assert (row["value"], row["numerator"], row["denominator"]) == (None, None, 1.0)
+
+
+def test_table_commands_count_every_bad_row_of_the_run(tmp_path: Path, run: Callable[..., Result]) -> None:
+    # movements: the bad EUR rate (fx_rates.csv:2) leaves A's EUR row (subscriptions.csv:2) without a
+    # rate; both are in the one error, as compute reports them.
+    header = ["customer_id", "subscription_id", "start_at", "amount", "currency"]
+    write_csv(tmp_path / "d" / "subscriptions.csv", header,
+              [["A", "a1", "2023-01-01", "100", "EUR"], ["B", "b1", "2023-01-01", "100", "USD"]])
+    write_csv(tmp_path / "d" / "fx_rates.csv", ["date", "currency", "rate"], [["2023-01-01", "EUR", "-1"]])
+    r = run("movements", "--data", tmp_path / "d", "--month", "2023-03", "--currency", "USD")
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[0] == "kpi: error: 2 bad rows in fx_rates, subscriptions"
