@@ -170,12 +170,13 @@ def test_python_api_matches_the_hand_computation(tmp_path: Path) -> None:
     assert_frame_equal(got, want)
 
 
-def test_an_empty_export_gives_zero_tickets_in_incomplete_periods(run: Run, tmp_path: Path) -> None:
-    """A header alone: 0 tickets and null medians; with no instant in the data no period is complete."""
+def test_an_empty_export_is_a_data_error_naming_the_file(run: Run, tmp_path: Path) -> None:
+    """A header alone says nothing about tickets (not "0 tickets"): a data error, as billing and surveys give."""
     write_csv(tmp_path / "d" / "tickets.csv", ["ticket_id", "created_at"], [])
     result = run("compute", "tickets,first_response_time", "--data", tmp_path / "d", *MARCH, "-f", "json")
-    assert result.exit_code == 0, result.stderr
-    assert [(r["value"], r["complete"]) for r in json.loads(result.stdout)] == [(0, False), (None, False)]
+    assert result.exit_code == 1
+    assert "source tickets (" in result.stderr
+    assert "no tickets to compute from (the file has only a header)" in result.stderr
 
 
 def test_weekly_periods(run: Run, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.errors import UsageError
+from kpi_cli.errors import DataError, UsageError
 from kpi_cli.graph import Family
 from kpi_cli.locate import slot
 from kpi_cli.support.tickets import INTERNAL, Hygiene, clean, instants
@@ -88,6 +88,12 @@ def build(graph: Graph) -> SupportBase:
     """The clean tickets with their periods and ``--by`` groups."""
     run = graph.run
     ds = run.dataset
+    raw = ds.load("tickets")
+    if raw is None or raw.height == 0:  # as billing and surveys: nothing read is not "no tickets"
+        rep = ds.reports["tickets"]
+        why = "every row was rejected" if rep.rejected else "the file has only a header"
+        msg = f"source tickets ({', '.join(rep.files)}): no tickets to compute from ({why})"
+        raise DataError(msg, hint="check the export, or run `kpi validate` to see why rows were rejected")
     frame, hygiene = clean(ds, _table(graph), run.options.tag, "tag" in graph.by)
     cal = graph.calendar
     periods = graph.periods(lookback=graph.lookback("support"))
