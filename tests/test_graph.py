@@ -196,3 +196,23 @@ def test_table_commands_count_every_bad_row_of_the_run(tmp_path: Path, run: Call
     r = run("movements", "--data", tmp_path / "d", "--month", "2023-03", "--currency", "USD")
     assert r.exit_code == 1
     assert r.stderr.splitlines()[0] == "kpi: error: 2 bad rows in fx_rates, subscriptions"
+
+
+def test_events_are_cleaned_once_and_a_narrow_log_is_the_whole_one_projected(monkeypatch: pytest.MonkeyPatch
+                                                                             ) -> None:
+    import kpi_cli.engagement.hygiene as hygiene
+
+    root = Path(__file__).resolve().parents[1]
+    narrow = frozenset({"email", "account_id"})
+    fresh = Run.start(_options(root / "sample_data", {"month": "2024-06", "currency": "USD"}))
+    alone, _ = hygiene.load_events(fresh.dataset, columns=narrow)  # cleaned for these columns only
+
+    cleaned: list[object] = []
+    real = hygiene._clean
+    monkeypatch.setattr(hygiene, "_clean", lambda *a: cleaned.append(a[2]) or real(*a))
+    run = Run.start(_options(root / "sample_data", {"month": "2024-06", "currency": "USD"}))
+    compute_run(["all"], run)  # engagement (every column), tickets' e-mail lookup, referrals, bounce…
+    assert cleaned == [None]
+    projected, _ = hygiene.load_events(run.dataset, columns=narrow)
+    assert cleaned == [None]
+    assert_frame_equal(projected, alone)

@@ -91,6 +91,14 @@ def load_events(ds: Dataset, identified_only: bool = False, exclusions: Exclusio
     if exclusions:
         columns = None  # email domains and properties may be read
     key = f"events:clean:{identified_only}:{sorted(columns) if columns is not None else '*'}"
+    wide = f"events:clean:{identified_only}:*"
+    if key not in ds.memo and columns is not None and wide in ds.memo:
+        # Hygiene decides the same rows whatever the columns: a narrow log is the whole one, projected
+        # (another family of the run, e.g. referral conversion, already cleaned every column).
+        found: tuple[pl.DataFrame, Hygiene] = ds.memo[wide]  # type: ignore[assignment]
+        whole, decided = found
+        keep = [c for c in whole.columns if c in ("ts", "actor") or (c in columns and c not in ALWAYS)]
+        ds.memo[key] = (whole.select(keep), decided)
     if key not in ds.memo:
         ds.memo[key] = _clean(ds, identified_only, columns)
     cached: tuple[pl.DataFrame, Hygiene] = ds.memo[key]  # type: ignore[assignment]
