@@ -1,0 +1,1 @@
+"""``kpi tree``: a result KPI read against its influencer metrics (SPEC §3.5)."""
