@@ -28,7 +28,7 @@ def change(value: float | None, base: float | None, unit: str) -> float | None:
     --------
     >>> round(change(0.03, 0.02, "ratio"), 10)
     0.01
-    >>> change(110.0, 100.0, "currency")
+    >>> round(change(110.0, 100.0, "currency"), 10)
     0.1
     >>> change(5.0, 0.0, "count") is None
     True
