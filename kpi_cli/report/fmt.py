@@ -1,0 +1,57 @@
+"""Changes and sparklines as text, shared by the terminal report and the HTML page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+ASCII = "_.-=+*#@"  # eight levels for consoles that cannot print the block characters
+MINUS = "−"
+
+
+def fmt_change(change: float | None, change_unit: str, decimals: int = 1) -> str:
+    """A change as text in its unit: ``pp`` and ``pct`` are fractions, ``points`` are points.
+
+    Examples
+    --------
+    >>> fmt_change(0.012, "pp"), fmt_change(-0.034, "pct"), fmt_change(5.0, "points"), fmt_change(None, "pct")
+    ('+1.2 pp', '−3.4%', '+5.0 pts', '—')
+    """
+    if change is None:
+        return "—"
+    shown = change * 100 if change_unit in ("pp", "pct") else change
+    text = f"{abs(shown):,.{decimals}f}"
+    if float(text.replace(",", "")) == 0:
+        sign = "±"
+    else:
+        sign = "+" if shown > 0 else MINUS
+    suffix = {"pp": " pp", "pct": "%", "points": " pts"}[change_unit]
+    return f"{sign}{text}{suffix}"
+
+
+def sparkline(values: Sequence[float | None], ascii_only: bool = False) -> str:
+    """Eight-level sparkline, min–max scaled; a missing value is a space, a flat series sits mid-height.
+
+    Examples
+    --------
+    >>> sparkline([1, 2, 3, 4, 5, 6, 7, 8])
+    '▁▂▃▄▅▆▇█'
+    >>> sparkline([3.0, None, 3.0])
+    '▄ ▄'
+    >>> sparkline([0, 10], ascii_only=True)
+    '_@'
+    """
+    chars = ASCII if ascii_only else BLOCKS
+    known = [v for v in values if v is not None]
+    if not known:
+        return " " * len(values)
+    lo, hi = min(known), max(known)
+    out = []
+    for v in values:
+        if v is None:
+            out.append(" ")
+        elif hi == lo:
+            out.append(chars[3])
+        else:
+            out.append(chars[min(7, int((v - lo) / (hi - lo) * 8))])
+    return "".join(out)
