@@ -131,8 +131,6 @@ def emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: 
         if value in money:
             money = (*money, *(c for c in df.columns if c not in before))
     if fmt == "table":
-        import io
-
         from kpi_cli import render
         from kpi_cli.options import calendar_of
 
@@ -143,15 +141,7 @@ def emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: 
             table = render.frame_grid(df, money=money, ratios=ratios, durations=durations, currency=currency,
                                       grain=grain, title=title, labels=labels or (grid[0] if grid else None),
                                       corner=grid[1] if grid else "")
-        # A file, like a pipe, has no terminal width: COLUMNS when set, else nothing is wrapped or cut.
-        buffer = io.StringIO() if out_path is not None else None
-        width = render.terminal_width(buffer if buffer is not None else sys.stdout)
-        console = console_for(common["no_color"] or buffer is not None, file=buffer)
-        for part, need in render.fit(table, width):
-            console.width = max(need, width or 0)  # wider than the terminal only where nothing narrower fits
-            console.print(part)
-        if buffer is not None and out_path is not None:
-            output.write_text(buffer.getvalue(), out_path)
+        show_grids([table], common, out_path)
         return
     if long_metrics and common["wide"]:
         df = output.wide(df, dims)
@@ -160,3 +150,26 @@ def emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: 
         output.write_file(df, fmt, out_path)
     else:
         output.write_stdout(df, fmt)
+
+
+def show_grids(grids: list[Any], common: dict[str, Any], out_path: Path | None = None) -> None:
+    """Print :class:`~kpi_cli.render.Grid` tables to stdout (or ``out_path``, atomically), each fitted to
+    the terminal's width: pivoted or split rather than cut."""
+    import io
+
+    from rich.text import Text
+
+    from kpi_cli import output, render
+
+    # A file, like a pipe, has no terminal width: COLUMNS when set, else nothing is wrapped or cut.
+    buffer = io.StringIO() if out_path is not None else None
+    width = render.terminal_width(buffer if buffer is not None else sys.stdout)
+    console = console_for(common["no_color"] or buffer is not None, file=buffer)
+    for i, grid in enumerate(grids):
+        if i:
+            console.print(Text(""))
+        for part, need in render.fit(grid, width):
+            console.width = max(need, width or 0)  # wider than the terminal only where nothing narrower fits
+            console.print(part)
+    if buffer is not None and out_path is not None:
+        output.write_text(buffer.getvalue(), out_path)

@@ -9,17 +9,22 @@ ASCII = "_.-=+*#@"  # eight levels for consoles that cannot print the block char
 MINUS = "−"
 
 
-def fmt_change(change: float | None, change_unit: str, decimals: int = 1) -> str:
-    """A change as text in its unit: ``pp`` and ``pct`` are fractions, ``points`` are points.
+def fmt_change(change: float | None, change_unit: str, decimals: int | None = None) -> str:
+    """A change as text in its unit: ``pp`` and ``pct`` are fractions, ``points`` are points (two decimals
+    under one point, so a quick ratio's −0.03 is not shown as ±0.0).
 
     Examples
     --------
     >>> fmt_change(0.012, "pp"), fmt_change(-0.034, "pct"), fmt_change(5.0, "points"), fmt_change(None, "pct")
     ('+1.2 pp', '−3.4%', '+5.0 pts', '—')
+    >>> fmt_change(-0.032, "points"), fmt_change(0.0, "pp")
+    ('−0.03 pts', '±0.0 pp')
     """
     if change is None:
         return "—"
     shown = change * 100 if change_unit in ("pp", "pct") else change
+    if decimals is None:
+        decimals = 2 if change_unit == "points" and abs(shown) < 1 else 1
     text = f"{abs(shown):,.{decimals}f}"
     if float(text.replace(",", "")) == 0:
         sign = "±"
