@@ -281,6 +281,59 @@ def test_tree_section() -> None:
     assert list(scatter) == ["logins_per_user"]
     assert [t for t, _ in scatter["logins_per_user"]].count("circle") == 12
     assert "95% CI −0.95 to −0.45" in text
+    assert "leading by 1 month" in text
+    assert "n = 12" in text  # no stats row for the lag: the pairs drawn
     # Neutral colours: no green or red anywhere in the page.
     assert not re.search(r"\b(green|red)\b|#0f0|#f00", html, re.I)
     assert page(report, tree_result()) == html
+
+
+def test_open_benchmark_band_reaches_the_top() -> None:
+    # NRR ≥ 100%: no high, the band runs from 100% to the top of the plot (y = 10, the plot's top).
+    row = make_row("nrr", "NRR", unit="ratio", values=[0.98, 1.02, 1.04], benchmark=benchmark(1.04, 1.0, None))
+    tree = parse(page(make_report(row)))
+    rect = next(a for t, a in charts(tree)["nrr"] if t == "rect")
+    assert float(rect["y"]) == pytest.approx(10.0)
+    # 100% sits at (1.04 − 1.00) / (1.04 − 0.98) = 2/3 of the plot height (78) below the top.
+    assert float(rect["height"]) == pytest.approx(78.0 * 2 / 3, abs=0.11)
+    tips = [text for parent, _, text in tree.titles if parent == "rect"]
+    assert tips[0].startswith("benchmark ≥ 100.0%")
+
+
+def test_point_benchmark_draws_a_reference_line() -> None:
+    b = Benchmark("nps", "point", None, None, 41.0, "B2B SaaS", "2024", "survey of 500", "seed", 45.0, "above",
+                  "above 41 · seed")
+    row = make_row("nps", "NPS", "satisfaction", "score", [30.0, 40.0, 45.0], benchmark=b)
+    elements = charts(parse(page(make_report(row))))["nps"]
+    lines = [a for t, a in elements if t == "line" and a.get("class") == "reference"]
+    assert len(lines) == 1
+    # 41 in a 30..45 range: (45 − 41) / 15 of 78 below the top at 10.
+    assert float(lines[0]["y1"]) == pytest.approx(10 + 78 * 4 / 15, abs=0.06)
+
+
+@pytest.mark.parametrize("values", [[], [5.0], [None, None]])
+def test_short_histories_still_give_one_chart(values: list[float | None]) -> None:
+    row = make_row(values=values or [None], unit="count")
+    row = replace(row, history=row.history if values else ())
+    tree = parse(page(make_report(row)))
+    elements = charts(tree)["mrr"]
+    assert [t for t, _ in elements].count("polyline") == 0
+    assert [t for t, _ in elements].count("circle") == (1 if values == [5.0] else 0)
+
+
+def test_year_grain_shows_one_change() -> None:
+    row = make_row(values=[100.0, 150.0], change=0.5, year_ago=100.0, yoy_change=0.5)
+    text = "".join(parse(page(make_report(row, grain="year"))).text)
+    assert text.count("+50.0%") == 1
+    assert "vs previous year" in text
+
+
+def test_styles_for_dark_mode_and_print() -> None:
+    html = page(make_report(make_row()))
+    style = html[html.index("<style>"):html.index("</style>")]
+    assert "@media (prefers-color-scheme:dark)" in style
+    printing = style[style.index("@media print"):]
+    assert "box-shadow:none" in printing
+    assert "break-inside:avoid" in printing
+    assert "--text:#000" in printing
+    assert "--card:#fff" in printing

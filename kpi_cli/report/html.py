@@ -8,6 +8,7 @@ the same report gives the same bytes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from html import escape
@@ -166,13 +167,18 @@ def _trend(row: ReportRow, report: Report) -> str:
     # A compounded comparison (monthly churn against an annual band) is not on this chart's scale:
     # its badge says it, the band would mislead.
     if b is not None and b.compared is not None and row.value is not None and b.compared == row.value:
-        lo, hi = fmt_value(b.low, row.unit, currency), fmt_value(b.high, row.unit, currency)
-        band_tip = f"benchmark {lo}–{hi} · {b.population} {b.year} · {b.source}"
-        if b.low is not None or b.high is not None:
-            band = (b.low, b.high)
+        low, high = b.low, b.high
+        if low is not None and high is not None and low > high:
+            low, high = high, low
+        shown = {(True, True): f"{fmt_value(low, row.unit, currency)}–{fmt_value(high, row.unit, currency)}",
+                 (True, False): f"≥ {fmt_value(low, row.unit, currency)}",
+                 (False, True): f"≤ {fmt_value(high, row.unit, currency)}",
+                 (False, False): fmt_value(b.value, row.unit, currency)}[(low is not None, high is not None)]
+        band_tip = " · ".join(t for t in (f"benchmark {shown}", f"{b.population} {b.year}".strip(), b.source) if t)
+        if low is not None or high is not None:
+            band = (low, high)
         elif b.value is not None:
             reference = b.value
-            band_tip = f"benchmark {fmt_value(b.value, row.unit, currency)} · {b.population} {b.year} · {b.source}"
     first = period_label(history[0].period, grain) if history else ""
     last = period_label(history[-1].period, grain) if history else ""
     return line_chart(points, lambda v: fmt_value(v, row.unit, currency), first, last,
@@ -194,7 +200,8 @@ def _tree(tree: TreeResult, grain: str, units: dict[str, str], labels: dict[str,
                      f"</h3><table><thead><tr><th>influencer</th><th>verdict</th><th>detail</th></tr></thead>"
                      f"<tbody>{rows}</tbody></table></div>")
     if tree.scatters:
-        figures = "".join(_scatter(s, grain, kpi, labels) for s in tree.scatters)
+        pairs = {(r.influencer, r.lag): r.n for r in tree.stats}
+        figures = "".join(_scatter(s, grain, kpi, labels, pairs.get((s.influencer, s.lag))) for s in tree.scatters)
         parts.append(f'<div class="panel"><h3>Change against change, influencer leading</h3>'
                      f'<div class="scatters">{figures}</div></div>')
     parts.append(f'<p class="footer">{escape(tree.footer)}</p></section>')
@@ -231,15 +238,29 @@ def _signed(x: float) -> str:
     return f"{x:.2f}".replace("-", MINUS)
 
 
-def _scatter(s: Scatter, grain: str, kpi: str, labels: dict[str, str]) -> str:
-    """One influencer's Δx vs Δy at its best lag, the interval in the caption."""
+def _lead(lag: int, grain: str) -> str:
+    """How far the influencer leads, in the report's periods.
+
+    Examples
+    --------
+    >>> _lead(0, "month"), _lead(1, "month"), _lead(2, "quarter")
+    ('same period', 'leading by 1 month', 'leading by 2 quarters')
+    """
+    if lag == 0:
+        return "same period"
+    return f"leading by {lag} {grain}{'' if lag == 1 else 's'}"
+
+
+def _scatter(s: Scatter, grain: str, kpi: str, labels: dict[str, str], n: int | None) -> str:
+    """One influencer's Δx vs Δy at its best lag, the interval in the caption (n: the statistic's pairs)."""
     name = labels.get(s.influencer, s.influencer)
     pts: Sequence[tuple[float, float, str]] = [
         (x, y, f"{period_label(d, grain)}: Δ{name} {fmt_change(x, s.x_unit)}, Δ{kpi} {fmt_change(y, s.y_unit)}")
-        for d, x, y in s.points]
+        for d, x, y in s.points if math.isfinite(x) and math.isfinite(y)]
     svg = scatter_chart(pts, lambda v: fmt_change(v, s.x_unit), lambda v: fmt_change(v, s.y_unit),
                         f"Δ {name} (lag {s.lag})", f"Δ {kpi}", {"class": "scatter", "data-influencer": s.influencer})
     rho = "ρ not computed" if s.rho is None else f"ρ = {_signed(s.rho)}"
     ci = "" if s.ci is None else f", 95% CI {_signed(s.ci[0])} to {_signed(s.ci[1])}"
-    caption = f"<b>{escape(name)}</b> leading by {s.lag}: {escape(rho + ci)}, n = {len(s.points)}"
+    caption = (f"<b>{escape(name)}</b> {escape(_lead(s.lag, grain))}: {escape(rho + ci)}, "
+               f"n = {len(pts) if n is None else n}")
     return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"
