@@ -37,7 +37,7 @@ def user_config_path() -> Path:
 
 # Keys a kpi.toml may hold, beyond the settings of DEFAULTS; anything else is a warning naming the
 # nearest known key (SPEC §4.2), so a typo like `curency` is not silently ignored.
-TABLES = ("sources", "events", "exclude", "pql", "tickets", "channels")
+TABLES = ("sources", "events", "exclude", "pql", "tickets", "channels", "benchmarks")
 SOURCE_KEYS = ("path", "preset", "columns", "amount_unit", "source_tz", "header_rows", "encoding", "delimiter",
                "decimal", "thousands", "status", "keep", "drop", "survey", "duration_unit", "datetime_format")
 EVENT_KEYS = ("signup", "login", "invite", "account_created", "trial_started", "pageview", "key_actions",
