@@ -337,3 +337,14 @@ def test_styles_for_dark_mode_and_print() -> None:
     assert "break-inside:avoid" in printing
     assert "--text:#000" in printing
     assert "--card:#fff" in printing
+
+
+def test_zero_line_only_when_the_series_crosses_zero() -> None:
+    crossing = make_row("net_mrr_churn_rate", "Net MRR churn", unit="ratio", values=[-0.03, 0.01])
+    positive = make_row("customer_churn_rate", "Churn", unit="ratio", values=[0.01, 0.03])
+    found = charts(parse(page(make_report(crossing, positive))))
+    zero = [a for t, a in found["net_mrr_churn_rate"] if t == "line" and a.get("class") == "zero"]
+    assert len(zero) == 1
+    # 0 in −3%..1%: 1/4 of the plot height (78) below its top at 10.
+    assert float(zero[0]["y1"]) == pytest.approx(10 + 78 / 4, abs=0.06)
+    assert not [a for t, a in found["customer_churn_rate"] if a.get("class") == "zero"]

@@ -127,6 +127,9 @@ def line_chart(points: Sequence[ChartPoint], y_text: Callable[[float], str], x_f
     parts.append(f'<line class="grid" x1="{num(left)}" y1="{num(TOP)}" x2="{num(WIDTH - RIGHT_PAD)}" '
                  f'y2="{num(TOP)}"/><line class="grid" x1="{num(left)}" y1="{num(bottom)}" '
                  f'x2="{num(WIDTH - RIGHT_PAD)}" y2="{num(bottom)}"/>')
+    if lo < 0 < hi:  # a series that crosses zero (net MRR churn, FX MRR) shows where zero is
+        y0 = num(y_of(0.0))
+        parts.append(f'<line class="zero" x1="{num(left)}" y1="{y0}" x2="{num(WIDTH - RIGHT_PAD)}" y2="{y0}"/>')
     if band is not None:
         b_hi = hi if band[1] is None else band[1]
         b_lo = lo if band[0] is None else band[0]
