@@ -288,3 +288,9 @@ def test_explain_lines() -> None:
     assert any("ARPA" in line for line in month)
     assert "nrr_ttm" in explain_lines("nrr", "month", entries)[0]
     assert "none for mrr" in explain_lines("mrr", "month", entries)[0]
+
+
+def test_benchmarks_toml_is_package_data() -> None:
+    # without this a wheel ships no benchmarks.toml and every report fails to load it
+    pyproject = tomllib.loads((SHIPPED.parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "benchmarks.toml" in pyproject["tool"]["setuptools"]["package-data"]["kpi_cli"]
