@@ -11,12 +11,12 @@ from __future__ import annotations
 TYPE_CHECKING = False
 
 __version__ = "0.1.0"
-__all__ = ["cohort", "compute", "funnel", "lifecycle", "movements", "stickiness"]
+__all__ = ["cohort", "compute", "funnel", "lifecycle", "movements", "report", "stickiness", "tree"]
 
 if TYPE_CHECKING:
     from typing import Any
 
-    from kpi_cli.api import cohort, compute, funnel, lifecycle, movements, stickiness
+    from kpi_cli.api import cohort, compute, funnel, lifecycle, movements, report, stickiness, tree
 
 
 def __getattr__(name: str) -> Any:

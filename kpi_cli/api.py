@@ -331,3 +331,39 @@ def pql_list_run(run: Run) -> pl.DataFrame:
     periods = base.grid.periods().select("idx", "period", "complete")
     return rows.join(periods, on="idx").select("period", "account_id", pl.col("active_users").cast(pl.Int64),
                                                pl.col("key_actions").cast(pl.Int64), "complete")
+
+
+def report(metrics: str | list[str] = "all", data: str | Path | None = None, **kwargs: Any) -> pl.DataFrame:
+    """``kpi report`` as rows: one per metric for one period (default: the last complete one).
+
+    Columns: ``metric, period, value, previous, change, change_unit, year_ago, yoy_change, benchmark_low,
+    benchmark_high, benchmark_source, complete`` (SPEC §3.5). :func:`kpi_cli.report.build.report_run`
+    gives the whole :class:`~kpi_cli.report.model.Report` (history and badges included).
+
+    Examples
+    --------
+    >>> report("mrr,customer_churn_rate", data="sample_data", month="2024-03")["change_unit"].to_list()
+    ['pct', 'pp']
+    """
+    from kpi_cli.report.build import report_run, rows_frame
+
+    return rows_frame(report_run(Run.start(_options(data, kwargs)), metrics))
+
+
+def tree(kpi: str, data: str | Path | None = None, influencers: str | list[str] | None = None,
+         level: str = "period", changes: bool = False, allow_smoothed: bool = False, method: str = "spearman",
+         **kwargs: Any) -> pl.DataFrame:
+    """``kpi tree`` as rows: SPEC §3.5's long statistics, or with ``changes`` the change table.
+
+    :func:`kpi_cli.tree.run.tree_run` gives the whole :class:`~kpi_cli.tree.model.TreeResult`.
+
+    Examples
+    --------
+    >>> df = tree("customer_churn_rate", data="sample_data", influencers="logins_per_user,dau_mau")
+    >>> df.columns[:6], df["lag"].to_list()
+    (['kpi', 'influencer', 'level', 'lag', 'n', 'method'], [0, 1, 2, 3, 0, 1, 2, 3])
+    """
+    from kpi_cli.tree.run import changes_frame, stats_frame, tree_run
+
+    result = tree_run(Run.start(_options(data, kwargs)), kpi, influencers, level, allow_smoothed, method)
+    return changes_frame(result) if changes else stats_frame(result)

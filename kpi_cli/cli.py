@@ -461,4 +461,4 @@ def main() -> int | None:
     return entry()
 
 
-from kpi_cli import commands, table_commands  # noqa: E402, F401 — register the other commands
+from kpi_cli import commands, insight_commands, table_commands  # noqa: E402, F401 — register the other commands

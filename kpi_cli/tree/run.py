@@ -1,0 +1,80 @@
+"""``kpi tree`` end to end: check the ids, read the level asked, and give the result as rows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kpi_cli.errors import UsageError
+from kpi_cli.tree.model import CHANGE_COLUMNS, STAT_COLUMNS, TreeResult
+from kpi_cli.tree.period import DEFAULT_INFLUENCERS, check_ids, period_level
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from kpi_cli.api import Run
+
+LEVELS = ("period", "account")
+
+
+def influencers_for(kpi: str, given: str | list[str] | None) -> list[str]:
+    """``given`` (ids, comma-separated or a list), else SPEC §3.5's defaults for ``kpi``.
+
+    Examples
+    --------
+    >>> influencers_for("nps", None)
+    ['ces', 'tickets_per_user', 'first_response_time']
+    >>> influencers_for("mrr", "dau, mau")
+    ['dau', 'mau']
+    """
+    if given:
+        items = given.split(",") if isinstance(given, str) else [i for g in given for i in g.split(",")]
+        return list(dict.fromkeys(i.strip() for i in items if i.strip()))
+    if kpi not in DEFAULT_INFLUENCERS:
+        msg = f"{kpi} has no default influencers"
+        raise UsageError(msg, hint=f"name them: kpi tree {kpi} --influencers a,b,c")
+    return list(DEFAULT_INFLUENCERS[kpi])
+
+
+def tree_run(run: Run, kpi: str, influencers: str | list[str] | None = None, level: str = "period",
+             allow_smoothed: bool = False, method: str = "spearman") -> TreeResult:
+    """The :class:`~kpi_cli.tree.model.TreeResult` of ``kpi`` against its influencers."""
+    kpi = kpi.strip()
+    chosen = influencers_for(kpi, influencers)
+    if level not in LEVELS:
+        msg = f"--level {level!r} is not one of period, account"
+        raise UsageError(msg)
+    if run.options.by:
+        msg = "kpi tree reads the whole company: --by is not supported here"
+        raise UsageError(msg)
+    check_ids(run, kpi, chosen, allow_smoothed)
+    with run.dataset.deferred():
+        if level == "period":
+            return period_level(run, kpi, chosen, method)
+        from kpi_cli.tree.account import account_level
+
+        rows, verdicts, warnings = account_level(run, kpi, chosen, last=run.options.range.last or 24)
+        return TreeResult(kpi, "account", 0, tuple(rows), (), verdicts, warnings=tuple(warnings))
+
+
+def stats_frame(result: TreeResult) -> pl.DataFrame:
+    """The long rows: ``kpi, influencer, level, lag, n, method, value, ci_low, ci_high, r_needed, verdict,
+    detail, reason``."""
+    import polars as pl
+
+    schema = {"kpi": pl.String, "influencer": pl.String, "level": pl.String, "lag": pl.Int64, "n": pl.Int64,
+              "method": pl.String, "value": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64,
+              "r_needed": pl.Float64, "verdict": pl.String, "detail": pl.String, "reason": pl.String}
+    assert tuple(schema) == STAT_COLUMNS
+    rows = [tuple(getattr(r, c) for c in STAT_COLUMNS) for r in result.stats]
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def changes_frame(result: TreeResult) -> pl.DataFrame:
+    """The change table: ``metric, period, value, change, change_unit, complete``."""
+    import polars as pl
+
+    schema = {"metric": pl.String, "period": pl.Date, "value": pl.Float64, "change": pl.Float64,
+              "change_unit": pl.String, "complete": pl.Boolean}
+    assert tuple(schema) == CHANGE_COLUMNS
+    rows = [tuple(getattr(c, k) for k in CHANGE_COLUMNS) for c in result.changes]
+    return pl.DataFrame(rows, schema=schema, orient="row")

@@ -1,0 +1,66 @@
+"""``kpi tree`` as tables a person reads: the exact decomposition, then one row per influencer.
+
+Colours stay neutral: a correlation is neither good nor bad news.
+"""
+
+from __future__ import annotations
+
+from kpi_cli.registry import METRICS
+from kpi_cli.render import Column, Grid, fmt_value
+from kpi_cli.report.fmt import fmt_change, sparkline
+from kpi_cli.tree.model import TreeResult
+
+
+def decomposition_grid(result: TreeResult, currency: str) -> Grid | None:
+    """The KPI's latest change and the terms it splits into."""
+    d = result.decomposition
+    if d is None:
+        return None
+    unit = METRICS[d.kpi].unit
+    total = sum(t.contribution for t in d.terms)
+
+    def shown(v: float | None) -> str:  # two decimals for a rate: its change is often under 0.1 pp
+        return f"{v * 100:.2f}%" if unit == "ratio" and v is not None else fmt_value(v, unit, currency)
+
+    title = (f"{METRICS[d.kpi].label} {d.period.isoformat()}: {shown(d.previous)} → {shown(d.value)} "
+             f"({fmt_change(total, d.change_unit, 2)})")
+    columns = [Column("term", [t.label for t in d.terms] + ["total"], wrap=True, right=False),
+               Column("contribution", [fmt_change(t.contribution, d.change_unit, 2) for t in d.terms]
+                      + [fmt_change(total, d.change_unit, 2)])]
+    return Grid(columns, 1, title=title, caption=f"exact: {d.formula}")
+
+
+def influencer_grid(result: TreeResult) -> Grid:
+    """One row per influencer: its latest change, its changes as a sparkline, the best lag's ρ, n, the
+    |ρ| needed, and the verdict with its evidence."""
+    names = list(result.verdicts)
+    last_change, trend = [], []
+    for infl in names:
+        mine = [c for c in result.changes if c.metric == infl]
+        done = [c for c in mine if c.complete]
+        last_change.append(fmt_change(done[-1].change, done[-1].change_unit) if done else "—")
+        trend.append(sparkline([c.change for c in mine]) if mine else "")
+    verdicts = [result.verdicts[i][0] or "—" for i in names]
+    details = [result.verdicts[i][1] for i in names]
+    columns = [Column("influencer", [METRICS[i].label if i in METRICS else i for i in names], wrap=True,
+                      right=False)]
+    if result.level == "period":
+        columns += [Column("last Δ", last_change), Column("changes", trend, right=False)]
+    columns += [Column("verdict", verdicts, wrap=True, right=False),
+                Column("evidence", details, wrap=True, right=False)]
+    title = f"What moved with {METRICS[result.kpi].label if result.kpi in METRICS else result.kpi}"
+    if result.level == "period":
+        method = result.stats[0].method if result.stats else "spearman"
+        how = (f"{method.capitalize()} ρ of period changes, lags 0–3 (influencer leading), "
+               f"{result.periods} complete periods; r_needed: Bonferroni over {len(names)} × 4 tests.")
+    else:
+        how = ("Accounts paying at the start of each period; predictor from the period before; AUC with "
+               "DeLong's interval.")
+    return Grid(columns, 1, title=title, caption=f"{how} {result.footer}")
+
+
+def grids(result: TreeResult, currency: str) -> list[Grid]:
+    """Every table ``kpi tree`` prints, in order."""
+    out = [g for g in (decomposition_grid(result, currency),) if g is not None]
+    out.append(influencer_grid(result))
+    return out
