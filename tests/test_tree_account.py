@@ -106,7 +106,6 @@ def test_units_are_paying_account_periods_with_february_logins(isolated: Path) -
 
 
 def test_auc_quartiles_and_verdict(isolated: Path) -> None:
-    pytest.importorskip("kpi_cli.tree.stats")  # helper A's module, until it lands
     run = start(write_company(isolated / "d", ACCOUNTS))
     rows, verdicts, warnings = account_level(run, KPI, ["logins_per_user"], last=1)
     (row,) = rows
@@ -141,7 +140,6 @@ def test_auc_quartiles_and_verdict(isolated: Path) -> None:
 
 
 def test_under_20_churn_events_is_null(isolated: Path) -> None:
-    pytest.importorskip("kpi_cli.tree.stats")  # helper A's module, until it lands
     # Twelve churned accounts only (the first twelve churned ones of ACCOUNTS kept as churned, the rest
     # retained): 12 < 20, so no AUC.
     churned_seen = 0
@@ -166,33 +164,66 @@ def test_missing_events_is_a_usage_error(isolated: Path) -> None:
 
 
 def test_an_influencer_that_cannot_be_computed_gets_a_reason(isolated: Path) -> None:
-    pytest.importorskip("kpi_cli.tree.stats")  # helper A's module, until it lands
     # key_actions_per_user needs [events] key_actions in the config, which this company does not have;
     # logins_per_user is still computed.
     run = start(write_company(isolated / "d", ACCOUNTS))
     rows, _, _ = account_level(run, KPI, ["key_actions_per_user", "logins_per_user"], last=1)
     assert rows[0].value is None
     assert "key_actions" in rows[0].reason
+    assert rows[0].detail == ""
     assert rows[1].value == pytest.approx(0.805)
 
 
 def test_verdict_words() -> None:
-    # 95% interval [0.62, 0.78] around 0.70: half-width 0.08 on the side facing 0.5, so the interval
-    # adjusted for 4 influencers (z 2.498 instead of 1.960) reaches 0.70 − 0.08 · 2.498/1.960 = 0.598.
-    assert churn_verdict(KPI, "logins_per_user", 0.70, 0.62, 0.78, 4) == "moved opposite"
-    # AUC 0.30 [0.22, 0.38]: churned accounts had more of it, the adjusted interval ends at 0.402.
-    assert churn_verdict(KPI, "logins_per_user", 0.30, 0.22, 0.38, 4) == "moved together"
-    # 0.45 [0.40, 0.499]: the 95% interval excludes 0.5, the adjusted one (0.45 + 0.049 · 1.275 = 0.512)
-    # does not.
-    assert churn_verdict(KPI, "logins_per_user", 0.45, 0.40, 0.499, 4) == "possible, not reliable"
-    assert churn_verdict(KPI, "logins_per_user", 0.55, 0.45, 0.65, 4) == "no detectable relationship"
-    # With one influencer the adjusted interval is the 95% one.
-    assert churn_verdict(KPI, "logins_per_user", 0.45, 0.40, 0.499, 1) == "moved together"
+    # (95% interval, interval adjusted for the number of influencers): the adjusted one decides the
+    # direction; the 95% one alone gives "possible, not reliable".
+    assert churn_verdict(KPI, "logins_per_user", (0.62, 0.78), (0.598, 0.802)) == "moved opposite"
+    assert churn_verdict(KPI, "logins_per_user", (0.22, 0.38), (0.198, 0.402)) == "moved together"
+    assert churn_verdict(KPI, "logins_per_user", (0.40, 0.499), (0.388, 0.512)) == "possible, not reliable"
+    assert churn_verdict(KPI, "logins_per_user", (0.501, 0.60), (0.49, 0.61)) == "possible, not reliable"
+    assert churn_verdict(KPI, "logins_per_user", (0.45, 0.65), (0.42, 0.68)) == "no detectable relationship"
     # Two metrics sharing customers at the start are mechanical whatever the AUC.
-    assert churn_verdict(KPI, "customer_growth_rate", 0.70, 0.62, 0.78, 4) == "mechanical"
+    assert churn_verdict(KPI, "customer_growth_rate", (0.62, 0.78), (0.598, 0.802)) == "mechanical"
+
+
+def test_the_adjusted_interval_decides(isolated: Path) -> None:
+    # The same company read against four influencers: z = Φ⁻¹(1 − 0.05/8) = 2.4977 instead of 1.96.
+    # DeLong's se here is about 0.069, so 0.805 − 2.4977 · se ≈ 0.63 still excludes 0.5.
+    run = start(write_company(isolated / "d", ACCOUNTS))
+    retained = [float(x) for x, c in ACCOUNTS if not c]
+    churned = [float(x) for x, c in ACCOUNTS if c]
+    a, se = delong(retained, churned)
+    z4 = norm.ppf(1 - 0.05 / 8)
+    assert a - z4 * se > 0.5
+    rows, _, _ = account_level(run, KPI, ["logins_per_user", "dau_mau", "sessions_per_user",
+                                          "invites_per_user"], last=1)
+    assert rows[0].verdict == "moved opposite"
+    # dau_mau shares active actors with logins_per_user but not with churn: it gets a verdict of its own.
+    # Every active account has one user, active on every day it logs in: DAU/MAU of an account is
+    # (days with a login / days in February) / 1, so it ranks accounts as logins do (0, 1, 2, 3, 6
+    # days over 28) and its AUC is the same 0.805.
+    assert rows[1].value == pytest.approx(0.805)
+    # No invites at all: every account's invites per user is 0 — all ties, AUC exactly 0.5.
+    assert rows[3].value == pytest.approx(0.5)
+    assert rows[3].verdict == "no detectable relationship"
 
 
 def test_other_kpis_are_usage_errors(isolated: Path) -> None:
     run = start(write_company(isolated / "d", ACCOUNTS))
     with pytest.raises(UsageError, match="customer_churn_rate"):
         account_level(run, "mrr", ["logins_per_user"], last=1)
+
+
+def test_a_block_of_ties_shares_one_quartile(isolated: Path) -> None:
+    # 30 idle accounts in February (0 logins, 15 of them churn) and 10 with 5 logins (5 churn).
+    # Average ranks: the zeros 15.5 → ⌈4 · 15.5 / 40⌉ = Q2; the fives 35.5 → Q4; Q1 and Q3 are empty.
+    # AUC: retained 0s tie the 15 churned 0s (7.5 each, ×15 = 112.5), retained 5s beat 15 and tie 5
+    # (17.5 each, ×5 = 87.5): 200 / 400 = 0.5, no relationship.
+    accounts = [(0, True)] * 15 + [(0, False)] * 15 + [(5, True)] * 5 + [(5, False)] * 5
+    run = start(write_company(isolated / "d", accounts))
+    (row,), _, _ = account_level(run, KPI, ["logins_per_user"], last=1)
+    assert row.value == pytest.approx(0.5)
+    assert row.verdict == "no detectable relationship"
+    assert row.detail.startswith(
+        "churn by quartile (tied values share a quartile) Q2 50.0% (15/30) · Q4 50.0% (5/10); ")
+    assert "30 with no activity in P − 1 counted as 0" in row.detail

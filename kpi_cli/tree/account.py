@@ -28,6 +28,7 @@ from kpi_cli.periods import RangeRequest
 from kpi_cli.registry import METRICS
 from kpi_cli.tree.mechanical import mechanical
 from kpi_cli.tree.model import StatRow
+from kpi_cli.tree.stats import auc, quartile_of
 
 MIN_CHURNED = 20  # SPEC §3.5: null under 20 churn events
 ALPHA = 0.05
@@ -187,8 +188,6 @@ def churn_units(run: Run, influencers: list[str], last: int = 24) -> dict[str, U
 
 def churn_row(kpi: str, mid: str, units: Units, tests: int) -> StatRow:
     """The AUC row of one influencer, its verdict and its evidence in ``detail``."""
-    from kpi_cli.tree.stats import auc, quartile_of
-
     n, churned = len(units.predictors), sum(units.churned)
     counts = f"n = {n} account-periods, {churned} churned"
     if units.zero:
@@ -196,7 +195,7 @@ def churn_row(kpi: str, mid: str, units: Units, tests: int) -> StatRow:
     if units.left_out:
         counts += f", {units.left_out} left out (no value in P − 1)"
     if units.reason:
-        return StatRow(kpi, mid, "account", 1, 0, "auc", None, None, None, None, None, counts, units.reason)
+        return StatRow(kpi, mid, "account", 1, 0, "auc", None, None, None, None, None, "", units.reason)
     if churned < MIN_CHURNED:
         reason = f"needs ≥ {MIN_CHURNED} churn events (found {churned})"
         return StatRow(kpi, mid, "account", 1, n, "auc", None, None, None, None, None, counts, reason)
@@ -211,37 +210,36 @@ def churn_row(kpi: str, mid: str, units: Units, tests: int) -> StatRow:
     parts = []
     for q in (1, 2, 3, 4):
         outcomes = [c for c, k in zip(units.churned, quartiles, strict=True) if k == q]
-        share = f"{sum(outcomes) / len(outcomes):.1%}" if outcomes else "—"
-        parts.append(f"Q{q} {share} ({sum(outcomes)}/{len(outcomes)})")
-    detail = (f"churn by quartile {' · '.join(parts)}; AUC {value:.2f} [{lo:.2f}, {hi:.2f}]; {counts}")
-    verdict = churn_verdict(kpi, mid, value, lo, hi, tests)
+        if outcomes:  # a block of ties (often the idle accounts' zeros) fills one quartile, leaving others empty
+            parts.append(f"Q{q} {sum(outcomes) / len(outcomes):.1%} ({sum(outcomes)}/{len(outcomes)})")
+    ties = " (tied values share a quartile)" if len(parts) < 4 else ""
+    detail = f"churn by quartile{ties} {' · '.join(parts)}; AUC {value:.2f} [{lo:.2f}, {hi:.2f}]; {counts}"
+    z_adj = NormalDist().inv_cdf(1 - ALPHA / (2 * max(tests, 1)))
+    wide = auc(retained, lost, z=z_adj)
+    assert wide is not None  # both sides are non-empty, as for the 95% interval above
+    verdict = churn_verdict(kpi, mid, (lo, hi), (wide[1], wide[2]))
     return StatRow(kpi, mid, "account", 1, n, "auc", value, lo, hi, None, verdict, detail, "")
 
 
-def churn_verdict(kpi: str, mid: str, value: float, lo: float, hi: float, tests: int) -> str:
-    """The verdict from the AUC and its 95% interval, Bonferroni-adjusted over ``tests`` influencers.
+def churn_verdict(kpi: str, mid: str, ci: tuple[float, float], adjusted: tuple[float, float]) -> str:
+    """The verdict from the AUC's 95% interval and its Bonferroni-adjusted one (z at α / (2 · influencers)).
 
-    AUC > 0.5: retained accounts had more of the influencer, so it moved opposite to churn. The
-    adjusted interval widens the 95% one by z(α/(2·tests)) / z(α/2) around the AUC; the interval's
-    side nearer 0.5 is never clipped at 0 or 1 when it excludes 0.5, so its half-width is exact.
+    AUC > 0.5 means retained accounts had more of the influencer: it moved opposite to churn.
 
     Examples
     --------
-    >>> churn_verdict("customer_churn_rate", "logins_per_user", 0.70, 0.62, 0.78, 4)
+    >>> churn_verdict("customer_churn_rate", "logins_per_user", (0.62, 0.78), (0.60, 0.80))
     'moved opposite'
-    >>> churn_verdict("customer_churn_rate", "logins_per_user", 0.45, 0.40, 0.499, 4)
+    >>> churn_verdict("customer_churn_rate", "logins_per_user", (0.40, 0.499), (0.39, 0.51))
     'possible, not reliable'
     """
     if mechanical(kpi, mid):
         return "mechanical"
-    if lo <= 0.5 <= hi:
-        return "no detectable relationship"
-    z95 = NormalDist().inv_cdf(1 - ALPHA / 2)
-    z_adj = NormalDist().inv_cdf(1 - ALPHA / (2 * max(tests, 1)))
-    near = value - lo if lo > 0.5 else hi - value  # the half-width on the side facing 0.5
-    if abs(value - 0.5) > near * z_adj / z95:
-        return "moved opposite" if value > 0.5 else "moved together"
-    return "possible, not reliable"
+    if adjusted[0] > 0.5 or adjusted[1] < 0.5:
+        return "moved opposite" if adjusted[0] > 0.5 else "moved together"
+    if ci[0] > 0.5 or ci[1] < 0.5:
+        return "possible, not reliable"
+    return "no detectable relationship"
 
 
 def account_level(run: Run, kpi: str, influencers: list[str], last: int = 24
