@@ -8,11 +8,15 @@ against scipy's Mann–Whitney U, and its interval against a DeLong variance wri
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from scipy.stats import mannwhitneyu, norm
+from typer.testing import Result
 
 from kpi_cli.api import Run
 from kpi_cli.errors import UsageError
@@ -227,3 +231,19 @@ def test_a_block_of_ties_shares_one_quartile(isolated: Path) -> None:
     assert row.detail.startswith(
         "churn by quartile (tied values share a quartile) Q2 50.0% (15/30) · Q4 50.0% (5/10); ")
     assert "30 with no activity in P − 1 counted as 0" in row.detail
+
+
+def test_nps_is_not_built_yet(isolated: Path) -> None:
+    run = start(write_company(isolated / "d", ACCOUNTS))
+    with pytest.raises(UsageError, match="--level account for nps is not built yet"):
+        account_level(run, "nps", ["ces"], last=1)
+
+
+def test_through_the_cli(isolated: Path, run: Callable[..., Result]) -> None:
+    folder = write_company(isolated / "d", ACCOUNTS)
+    res = run("tree", "customer_churn_rate", "--level", "account", "--influencers", "logins_per_user",
+              "--data", folder, "--as-of", "2023-04-01", "--last", "1", "-f", "csv")
+    assert res.exit_code == 0, res.stderr
+    (row,) = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert (row["level"], row["method"], row["n"], row["verdict"]) == ("account", "auc", "40", "moved opposite")
+    assert float(row["value"]) == pytest.approx(0.805)
