@@ -94,11 +94,13 @@ def change(prev: float | None, cur: float | None, unit: str) -> tuple[float | No
     return cur - prev, cu
 
 
-def window(series: dict[str, Series], metrics: list[str], last: int) -> list[str]:
-    """The last ``last`` periods complete for every one of ``metrics`` (oldest first)."""
-    periods = sorted(set.intersection(*(set(series[m]) for m in metrics)))
-    complete = [p for p in periods if all(series[m][p][1] for m in metrics)]
-    return complete[-last:]
+def window(series: dict[str, Series], kpi: str, last: int) -> list[str]:
+    """The last ``last`` periods complete for the KPI (oldest first).
+
+    An influencer's own incomplete period may fall inside it (its source ends earlier): that
+    change is shown in the change table but never paired (see ``stat_changes``).
+    """
+    return [p for p in sorted(series[kpi]) if series[kpi][p][1]][-last:]
 
 
 @dataclass
@@ -164,6 +166,8 @@ def spearman(xs: list[float], ys: list[float]) -> float | None:
 
 def fisher_ci(r: float, n: int, method: str = "spearman") -> tuple[float, float]:
     """95% interval from Fisher's z: variance (1 + r²/2)/(n − 3) for Spearman, 1/(n − 3) for Pearson."""
+    if abs(r) >= 1:  # z is infinite: the interval collapses onto ±1
+        return r, r
     var = (1 + r * r / 2) / (n - 3) if method == "spearman" else 1 / (n - 3)
     z = math.atanh(r)
     half = Z95 * math.sqrt(var)
@@ -233,8 +237,8 @@ def tree_rows(kpi: str, influencers: list[str], changes: list[ChangeRow],
               method: str = "spearman") -> list[TreeRow]:
     """Every (influencer, lag) row, with the influencer's verdict on each row that has a ρ."""
     by_metric: dict[str, list[float | None]] = {}
-    for c in changes:
-        by_metric.setdefault(c.metric, []).append(c.change)
+    for c in changes:  # an incomplete period's change never enters the statistics
+        by_metric.setdefault(c.metric, []).append(c.change if c.complete else None)
     dy = by_metric[kpi]
     out: list[TreeRow] = []
     for infl in influencers:
