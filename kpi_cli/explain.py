@@ -32,6 +32,10 @@ def lines(m: Metric, settings: Any, common: dict[str, Any]) -> list[str]:
     if m.of:
         out.append("built from:" if not m.op else f"built from ({_formula(m)}):")
         out += _tree(m, common, "  ", {m.id})
+    from kpi_cli.report import benchmarks  # which benchmark kpi report would badge, at this grain, and why
+
+    entries = benchmarks.load(settings.tables.get("benchmarks"))
+    out += benchmarks.explain_lines(m.id, str(settings.values.get("period") or "month"), entries)
     out.append("options in force:")
     for o in dict.fromkeys((*_options(m), "period", "tz")):
         value, origin = in_force(o, m.id, settings, common)

@@ -61,9 +61,10 @@ def report_command(
         rep = report_run(run, metrics)
     say_report(run, common)
     if html is not None:
+        from kpi_cli.report.build import report_tree
         from kpi_cli.report.html import page
 
-        text = page(rep)
+        text = page(rep, report_tree(run, rep))
         output.write_text(text, html)
         if not common["quiet"]:
             typer.echo(f"kpi: wrote {html} ({len(text.encode()):,} bytes)", err=True)

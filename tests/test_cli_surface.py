@@ -133,6 +133,7 @@ def test_explain_nrr_shows_readable_parts_and_real_values(run):
     assert result.stdout.splitlines()[5:] == [
         "numerator:   MRR(start) + expansion_mrr − contraction_mrr − churned_mrr",
         "denominator: MRR at the start of P (the end of P − 1)  (a zero denominator gives null)",
+        "benchmark: none for nrr; surveys of annual NRR compare with nrr_ttm (add one as [benchmarks.nrr] in kpi.toml)",
         "options in force:",
         "  --discounts = recurring  (default)",
         "  --churn-at = end  (default)",
@@ -151,7 +152,8 @@ def test_explain_takes_the_data_flags_and_names_each_origin(run, tmp_path):
     lines = result.stdout.splitlines()
     assert lines[5:7] == ["numerator:   mrr (MRR)",
                           "denominator: customers (Customers)  (a zero denominator gives null)"]
-    assert lines[8:] == ["  --discounts = recurring  (default)", "  --churn-at = cancel  (flag)",
+    assert lines[7] == "benchmark: none for arpa (add one as [benchmarks.arpa] in kpi.toml)"
+    assert lines[9:] == ["  --discounts = recurring  (default)", "  --churn-at = cancel  (flag)",
                          "  --currency = EUR  (config kpi.toml)", "  --period = quarter  (flag)",
                          "  --tz = Asia/Tokyo  (env KPI_TZ)"]
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from kpi_cli.api import Run
     from kpi_cli.periods import Calendar
+    from kpi_cli.tree.model import TreeResult
 
 HISTORY = 24  # periods of history each metric carries (the HTML trend; the sparkline shows the last 12)
 SPARK = 12
@@ -89,9 +90,11 @@ def report_run(run: Run, metrics: str | list[str] = "all") -> Report:
     cal = calendar_of(run.settings.values)
     asked = [m for m in with_companions(resolve(metrics, lambda m: True)) if m in METRICS]
     period = report_period(run, asked)
-    first = min(cal.step(period, -(HISTORY - 1)), year_ago(period, cal))
+    # One period more than the history: the tree section's first change reads the period before it.
+    first = min(cal.step(period, -HISTORY), year_ago(period, cal))
     run.options = replace(run.options, range=RangeRequest(from_=first.isoformat(), to=period.isoformat()))
     df = compute_run(metrics, run)
+    run.info["report_rows"] = df
     ids = [m for m in run.info.get("metrics", []) if m not in FOLDED]
     series = _series(df)
     rows = [_row(mid, period, cal, series, run) for mid in ids]
@@ -193,3 +196,21 @@ def rows_frame(report: Report) -> pl.DataFrame:
               "benchmark_low": pl.Float64, "benchmark_high": pl.Float64, "benchmark_source": pl.String,
               "complete": pl.Boolean}
     return pl.DataFrame(records, schema=schema, orient="row")
+
+
+TREE_KPIS = ("customer_churn_rate", "nps")
+
+
+def report_tree(run: Run, report: Report) -> TreeResult | None:
+    """The tree of the report's first result KPI (churn, else NPS) against the default influencers the
+    report computed, from the report's own rows: no second run. None when no such KPI is there."""
+    from kpi_cli.tree.period import DEFAULT_INFLUENCERS, from_series, series_of
+
+    shown = {r.metric for r in report.rows}
+    for kpi in TREE_KPIS:
+        influencers = [m for m in DEFAULT_INFLUENCERS[kpi] if m in shown]
+        if kpi in shown and influencers:
+            window = [p.period for p in next(r for r in report.rows if r.metric == kpi).history]
+            values = series_of(run.info["report_rows"], [kpi, *influencers])
+            return from_series(run, kpi, influencers, "spearman", window, values)
+    return None

@@ -21,6 +21,8 @@ from kpi_cli.tree.mechanical import shared_base
 from kpi_cli.tree.model import Change, Scatter, StatRow, TreeResult
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from kpi_cli.api import Run
 
 DEFAULT_INFLUENCERS = {
@@ -102,12 +104,17 @@ def series_run(run: Run, ids: list[str]) -> tuple[list[date], Series]:
     window = cal.starts(first, cal.step(last, 1))[:-1]
     run.options = replace(run.options, range=RangeRequest(from_=cal.step(first, -1).isoformat(),
                                                           to=last.isoformat()))
-    df = compute_run(ids, run)
+    return window, series_of(compute_run(ids, run), ids)
+
+
+def series_of(df: pl.DataFrame, ids: list[str]) -> Series:
+    """Long compute rows as metric → period → (value, complete, numerator, denominator)."""
     out: Series = {m: {} for m in ids}
     for mid, period, value, complete, num, den in df.select(
             "metric", "period", "value", "complete", "numerator", "denominator").iter_rows():
-        out.setdefault(mid, {})[period] = (value, bool(complete), num, den)
-    return window, out
+        if mid in out:
+            out[mid][period] = (value, bool(complete), num, den)
+    return out
 
 
 def changes_of(mid: str, window: list[date], before: date,
@@ -162,18 +169,26 @@ def verdict_of(kpi: str, influencer: str, rows: list[StatRow]) -> tuple[str | No
 
 def period_level(run: Run, kpi: str, influencers: list[str], method: str = "spearman") -> TreeResult:
     """Changes, lagged correlations and verdicts of ``influencers`` against ``kpi``."""
-    from kpi_cli.tree.decompose import decomposition, parts_of
+    from kpi_cli.tree.decompose import parts_of
 
     if method not in ("spearman", "pearson"):
         msg = f"--method {method!r} is not one of spearman, pearson"
         raise UsageError(msg)
     ids = [kpi, *influencers]
     window, values = series_run(run, [*ids, *(p for p in parts_of(kpi) if p not in ids)])
+    return from_series(run, kpi, influencers, method, window, values)
+
+
+def from_series(run: Run, kpi: str, influencers: list[str], method: str, window: list[date],
+                values: Series) -> TreeResult:
+    """:func:`period_level` on series already computed (``kpi report`` reuses its own run's)."""
+    from kpi_cli.options import calendar_of
+    from kpi_cli.tree.decompose import decomposition
+
     if not window:
         msg = "the range holds no period"
         raise UsageError(msg)
-    from kpi_cli.options import calendar_of
-
+    ids = [kpi, *influencers]
     cal = calendar_of(run.settings.values)
     before = cal.step(window[0], -1)
     table = {m: changes_of(m, window, before, values[m], METRICS[m].unit_for(run.options)) for m in ids}
