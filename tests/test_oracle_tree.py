@@ -168,6 +168,14 @@ def test_lag_pairs_and_window() -> None:
     assert ot.window(s, "b", 2) == ["2024-02-01", "2024-03-01"]
 
 
+def test_an_incomplete_change_is_shown_but_never_paired() -> None:
+    periods = [ot.add_months("2023-01-01", i) for i in range(13)]
+    changes = [ot.ChangeRow("y", p, 0.0, float(i % 5), "pp", True) for i, p in enumerate(periods)]
+    changes += [ot.ChangeRow("x", p, 0.0, float(i % 7), "pp", i < 12) for i, p in enumerate(periods)]
+    rows = ot.tree_rows("y", ["x"], changes)
+    assert [r.n for r in rows] == [12, 12, 11, 10]  # lag 0 loses x's last (incomplete) change, lag 1 does not
+
+
 def _row(lag: int, rho: float | None, lo: float, hi: float, need: float = 0.6) -> ot.TreeRow:
     return ot.TreeRow("k", "i", lag, 20, "spearman", rho, lo, hi, need)
 
@@ -255,6 +263,10 @@ def check_tree(w: World, units: dict[str, str], kpi_id: str, influencers: list[s
         assert (g["verdict"] or None) == e.verdict, (where, g["verdict"], e.verdict)
         if e.value is None:
             assert g["reason"], where  # a null ρ says why
+        if e.verdict in (ot.MOVED_TOGETHER, ot.MOVED_OPPOSITE):  # "that lag" is the one the oracle chose
+            _, best = ot.verdict([r for r in want if r.influencer == e.influencer])
+            assert best is not None
+            assert g["detail"].startswith(f"lag {best.lag}, "), (where, g["detail"])
     return want
 
 
@@ -388,5 +400,9 @@ def test_sample_tree_nps_defaults(sample: World, units: dict[str, str]) -> None:
     check_tree(sample, units, "nps", infl)
 
 
-def test_sample_report(sample: World, units: dict[str, str]) -> None:
-    check_report(sample, units, "2024-11-01")
+@pytest.mark.parametrize("month", ["2024-11-01", "2024-12-01", "2023-06-01"])
+def test_sample_report(sample: World, units: dict[str, str], month: str) -> None:
+    # 2024-12: events end that day (incomplete for their metrics); 2023-06: no year-ago data
+    got = check_report(sample, units, month)
+    if month == "2023-06-01":
+        assert all(g["yoy_change"] == "" for g in got)
