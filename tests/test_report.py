@@ -168,3 +168,16 @@ def test_cli_table_fits_80_columns():
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "Revenue" in out
     assert "Satisfaction" in out
+
+
+def test_report_on_billing_and_events_without_customer_channels(tmp_path):
+    # customers.csv without channel or referred_by: compute all and report leave out the metrics that need
+    # them (paid_share, unattributed_share, referral conversions) instead of failing (found by the oracle).
+    for name in ("subscriptions.csv", "events.csv", "fx_rates.csv"):
+        (tmp_path / name).write_bytes((SAMPLE / name).read_bytes())
+    lines = (SAMPLE / "customers.csv").read_text().splitlines()
+    (tmp_path / "customers.csv").write_text("\n".join(",".join(line.split(",")[:5]) for line in lines) + "\n")
+    rep = report_run(Run.start(_options(tmp_path, {"month": "2024-06", "currency": "USD"})), "all")
+    shown = {r.metric for r in rep.rows}
+    assert {"mrr", "customer_churn_rate", "dau_mau", "new_signups"} <= shown
+    assert not shown & {"paid_share", "unattributed_share", "referral_conversion_rate", "nps", "tickets"}
