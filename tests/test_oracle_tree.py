@@ -363,11 +363,10 @@ def check_report(w: World, units: dict[str, str], month: str | None) -> list[dic
     return got
 
 
-NO_SURVEYS = ("SPEC §3.5: the report lists every metric whose sources exist; without surveys.csv (or without "
-              "customers.channel) it exits 1 instead (docs/decisions/issue9-oracle.md)")
+NO_SURVEYS = ("SPEC §3.5: the report lists every metric whose sources exist; with no --month, a folder without "
+              "surveys.csv exits 1 'source surveys not found' (docs/decisions/issue9-oracle.md)")
 
 
-@pytest.mark.xfail(strict=True, reason=NO_SURVEYS)
 def test_report_rows_match_compute(world: World, units: dict[str, str]) -> None:
     got = check_report(world, units, "2024-05-01")
     assert {"customer_churn_rate", "mrr", "logins_per_user", "invites_per_user"} <= {g["metric"] for g in got}
