@@ -165,8 +165,9 @@ def compute(metrics: str | list[str], data: str | Path | None = None, **kwargs: 
     return compute_run(metrics, Run.start(_options(data, kwargs)))
 
 
-def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
-    """:func:`compute` on an already started run: the metric graph plans and builds each base once."""
+def availability(run: Run) -> Callable[[str], bool]:
+    """Whether metric ``id`` can run on this run's data, config and ``--by`` (what a group such as ``all``
+    keeps; ``kpi tree`` leaves out a default influencer that cannot)."""
     roles = Roles.from_table(run.settings.tables.get("events", {}))
     by = list(run.options.by)
 
@@ -198,6 +199,13 @@ def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
         src = load_source("events", run.settings, required=False)
         return src is not None and "account_id" in src.mapping
 
+    return available
+
+
+def compute_run(metrics: str | list[str], run: Run) -> pl.DataFrame:
+    """:func:`compute` on an already started run: the metric graph plans and builds each base once."""
+    available = availability(run)
+    by = list(run.options.by)
     ids = with_companions(resolve(metrics, lambda m: available(m.id)))
     run.info["metrics"] = ids
     graph = Graph(run, ids)

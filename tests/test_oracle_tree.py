@@ -363,16 +363,11 @@ def check_report(w: World, units: dict[str, str], month: str | None) -> list[dic
     return got
 
 
-NO_SURVEYS = ("SPEC §3.5: the report lists every metric whose sources exist; with no --month, a folder without "
-              "surveys.csv exits 1 'source surveys not found' (docs/decisions/issue9-oracle.md)")
-
-
 def test_report_rows_match_compute(world: World, units: dict[str, str]) -> None:
     got = check_report(world, units, "2024-05-01")
     assert {"customer_churn_rate", "mrr", "logins_per_user", "invites_per_user"} <= {g["metric"] for g in got}
 
 
-@pytest.mark.xfail(strict=True, reason=NO_SURVEYS)
 def test_report_defaults_to_the_last_complete_month(world: World, units: dict[str, str]) -> None:
     got = check_report(world, units, None)
     assert got[0]["period"] == "2024-06-01"  # as-of 2024-07-15: June is the last complete month

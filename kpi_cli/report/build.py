@@ -79,7 +79,7 @@ def report_run(run: Run, metrics: str | list[str] = "all") -> Report:
     >>> [(row.metric, row.change_unit, len(row.history)) for row in r.rows]
     [('mrr', 'pct', 24), ('customer_churn_rate', 'pp', 24)]
     """
-    from kpi_cli.api import compute_run, with_companions
+    from kpi_cli.api import availability, compute_run, with_companions
     from kpi_cli.options import calendar_of
     from kpi_cli.periods import RangeRequest
     from kpi_cli.registry import resolve
@@ -88,7 +88,8 @@ def report_run(run: Run, metrics: str | list[str] = "all") -> Report:
         msg = "kpi report shows the whole company: --by is not supported here"
         raise UsageError(msg, hint="use kpi compute … --by DIM for a breakdown")
     cal = calendar_of(run.settings.values)
-    asked = [m for m in with_companions(resolve(metrics, lambda m: True)) if m in METRICS]
+    available = availability(run)
+    asked = with_companions(resolve(metrics, lambda m: available(m.id)))
     period = report_period(run, asked)
     # One period more than the history: the tree section's first change reads the period before it.
     first = min(cal.step(period, -HISTORY), year_ago(period, cal))

@@ -59,8 +59,9 @@ def smoothed(mid: str, window: str | None) -> str | None:
     return None
 
 
-def check_ids(run: Run, kpi: str, influencers: list[str], allow_smoothed: bool) -> None:
-    """Refuse unknown ids, the KPI among its influencers, and smoothed series (exit 2)."""
+def check_ids(run: Run, kpi: str, influencers: list[str], allow_smoothed: bool, kpi_only: bool = False) -> None:
+    """Refuse unknown ids, the KPI among its influencers, and smoothed series (exit 2); ``kpi_only``
+    checks the KPI alone."""
     from kpi_cli.registry import resolve
 
     for mid in (kpi, *influencers):
@@ -68,10 +69,12 @@ def check_ids(run: Run, kpi: str, influencers: list[str], allow_smoothed: bool) 
             resolve(mid)  # an unknown id: its usage error, with suggestions
             msg = f"kpi tree takes metric ids, not the group {mid!r}"
             raise UsageError(msg, hint="`kpi list` shows every metric id")
-    if kpi in influencers:
+    if kpi_only:
+        influencers = []
+    elif kpi in influencers:
         msg = f"{kpi} is the KPI: it cannot also be one of its influencers"
         raise UsageError(msg)
-    if not influencers:
+    if not influencers and not kpi_only:
         msg = f"no influencers for {kpi}"
         raise UsageError(msg, hint="name them: --influencers a,b,c")
     if not allow_smoothed:
@@ -141,6 +144,11 @@ def lag_pairs(x: list[Change], y: list[Change], lag: int) -> list[tuple[date, fl
     return out
 
 
+def _signed(v: float | None) -> str:
+    """``+0.85`` / ``−0.85`` (a real minus sign, as SPEC writes it)."""
+    return "—" if v is None else f"{v:+.2f}".replace("-", "−")
+
+
 def verdict_of(kpi: str, influencer: str, rows: list[StatRow]) -> tuple[str | None, str]:
     """The influencer's verdict and its evidence, from its rows at every lag."""
     base = shared_base(kpi, influencer)
@@ -151,7 +159,7 @@ def verdict_of(kpi: str, influencer: str, rows: list[StatRow]) -> tuple[str | No
         return None, rows[0].reason if rows else "no pairs"
 
     def evidence(r: StatRow) -> str:
-        return f"lag {r.lag}, ρ = {r.value:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}], n = {r.n}"
+        return f"lag {r.lag}, ρ = {_signed(r.value)} [{_signed(r.ci_low)}, {_signed(r.ci_high)}], n = {r.n}"
 
     above = [r for r in tested if r.r_needed is not None and abs(r.value or 0) > r.r_needed]
     if above:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kpi_cli.errors import UsageError
+from kpi_cli.registry import METRICS
 from kpi_cli.tree.model import CHANGE_COLUMNS, STAT_COLUMNS, TreeResult
 from kpi_cli.tree.period import DEFAULT_INFLUENCERS, check_ids, period_level
 
@@ -38,8 +40,19 @@ def influencers_for(kpi: str, given: str | list[str] | None) -> list[str]:
 def tree_run(run: Run, kpi: str, influencers: str | list[str] | None = None, level: str = "period",
              allow_smoothed: bool = False, method: str = "spearman") -> TreeResult:
     """The :class:`~kpi_cli.tree.model.TreeResult` of ``kpi`` against its influencers."""
+    from kpi_cli.api import availability
+
     kpi = kpi.strip()
+    check_ids(run, kpi, [], allow_smoothed, kpi_only=True)  # a smoothed KPI is refused before anything else
     chosen = influencers_for(kpi, influencers)
+    left_out = []
+    if not influencers:  # SPEC's defaults: leave out, and name, the ones this data or config cannot compute
+        available = availability(run)
+        left_out = [m for m in chosen if not available(m)]
+        chosen = [m for m in chosen if available(m)]
+        if not chosen:
+            msg = f"none of {kpi}'s default influencers ({', '.join(left_out)}) can be computed on this data"
+            raise UsageError(msg, hint=f"name some: kpi tree {kpi} --influencers a,b,c")
     if level not in LEVELS:
         msg = f"--level {level!r} is not one of period, account"
         raise UsageError(msg)
@@ -47,13 +60,17 @@ def tree_run(run: Run, kpi: str, influencers: str | list[str] | None = None, lev
         msg = "kpi tree reads the whole company: --by is not supported here"
         raise UsageError(msg)
     check_ids(run, kpi, chosen, allow_smoothed)
+    notes = tuple(f"{m} left out: {METRICS[m].label} cannot be computed on this data or config "
+                  f"(kpi compute {m} says why)" for m in left_out)
     with run.dataset.deferred():
         if level == "period":
-            return period_level(run, kpi, chosen, method)
-        from kpi_cli.tree.account import account_level
+            result = period_level(run, kpi, chosen, method)
+        else:
+            from kpi_cli.tree.account import account_level
 
-        rows, verdicts, warnings = account_level(run, kpi, chosen, last=run.options.range.last or 24)
-        return TreeResult(kpi, "account", 0, tuple(rows), (), verdicts, warnings=tuple(warnings))
+            rows, verdicts, warnings = account_level(run, kpi, chosen, last=run.options.range.last or 24)
+            result = TreeResult(kpi, "account", 0, tuple(rows), (), verdicts, warnings=tuple(warnings))
+    return replace(result, warnings=(*notes, *result.warnings)) if notes else result
 
 
 def stats_frame(result: TreeResult) -> pl.DataFrame:
