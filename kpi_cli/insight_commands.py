@@ -36,7 +36,8 @@ INSIGHT_OPTS = (*RANGE_OPTS, *INPUT_OPTS, *REVENUE_OPTS, *ENGAGEMENT_OPTS, *ACQU
 def report_command(
     common: dict[str, Any],
     metrics: Annotated[str, typer.Argument(help="Metric ids or groups (default: all the sources allow).",
-                                           autocompletion=_complete_metric, show_default=False)] = "all",
+                                           metavar="METRICS", autocompletion=_complete_metric,
+                                           show_default=False)] = "all",
     html: Annotated[Path | None, typer.Option("--html", help="Also write a self-contained HTML page to FILE "
                                               "(atomically).", metavar="FILE")] = None,
 ) -> None:
