@@ -129,9 +129,11 @@ def tree_command(
     out_path = Path(common["output"]) if common["output"] else None
     fmt = output.choose_format(common["format"], out_path, sys.stdout.isatty())
     if fmt == "table" and not changes:
+        from kpi_cli.options import calendar_of
         from kpi_cli.tree.terminal import grids
 
-        show_grids(grids(result, run.info.get("currency") or "USD"), common, out_path)
+        grain = calendar_of(run.settings.values).grain
+        show_grids(grids(result, run.info.get("currency") or "USD", grain), common, out_path)
         return
     df = changes_frame(result) if changes else stats_frame(result)
     if fmt == "table":

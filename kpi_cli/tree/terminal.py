@@ -6,12 +6,14 @@ Colours stay neutral: a correlation is neither good nor bad news.
 from __future__ import annotations
 
 from kpi_cli.registry import METRICS
-from kpi_cli.render import Column, Grid, fmt_value
+from kpi_cli.render import Column, Grid, fmt_value, period_label
 from kpi_cli.report.fmt import fmt_change, sparkline
 from kpi_cli.tree.model import TreeResult
 
+SPARK = 12  # changes in the sparkline: the latest year reads at a glance; the statistics use them all
 
-def decomposition_grid(result: TreeResult, currency: str) -> Grid | None:
+
+def decomposition_grid(result: TreeResult, currency: str, grain: str = "month") -> Grid | None:
     """The KPI's latest change and the terms it splits into."""
     d = result.decomposition
     if d is None:
@@ -22,7 +24,7 @@ def decomposition_grid(result: TreeResult, currency: str) -> Grid | None:
     def shown(v: float | None) -> str:  # two decimals for a rate: its change is often under 0.1 pp
         return f"{v * 100:.2f}%" if unit == "ratio" and v is not None else fmt_value(v, unit, currency)
 
-    title = (f"{METRICS[d.kpi].label} {d.period.isoformat()}: {shown(d.previous)} → {shown(d.value)} "
+    title = (f"{METRICS[d.kpi].label} {period_label(d.period, grain)}: {shown(d.previous)} → {shown(d.value)} "
              f"({fmt_change(total, d.change_unit, 2)})")
     columns = [Column("term", [t.label for t in d.terms] + ["total"], wrap=True, right=False),
                Column("contribution", [fmt_change(t.contribution, d.change_unit, 2) for t in d.terms]
@@ -39,13 +41,13 @@ def influencer_grid(result: TreeResult) -> Grid:
         mine = [c for c in result.changes if c.metric == infl]
         done = [c for c in mine if c.complete]
         last_change.append(fmt_change(done[-1].change, done[-1].change_unit) if done else "—")
-        trend.append(sparkline([c.change for c in mine]) if mine else "")
+        trend.append(sparkline([c.change for c in mine][-SPARK:]) if mine else "")
     verdicts = [result.verdicts[i][0] or "—" for i in names]
     details = [result.verdicts[i][1] for i in names]
     columns = [Column("influencer", [METRICS[i].label if i in METRICS else i for i in names], wrap=True,
                       right=False)]
     if result.level == "period":
-        columns += [Column("last Δ", last_change), Column("changes", trend, right=False)]
+        columns += [Column("last Δ", last_change), Column(f"last {SPARK} Δ", trend, right=False)]
     columns += [Column("verdict", verdicts, wrap=True, right=False),
                 Column("evidence", details, wrap=True, right=False)]
     title = f"What moved with {METRICS[result.kpi].label if result.kpi in METRICS else result.kpi}"
@@ -59,8 +61,8 @@ def influencer_grid(result: TreeResult) -> Grid:
     return Grid(columns, 1, title=title, caption=f"{how} {result.footer}")
 
 
-def grids(result: TreeResult, currency: str) -> list[Grid]:
+def grids(result: TreeResult, currency: str, grain: str = "month") -> list[Grid]:
     """Every table ``kpi tree`` prints, in order."""
-    out = [g for g in (decomposition_grid(result, currency),) if g is not None]
+    out = [g for g in (decomposition_grid(result, currency, grain),) if g is not None]
     out.append(influencer_grid(result))
     return out
