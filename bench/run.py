@@ -14,6 +14,9 @@ on 2 cores with cached data; ``every`` adds company):
   ``kpi compute all`` against the sum of ``revenue``, ``acquisition``, ``engagement``, ``satisfaction``
   run alone (target <= 1.2x), checks that ``all`` gives exactly the groups' rows, and counts the scans
   of each source (bench/scan_count.py; strace openat as a cross-check).
+- report: on the company data, ``kpi report --month <company-to>`` (value, changes, 24 periods of history,
+  benchmarks, the tree section of ``--html``) against one ``kpi compute all`` over those 24 months (target
+  <= 1.3x), and checks the report's values are compute's.
 
 Exit 0 if all numbers agree, 1 if they disagree, 2 if a command failed to run.
 """
@@ -45,7 +48,8 @@ EVENT_METRICS = ["dau", "mau", "dau_mau"]
 DEFAULT_EVENTS = 20_000_000
 EVENTS_REL_TOL = 1e-9
 EVENTS_ABS_TOL = 1e-12
-SUITES = ("revenue", "events", "all", "company", "every")
+SUITES = ("revenue", "events", "all", "company", "report", "every")
+REPORT_TARGET = 1.3  # issue 9: kpi report for one month costs no more than 1.3x compute all over its 24 months
 COMPANY_GROUPS = ["revenue", "acquisition", "engagement", "satisfaction"]
 COMPANY_SOURCES = ["subscriptions", "events", "customers", "spend", "fx_rates", "tickets", "surveys", "traffic"]
 COMPANY_TARGET = 1.2  # issue 8: `compute all` costs no more than 1.2x the sum of its groups run alone
@@ -608,6 +612,56 @@ def run_company(a: argparse.Namespace) -> int:
     return status
 
 
+def run_report(a: argparse.Namespace) -> int:
+    """The report suite: ``kpi report`` for one month vs ``kpi compute all`` over its 24 months."""
+    ddir, _ = ensure_company(a)
+    rel = os.path.relpath(ddir, ROOT)
+    tmp = Path(tempfile.gettempdir())
+    year, month = (int(x) for x in a.company_to.split("-"))
+    first = f"{year - 2 + (month == 12)}-{month % 12 + 1:02d}"  # 24 months ending at company_to
+    base = ["--data", rel, "--config", f"{rel}/kpi.toml", "--currency", "USD", "-q"]
+    outs = {"report": tmp / "kpi_report.csv", "report_html": tmp / "kpi_report.html",
+            "compute_all": tmp / "kpi_report_compute.csv"}
+    cmds = {"report": [a.kpi, "report", "--month", a.company_to, *base, "-o", str(outs["report"])],
+            "report_html": [a.kpi, "report", "--month", a.company_to, *base, "--html", str(outs["report_html"])],
+            "compute_all": [a.kpi, "compute", "all", "--from", first, "--to", a.company_to, *base,
+                            "-o", str(outs["compute_all"])]}
+    print(f"[report] kpi report vs compute all over {first}..{a.company_to}, best of {a.runs} ...", file=sys.stderr)
+    best = best_of(cmds, a.runs)
+    if not all(b.ok for b in best.values()):
+        for g, b in best.items():
+            if not b.ok:
+                _fail(f"[report] {g}", b)
+        return 2
+    with open(outs["compute_all"]) as f:
+        want = {(r["metric"], r["period"]): r["value"] for r in csv.DictReader(f)}
+    problems = []
+    with open(outs["report"]) as f:
+        got = list(csv.DictReader(f))
+    for r in got:
+        w = want.get((r["metric"], r["period"]))
+        if w is None or (w and r["value"] and not math.isclose(float(w), float(r["value"]), rel_tol=1e-9)) or \
+                (bool(w) != bool(r["value"])):
+            problems.append(f"{r['metric']} {r['period']}: report {r['value']!r}, compute {w!r}")
+    print(f"\nreport: {rel}/, --month {a.company_to}; compute all --from {first} --to {a.company_to}")
+    print(f"{'command':<13} {'kpi s':>8} {'peak MB':>8}")
+    for g, b in best.items():
+        runs = "/".join(f"{r.seconds:.1f}" for r in b.runs)
+        print(f"{g:<13} {fmt_s(b.seconds):>8} {fmt_mb(b.peak_mb):>8}   runs {runs}")
+    size = outs["report_html"].stat().st_size
+    print(f"report rows: {len(got)}, values equal to compute all's: {'yes' if not problems else 'NO'}; "
+          f"HTML page {size:,} bytes")
+    for p in problems[:20]:
+        print("  " + p)
+    print("targets:")
+    for g in ("report", "report_html"):
+        ratio = best[g].seconds / best["compute_all"].seconds
+        print(f"  {g} <= {REPORT_TARGET}x compute all over 24 months: {ratio:.2f}x "
+              f"{'met' if ratio <= REPORT_TARGET else 'MISSED'}")
+    print(f"{_load()}; {os.cpu_count()} cores; {_git_state()}")
+    return 1 if problems else 0
+
+
 def main() -> int:
     """Run the benchmark; returns the process exit code."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -644,6 +698,10 @@ def main() -> int:
         if a.suite == "every":
             print()
         status = max(status, run_company(a))
+    if a.suite in ("report", "every"):
+        if a.suite == "every":
+            print()
+        status = max(status, run_report(a))
     return status
 
 
