@@ -345,15 +345,15 @@ def report(metrics: str | list[str] = "all", data: str | Path | None = None, **k
     """``kpi report`` as rows: one per metric for one period (default: the last complete one).
 
     Columns: ``metric, period, value, previous, change, change_unit, year_ago, yoy_change, benchmark_low,
-    benchmark_high, benchmark_source, complete`` (SPEC §3.5). :func:`kpi_cli.report.build.report_run`
-    gives the whole :class:`~kpi_cli.report.model.Report` (history and badges included).
+    benchmark_high, benchmark_source, complete`` (SPEC §3.5). :func:`kpi_cli.summary.build.report_run`
+    gives the whole :class:`~kpi_cli.summary.model.Report` (history and badges included).
 
     Examples
     --------
     >>> report("mrr,customer_churn_rate", data="sample_data", month="2024-03")["change_unit"].to_list()
     ['pct', 'pp']
     """
-    from kpi_cli.report.build import report_run, rows_frame
+    from kpi_cli.summary.build import report_run, rows_frame
 
     return rows_frame(report_run(Run.start(_options(data, kwargs)), metrics))
 

@@ -32,7 +32,7 @@ def lines(m: Metric, settings: Any, common: dict[str, Any]) -> list[str]:
     if m.of:
         out.append("built from:" if not m.op else f"built from ({_formula(m)}):")
         out += _tree(m, common, "  ", {m.id})
-    from kpi_cli.report import benchmarks  # which benchmark kpi report would badge, at this grain, and why
+    from kpi_cli.summary import benchmarks  # which benchmark kpi report would badge, at this grain, and why
 
     entries = benchmarks.load(settings.tables.get("benchmarks"))
     out += benchmarks.explain_lines(m.id, str(settings.values.get("period") or "month"), entries)

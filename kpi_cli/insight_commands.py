@@ -54,16 +54,16 @@ def report_command(
       kpi report --month 2024-03 -f csv > report.csv
     """
     from kpi_cli import output
-    from kpi_cli.report.build import report_run, rows_frame
-    from kpi_cli.report.terminal import grids
+    from kpi_cli.summary.build import report_run, rows_frame
+    from kpi_cli.summary.terminal import grids
 
     run = start_run(common)
     with progress(common, "computing the report…"):
         rep = report_run(run, metrics)
     say_report(run, common)
     if html is not None:
-        from kpi_cli.report.build import report_tree
-        from kpi_cli.report.html import page
+        from kpi_cli.summary.build import report_tree
+        from kpi_cli.summary.html import page
 
         text = page(rep, report_tree(run, rep))
         output.write_text(text, html)

@@ -11,8 +11,8 @@ import pytest
 from kpi_cli.config import unknown_keys
 from kpi_cli.errors import UsageError
 from kpi_cli.registry import METRICS
-from kpi_cli.report import benchmarks
-from kpi_cli.report.benchmarks import explain_lines, load, match, shipped
+from kpi_cli.summary import benchmarks
+from kpi_cli.summary.benchmarks import explain_lines, load, match, shipped
 
 SHIPPED = Path(benchmarks.__file__).parent.parent / "benchmarks.toml"
 

@@ -15,9 +15,9 @@ import pytest
 
 from kpi_cli import compute
 from kpi_cli.api import Run, _options
-from kpi_cli.report.build import COLUMNS, report_run, rows_frame, year_ago
-from kpi_cli.report.fmt import fmt_change, sparkline
-from kpi_cli.report.terminal import trend_text, value_text
+from kpi_cli.summary.build import COLUMNS, report_run, rows_frame, year_ago
+from kpi_cli.summary.fmt import fmt_change, sparkline
+from kpi_cli.summary.terminal import trend_text, value_text
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 KPI = [sys.executable, "-m", "kpi_cli"]

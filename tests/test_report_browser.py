@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from kpi_cli.report.html import page
+from kpi_cli.summary.html import page
 from tests.test_report_html import benchmark, charts, make_report, make_row, parse, tree_result
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ACCENT = (0x2F, 0x5F, 0x8F)  # --accent in light mode (kpi_cli/report/style.py)
+ACCENT = (0x2F, 0x5F, 0x8F)  # --accent in light mode (kpi_cli/summary/style.py)
 DARK_BG = (0x11, 0x14, 0x18)  # --bg in dark mode
 
 

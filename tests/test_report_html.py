@@ -1,4 +1,4 @@
-"""The HTML report page (kpi_cli.report.html): structure, escaping, determinism and size, read with html.parser.
+"""The HTML report page (kpi_cli.summary.html): structure, escaping, determinism and size, read with html.parser.
 
 Reports are built by hand from the model's dataclasses; every expected value below is worked out
 from the inputs here, not copied from the page.
@@ -13,8 +13,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from kpi_cli.report.html import page
-from kpi_cli.report.model import Benchmark, Point, Report, ReportRow
+from kpi_cli.summary.html import page
+from kpi_cli.summary.model import Benchmark, Point, Report, ReportRow
 from kpi_cli.tree.model import Decomposition, Scatter, Term, TreeResult
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from kpi_cli.registry import METRICS
 from kpi_cli.render import Column, Grid, fmt_value, period_label
-from kpi_cli.report.fmt import fmt_change, sparkline
+from kpi_cli.summary.fmt import fmt_change, sparkline
 from kpi_cli.tree.model import TreeResult
 
 SPARK = 12  # changes in the sparkline: the latest year reads at a glance; the statistics use them all

@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Any
 
 from kpi_cli.errors import UsageError
-from kpi_cli.report.model import Benchmark
+from kpi_cli.summary.model import Benchmark
 
 BASES = ("monthly", "annual", "point")
 CONFIDENCE = ("seed", "published", "own")  # own: an entry from kpi.toml

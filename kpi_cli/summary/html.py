@@ -1,7 +1,7 @@
 """``kpi report --html``: the whole report as one self-contained page (SPEC §3.5).
 
 One card per metric, grouped by section, each with its value, its changes and a trend chart drawn
-as inline SVG (:mod:`kpi_cli.report.svg`); with a :class:`~kpi_cli.tree.model.TreeResult`, a section
+as inline SVG (:mod:`kpi_cli.summary.svg`); with a :class:`~kpi_cli.tree.model.TreeResult`, a section
 on what moved with the KPI. No JavaScript, no link or source that leaves the file, no timestamp:
 the same report gives the same bytes.
 """
@@ -14,10 +14,10 @@ from datetime import date
 from html import escape
 
 from kpi_cli.render import SYMBOLS, fmt_value, period_label
-from kpi_cli.report.fmt import MINUS, fmt_change
-from kpi_cli.report.model import SECTIONS, Benchmark, Report, ReportRow
-from kpi_cli.report.style import CSS
-from kpi_cli.report.svg import ChartPoint, attrs, line_chart, scatter_chart
+from kpi_cli.summary.fmt import MINUS, fmt_change
+from kpi_cli.summary.model import SECTIONS, Benchmark, Report, ReportRow
+from kpi_cli.summary.style import CSS
+from kpi_cli.summary.svg import ChartPoint, attrs, line_chart, scatter_chart
 from kpi_cli.tree.model import Decomposition, Scatter, TreeResult
 
 HISTORY = 24  # periods a trend chart shows at most
@@ -32,7 +32,7 @@ def page(report: Report, tree: TreeResult | None = None) -> str:
 
     Examples
     --------
-    >>> from kpi_cli.report.model import Point
+    >>> from kpi_cli.summary.model import Point
     >>> feb, mar = date(2024, 2, 1), date(2024, 3, 1)
     >>> row = ReportRow("mrr", "MRR", "revenue", "currency", "pct", mar, 1200.0, 1000.0, 0.2,
     ...                 None, None, True, (Point(feb, 1000.0, True), Point(mar, 1200.0, True)))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kpi_cli.changes import change, change_unit
 from kpi_cli.errors import UsageError
 from kpi_cli.registry import METRICS
-from kpi_cli.report.model import SECTIONS, Point, Report, ReportRow
+from kpi_cli.summary.model import SECTIONS, Point, Report, ReportRow
 
 if TYPE_CHECKING:
     import polars as pl
@@ -70,7 +70,7 @@ def report_period(run: Run, ids: list[str]) -> date:
 
 
 def report_run(run: Run, metrics: str | list[str] = "all") -> Report:
-    """The :class:`~kpi_cli.report.model.Report` for the run's period.
+    """The :class:`~kpi_cli.summary.model.Report` for the run's period.
 
     Examples
     --------
@@ -165,7 +165,7 @@ def _reason(mid: str, at: tuple[float | None, float | None, float | None, bool] 
 
 def _with_benchmarks(rows: list[ReportRow], run: Run, grain: str, series: dict[str, Any]) -> list[ReportRow]:
     """Each row with the benchmark that applies at this grain (or why none does)."""
-    from kpi_cli.report import benchmarks
+    from kpi_cli.summary import benchmarks
 
     entries = benchmarks.load(run.settings.tables.get("benchmarks"))
     currency = run.info.get("currency") or run.settings.values.get("currency")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kpi_cli.render import FEW_RESPONSES, Column, Grid, fmt_nps, fmt_value, period_label
-from kpi_cli.report.fmt import fmt_change, sparkline
-from kpi_cli.report.model import SECTIONS, Report, ReportRow
+from kpi_cli.summary.fmt import fmt_change, sparkline
+from kpi_cli.summary.model import SECTIONS, Report, ReportRow
 
 SPARK = 12
 INCOMPLETE_MARK = "┊"
@@ -37,7 +37,7 @@ def trend_text(row: ReportRow, ascii_only: bool = False) -> str:
     Examples
     --------
     >>> from datetime import date
-    >>> from kpi_cli.report.model import Point
+    >>> from kpi_cli.summary.model import Point
     >>> pts = tuple(Point(date(2024, m, 1), float(m), m < 3) for m in (1, 2, 3))
     >>> r = ReportRow("mrr", "MRR", "revenue", "currency", "pct", date(2024, 3, 1), 3.0, 2.0, 0.5, None, None,
     ...               False, pts)
