@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from kpi_cli import compute
 from kpi_cli.api import Run, _options
@@ -181,3 +182,16 @@ def test_report_on_billing_and_events_without_customer_channels(tmp_path):
     shown = {r.metric for r in rep.rows}
     assert {"mrr", "customer_churn_rate", "dau_mau", "new_signups"} <= shown
     assert not shown & {"paid_share", "unattributed_share", "referral_conversion_rate", "nps", "tickets"}
+
+
+def test_python_api_names_stay_functions():
+    # After a call has imported every module behind it, the package's names are still the functions.
+    import kpi_cli
+
+    first = kpi_cli.report("mrr", data=SAMPLE, month="2024-06")
+    again = kpi_cli.report("mrr", data=SAMPLE, month="2024-06")
+    from kpi_cli import report as imported
+
+    assert callable(imported)
+    assert_frame_equal(first, again)
+    assert first["value"].to_list() == [compute("mrr", data=SAMPLE, month="2024-06")["value"][0]]
