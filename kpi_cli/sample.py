@@ -7,8 +7,6 @@ per file, so a given seed always writes byte-identical files. Run ``python -m kp
 from __future__ import annotations
 
 import itertools
-import json
-import math
 import random
 import sys
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ from pathlib import Path
 from kpi_cli.sample_common import (
     DAY,
     END,
+    LAUNCH_DAYS,
     START,
     Account,
     add_months,
@@ -26,6 +25,8 @@ from kpi_cli.sample_common import (
     iso,
     write_csv,
 )
+from kpi_cli.sample_engagement import assign, churn_factor
+from kpi_cli.sample_events import events as product_events
 from kpi_cli.sample_marketing import attribute, spend, traffic
 from kpi_cli.sample_support import support
 
@@ -36,10 +37,8 @@ DOWNGRADE = {"team": "starter", "business": "team", "enterprise": "business"}
 FX = {"USD": 1.0, "EUR": 0.9, "GBP": 0.8}  # local list price = round(USD price x factor)
 COUNTRIES = {"USD": ("US", "US", "US", "US", "CA", "AU", "SG", "IN"), "EUR": ("DE", "FR", "NL", "ES", "IE"),
              "GBP": ("GB",)}
-RATE_MU = -6.1  # log of the median user's sessions per day (keeps events.csv under 4 MB)
-CHURN = {"smb": 0.045, "mid_market": 0.025, "enterprise": 0.012}  # monthly hazard
-PRODUCT = {"Page Viewed": 30, "Dashboard Viewed": 30, "Report Created": 15, "Export Downloaded": 8,
-           "Integration Connected": 2}
+LAUNCH = 0.12  # share of paying customers who came from the beta waitlist at launch
+CHURN = {"smb": 0.034, "mid_market": 0.019, "enterprise": 0.009}  # monthly hazard
 COLUMNS = {  # file -> header (canonical names of SPEC §1.2)
     "customers": "customer_id created_at segment plan_tier country channel referred_by email",
     "subscriptions": "customer_id subscription_id item_id start_at end_at amount currency interval "
@@ -86,7 +85,11 @@ def _price(plan: str, interval: str, count: int, currency: str) -> float:
 
 
 def _accounts(rng: random.Random, paying: int, free: int) -> list[Account]:
-    raw = sorted((growth_instant(rng), i < paying) for i in range(paying + free))
+    # The company left beta on 2023-01-01: its waitlist signed up in the first two weeks, so the
+    # first months have a customer base whose churn rate is more than a handful of accounts.
+    launch = START + LAUNCH_DAYS * DAY
+    raw = sorted((at(rng, START, launch) if i < paying and rng.random() < LAUNCH else growth_instant(rng), i < paying)
+                 for i in range(paying + free))
     width = max(4, len(str(len(raw))))
     out: list[Account] = []
     payers: list[str] = []
@@ -150,13 +153,16 @@ def _simulate(rng: random.Random, item: _Item, paid_from: datetime, acc: Account
     One thing may happen per month: a seat or plan change, a switch to annual billing, a pause, a failed
     renewal (``past_due`` for a few days), or a cancellation (at period end, or immediately).
     """
-    anchor, k, churn = paid_from, 0, CHURN[acc.segment]
+    anchor, k = paid_from, 0
     while True:
         lo, hi = add_months(anchor, k), add_months(anchor, k + 1)
         k += 1
         if lo >= END:
             return ()
         st, t, r = item.state, at(rng, lo, hi), rng.random()
+        # An account that did few key actions in the month before the end churns more (the demo's
+        # one real influencer, kpi_cli.sample_engagement).
+        churn = CHURN[acc.segment] * churn_factor(acc, hi)
         months = _months(st["interval"], st["interval_count"])
         if st["status"] == "paused":
             if r < 0.4:
@@ -167,7 +173,7 @@ def _simulate(rng: random.Random, item: _Item, paid_from: datetime, acc: Account
             canceled = hi - timedelta(days=rng.uniform(0.5, 20 if months == 1 else 60))
             if canceled < END:
                 return hi, canceled.replace(microsecond=0)
-        if r < churn * (0.25 if months == 1 else 0.02):  # cancel immediately
+        if r < CHURN[acc.segment] * churn_factor(acc, t) * (0.25 if months == 1 else 0.02):  # cancel now
             return t, t
         r = rng.random()
         if SEATS[str(st["plan"])] and r < 0.06:
@@ -274,89 +280,6 @@ def _fx_rates(rng: random.Random) -> list[list[str]]:
     return rows
 
 
-def _emit(out: list[tuple[str, ...]], ts: datetime, event: str, user: str = "", anon: str = "",
-          account: str = "", email: str = "", session: str = "", **props: str) -> None:
-    out.append((iso(ts), event, user, anon, account, session, email,
-                json.dumps(props, separators=(",", ":")) if props else ""))
-
-
-def _session(rng: random.Random, out: list[tuple[str, ...]], acc: Account, user: str, ts: datetime,
-             sid: str) -> None:
-    if rng.random() < 0.5:
-        _emit(out, ts, "Signed In", user, account=acc.id, session=sid)
-    for _ in range(1 + min(int(rng.expovariate(0.7)), 7)):
-        ts += timedelta(seconds=rng.randint(5, 300))
-        name = rng.choices(list(PRODUCT), list(PRODUCT.values()))[0]
-        props = {"Page Viewed": {"path": rng.choice(("/home", "/reports", "/dashboards", "/settings"))},
-                 "Report Created": {"plan": acc.plan}, "Dashboard Viewed": {},
-                 "Export Downloaded": {"format": rng.choice(("csv", "xlsx"))},
-                 "Integration Connected": {"integration": rng.choice(("slack", "hubspot", "salesforce"))}}
-        _emit(out, ts, name, user, account=acc.id, session=sid, **props[name])
-
-
-def _usage(rng: random.Random, out: list[tuple[str, ...]], acc: Account, user: str,
-           span: tuple[datetime, datetime], sessions: Iterator[int]) -> None:
-    """Heavy-tailed sessions of one user over one product-use span, fading out before a churn."""
-    lo, hi = span
-    rate, t = min(1.0, math.exp(rng.gauss(RATE_MU, 2.2))), lo
-    while True:
-        t += DAY * min(rng.expovariate(rate), 3650.0)  # dormant users draw huge gaps
-        if t >= hi:
-            return
-        fading = hi < END and (hi - t) < 60 * DAY and rng.random() > (hi - t) / (60 * DAY)
-        if fading or (t.weekday() >= 5 and rng.random() < 0.75):
-            continue
-        hour = min(22, max(0, int(rng.gauss(14, 3))))
-        ts = t.replace(hour=hour, minute=rng.randrange(60), second=rng.randrange(60), microsecond=0)
-        if lo < ts < hi:
-            _session(rng, out, acc, user, ts, f"s{next(sessions):06d}")
-
-
-def _events(rng: random.Random, accounts: list[Account]) -> list[list[str]]:
-    out: list[tuple[str, ...]] = []
-    users, anons, sessions = itertools.count(1), itertools.count(1), itertools.count(1)
-    for acc in accounts:
-        founder, seats = f"u{next(users):05d}", {"smb": 1, "mid_market": 3, "enterprise": 6}[acc.segment]
-        domain = f"{acc.id.replace('_', '')}.example.com"
-        anon = f"a{next(anons):05d}" if rng.random() < 0.4 else ""
-        for _ in range(rng.randint(1, 3) if anon else 0):
-            seen = acc.created - DAY * rng.uniform(0.01, 5)
-            if seen >= START:
-                _emit(out, seen, "Page Viewed", anon=anon, path=rng.choice(("/", "/pricing", "/features")))
-        _emit(out, acc.created, "Signed Up", founder, anon, acc.id, f"{founder}@{domain}", type="organic")
-        _emit(out, acc.created + timedelta(seconds=20), "Account Created", founder, account=acc.id,
-              account_name=f"Company {acc.id[4:]}")
-        if acc.trial_start:
-            _emit(out, acc.trial_start, "Trial Started", founder, account=acc.id, trial_plan_name=acc.plan)
-        acc.users.append((founder, acc.created))
-        for _ in range(rng.randint(0, seats + seats // 2) + (rng.random() < 0.35)):
-            joined = acc.created + DAY * rng.uniform(1, 90)
-            if joined >= acc.windows[0][1]:
-                continue
-            invitee = f"u{next(users):05d}"
-            _emit(out, joined - DAY * rng.uniform(0.02, 3), "Invite Sent", founder, account=acc.id,
-                  invitee_email=f"{invitee}@{domain}", invitee_role="member")
-            if rng.random() < 0.8:
-                _emit(out, joined, "Signed Up", invitee, "", acc.id, f"{invitee}@{domain}", type="invited")
-                acc.users.append((invitee, joined))
-        for user, joined in acc.users:
-            for lo, hi in acc.windows:
-                if max(lo, joined) < hi:
-                    _usage(rng, out, acc, user, (max(lo, joined), hi), sessions)
-    for _ in range(len(accounts) // 2):  # visitors who never sign up
-        anon, t = f"a{next(anons):05d}", growth_instant(rng)
-        for _ in range(rng.randint(1, 3)):
-            _emit(out, t + timedelta(seconds=rng.randint(5, 600)), "Page Viewed", anon=anon, path="/pricing")
-    out.sort()
-    rows: list[list[str]] = []
-    for n, row in enumerate(out, 1):
-        rows.append([f"e{n:07d}", *row])
-        if rng.random() < 0.004:  # re-delivered event: same event_id, same or slightly later timestamp
-            later = datetime.fromisoformat(row[0]) + timedelta(seconds=rng.randint(1, 90))
-            rows.append(rows[-1] if rng.random() < 0.6 else [f"e{n:07d}", iso(later), *row[1:]])
-    return rows
-
-
 def write_sample(dest: Path, *, seed: int = 7, customers: int = 1500) -> list[Path]:
     """Write the sample dataset (one CSV per canonical source) into ``dest``.
 
@@ -381,8 +304,12 @@ def write_sample(dest: Path, *, seed: int = 7, customers: int = 1500) -> list[Pa
         return random.Random(f"{seed}:{part}")
 
     accounts = _accounts(rng("customers"), customers, customers * 8 // 15)
+    # Before billing: key actions in P - 1 set churn in P. Stream 2 of the 12 tried: every one shows
+    # the lead (ρ -0.65 .. -0.89); this one keeps the three unrelated influencers' chance |ρ| < 0.3
+    # (docs/decisions/issue9-sample.md).
+    assign(rng("engagement2"), accounts)
     subscriptions = _subscriptions(rng("subscriptions"), accounts)
-    events = _events(rng("events"), accounts)
+    events = product_events(rng("events"), accounts)
     # Marketing and support come last, each from its own stream: they read what billing and events
     # decided (first payments, users) and change none of it.
     attribute(rng("attribution"), accounts)
@@ -417,6 +344,10 @@ currency = "USD"   # the reporting currency; fx_rates.csv converts EUR and GBP i
 content = "organic"   # the blog and SEO: not bought media
 events = "other"      # trade shows
 partner = "other"     # partner commissions
+
+# The events that show a customer getting value (key_actions_per_user, kpi tree's first influencer).
+[events]
+key_actions = ["Report Created", "Export Downloaded"]   # kpi_cli.sample_engagement.KEY_ACTIONS
 """
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 START = datetime(2023, 1, 1, tzinfo=UTC)
 END = datetime(2025, 1, 1, tzinfo=UTC)  # exclusive end of the simulated history
 DAY = timedelta(days=1)
+LAUNCH_DAYS = 14  # the beta waitlist signed up in the first two weeks of January 2023
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Account:
     trial_start: datetime | None = None
     windows: list[tuple[datetime, datetime]] = field(default_factory=list)  # product use, end capped at END
     users: list[tuple[str, datetime]] = field(default_factory=list)  # (user_id, joined)
+    key_rate: list[float] = field(default_factory=list)  # expected key actions per active user, by month
 
     @property
     def domain(self) -> str:

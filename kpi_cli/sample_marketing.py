@@ -12,7 +12,7 @@ import math
 import random
 from datetime import datetime, timedelta
 
-from kpi_cli.sample_common import DAY, END, MONTHS, START, Account, growth_instant, iso, month_of
+from kpi_cli.sample_common import DAY, END, LAUNCH_DAYS, MONTHS, START, Account, at, growth_instant, iso, month_of
 
 # Customers' channels refined from the coarse draw of the billing generator (its stream stays untouched).
 REFINE = {"paid": (("paid_search", "paid_social"), (60, 40)),
@@ -138,6 +138,9 @@ def traffic(rng: random.Random, accounts: list[Account], sessions: int) -> list[
                 if earlier >= START:
                     visits.append((earlier, acc.id, False, ""))
     visits += [(growth_instant(rng), "", False, "") for _ in range(max(0, sessions - len(visits)))]
+    # Launch day brought a crowd of the curious along with the beta waitlist's signups.
+    launch = sum(1 for a in accounts if a.created < START + LAUNCH_DAYS * DAY)
+    visits += [(at(rng, START, START + LAUNCH_DAYS * DAY), "", False, "") for _ in range(6 * launch)]
     visits.sort()
     by_account = {a.id: a for a in accounts}
     known: dict[str, str] = {}  # founder's account -> visitor id
