@@ -60,3 +60,17 @@ def sparkline(values: Sequence[float | None], ascii_only: bool = False) -> str:
         else:
             out.append(chars[min(7, int((v - lo) / (hi - lo) * 8))])
     return "".join(out)
+
+
+def fmt_level(v: float | None, unit: str, currency: str = "USD") -> str:
+    """A value beside a small change: rates with two decimals (a 0.07 pp change between two "3.8%" would
+    read as no change), everything else as :func:`kpi_cli.render.fmt_value` shows it.
+
+    Examples
+    --------
+    >>> fmt_level(0.03841, "ratio"), fmt_level(1234.5, "currency")
+    ('3.84%', '$1,234.50')
+    """
+    from kpi_cli.render import fmt_value
+
+    return f"{v * 100:.2f}%" if unit == "ratio" and v is not None else fmt_value(v, unit, currency)

@@ -14,7 +14,7 @@ from datetime import date
 from html import escape
 
 from kpi_cli.render import SYMBOLS, fmt_value, period_label
-from kpi_cli.summary.fmt import MINUS, fmt_change
+from kpi_cli.summary.fmt import MINUS, fmt_change, fmt_level
 from kpi_cli.summary.model import SECTIONS, Benchmark, Report, ReportRow
 from kpi_cli.summary.style import CSS
 from kpi_cli.summary.svg import ChartPoint, attrs, line_chart, scatter_chart
@@ -215,12 +215,12 @@ def _decomposition(d: Decomposition, grain: str, units: dict[str, str], kpi: str
     rows = []
     for t in d.terms:
         width = 0.0 if biggest == 0 else abs(t.contribution) / biggest * 100
-        part = fmt_change(t.contribution, d.change_unit)
+        part = fmt_change(t.contribution, d.change_unit, 2)
         rows.append(f'<tr><td>{escape(t.label)}</td><td class="num">{escape(part)}</td>'
                     f'<td style="width:40%"><span class="bar" style="width:{width:.1f}%"></span></td></tr>')
-    total = fmt_change(sum(t.contribution for t in d.terms), d.change_unit)
+    total = fmt_change(sum(t.contribution for t in d.terms), d.change_unit, 2)
     rows.append(f'<tr><th>total</th><td class="num"><b>{escape(total)}</b></td><td></td></tr>')
-    span = (f"{fmt_value(d.previous, unit)} → {fmt_value(d.value, unit)} in "
+    span = (f"{fmt_level(d.previous, unit)} → {fmt_level(d.value, unit)} in "
             f"{period_label(d.period, grain)}")
     return (f'<div class="panel"><h3>Why {escape(kpi)} changed: {escape(span)}</h3>'
             f'<p class="note">{escape(d.formula)}</p><table><thead><tr><th>part</th><th>contribution</th><th></th>'

@@ -6,8 +6,8 @@ Colours stay neutral: a correlation is neither good nor bad news.
 from __future__ import annotations
 
 from kpi_cli.registry import METRICS
-from kpi_cli.render import Column, Grid, fmt_value, period_label
-from kpi_cli.summary.fmt import fmt_change, sparkline
+from kpi_cli.render import Column, Grid, period_label
+from kpi_cli.summary.fmt import fmt_change, fmt_level, sparkline
 from kpi_cli.tree.model import TreeResult
 
 SPARK = 12  # changes in the sparkline: the latest year reads at a glance; the statistics use them all
@@ -21,8 +21,8 @@ def decomposition_grid(result: TreeResult, currency: str, grain: str = "month") 
     unit = METRICS[d.kpi].unit
     total = sum(t.contribution for t in d.terms)
 
-    def shown(v: float | None) -> str:  # two decimals for a rate: its change is often under 0.1 pp
-        return f"{v * 100:.2f}%" if unit == "ratio" and v is not None else fmt_value(v, unit, currency)
+    def shown(v: float | None) -> str:
+        return fmt_level(v, unit, currency)
 
     title = (f"{METRICS[d.kpi].label} {period_label(d.period, grain)}: {shown(d.previous)} → {shown(d.value)} "
              f"({fmt_change(total, d.change_unit, 2)})")
