@@ -329,6 +329,16 @@ def test_under_ten_pairs_values_are_null_with_a_reason(world: World, units: dict
     assert close(got[0]["r_needed"], critical_rho(8, 12))
 
 
+def test_a_constant_influencer_has_no_rho_and_says_why(world: World) -> None:
+    got = world.tree("--influencers", f"arpa,{LOGINS}")  # every plan is 50 USD: ARPA never changes
+    arpa = [g for g in got if g["influencer"] == "arpa"]
+    assert [int(g["n"]) for g in arpa] == [24, 23, 22, 21]
+    for g in arpa:
+        assert (g["value"], g["ci_low"], g["ci_high"], g["verdict"]) == ("", "", "", ""), g
+        assert "constant" in g["reason"], g
+        assert close(g["r_needed"], critical_rho(int(g["n"]), 8)), g
+
+
 @pytest.mark.parametrize("args", [["ltv", "--influencers", LOGINS], [CHURN, "--influencers", "nrr_ttm"],
                                   [CHURN, "--influencers", f"{LOGINS},nrr_ttm"]])
 def test_smoothed_series_are_refused(world: World, args: list[str]) -> None:
