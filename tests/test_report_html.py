@@ -274,9 +274,9 @@ def test_tree_section() -> None:
     assert "moved opposite" in text
     assert "no detectable relationship" in text
     assert "an experiment" in text  # the footer
-    assert "+1.2 pp" in text
-    assert "−0.2 pp" in text
-    assert "+1.0 pp" in text  # the terms' total: 1.2 − 0.2
+    assert "+1.20 pp" in text  # terms with two decimals: a rate's change is often under 0.1 pp
+    assert "−0.20 pp" in text
+    assert "+1.00 pp" in text  # the terms' total: 1.2 − 0.2
     scatter = charts(tree, "scatter")
     assert list(scatter) == ["logins_per_user"]
     assert [t for t, _ in scatter["logins_per_user"]].count("circle") == 12
