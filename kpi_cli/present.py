@@ -154,7 +154,7 @@ def emit(df: pl.DataFrame, common: dict[str, Any], *, long_metrics: bool, dims: 
 
 def show_grids(grids: list[Any], common: dict[str, Any], out_path: Path | None = None) -> None:
     """Print :class:`~kpi_cli.render.Grid` tables to stdout (or ``out_path``, atomically), each fitted to
-    the terminal's width: pivoted or split rather than cut."""
+    the terminal's width: pivoted or split rather than cut; a string is a headline line before a table."""
     import io
 
     from rich.text import Text
@@ -166,8 +166,12 @@ def show_grids(grids: list[Any], common: dict[str, Any], out_path: Path | None =
     width = render.terminal_width(buffer if buffer is not None else sys.stdout)
     console = console_for(common["no_color"] or buffer is not None, file=buffer)
     for i, grid in enumerate(grids):
-        if i:
+        if i and not isinstance(grids[i - 1], str):
             console.print(Text(""))
+        if isinstance(grid, str):  # a headline line above the table that follows
+            console.width = max(len(grid), width or 0)
+            console.print(Text(grid, style="bold"))
+            continue
         for part, need in render.fit(grid, width):
             console.width = max(need, width or 0)  # wider than the terminal only where nothing narrower fits
             console.print(part)

@@ -62,7 +62,7 @@ def decomposition(run: Run, kpi: str, window: list[date], values: Values) -> Dec
     cu = change_unit(m.unit_for(run.options))
     if kpi in RETENTION_PARTS:
         terms = _movement_terms(RETENTION_PARTS[kpi], values, p0, p1, now[3], before[3], relative=False)
-        signed = " ".join(("+ " if s > 0 else "− ") + p for p, s in RETENTION_PARTS[kpi])
+        signed = " ".join(("+ " if s > 0 else "− ") + p for p, s in RETENTION_PARTS[kpi]).removeprefix("+ ")
         formula = f"{kpi} = 1 + ({signed}) / MRR at the start"
         if terms is None or now[3] is None or before[3] is None:
             return None
@@ -87,7 +87,9 @@ def decomposition(run: Run, kpi: str, window: list[date], values: Values) -> Dec
         terms = [Term(t.metric, t.label, t.contribution / before[0]) for t in terms] if before[0] else []
         if not terms:
             return None
-    return Decomposition(kpi, p1, before[0], now[0], cu, tuple(terms), f"{kpi} = {num} / {den}")
+    scale = f"{k:g} × " if abs(k - 1) > 1e-9 else ""
+    top = f"({num})" if " " in num else num
+    return Decomposition(kpi, p1, before[0], now[0], cu, tuple(terms), f"{kpi} = {scale}{top} / {den}")
 
 
 def _names(kpi: str) -> tuple[str, str]:

@@ -13,8 +13,8 @@ from kpi_cli.tree.model import TreeResult
 SPARK = 12  # changes in the sparkline: the latest year reads at a glance; the statistics use them all
 
 
-def decomposition_grid(result: TreeResult, currency: str, grain: str = "month") -> Grid | None:
-    """The KPI's latest change and the terms it splits into."""
+def decomposition_grid(result: TreeResult, currency: str, grain: str = "month") -> tuple[Grid, str] | None:
+    """The terms the KPI's latest change splits into, and the headline of that change."""
     d = result.decomposition
     if d is None:
         return None
@@ -29,7 +29,7 @@ def decomposition_grid(result: TreeResult, currency: str, grain: str = "month") 
     columns = [Column("term", [t.label for t in d.terms] + ["total"], wrap=True, right=False),
                Column("contribution", [fmt_change(t.contribution, d.change_unit, 2) for t in d.terms]
                       + [fmt_change(total, d.change_unit, 2)])]
-    return Grid(columns, 1, title=title, caption=f"exact: {d.formula}")
+    return Grid(columns, 1, caption=f"exact: {d.formula}"), title
 
 
 def influencer_grid(result: TreeResult) -> Grid:
@@ -61,8 +61,11 @@ def influencer_grid(result: TreeResult) -> Grid:
     return Grid(columns, 1, title=title, caption=f"{how} {result.footer}")
 
 
-def grids(result: TreeResult, currency: str, grain: str = "month") -> list[Grid]:
-    """Every table ``kpi tree`` prints, in order."""
-    out = [g for g in (decomposition_grid(result, currency, grain),) if g is not None]
+def grids(result: TreeResult, currency: str, grain: str = "month") -> list[Grid | str]:
+    """Every table ``kpi tree`` prints, in order (a string is a headline line)."""
+    out: list[Grid | str] = []
+    found = decomposition_grid(result, currency, grain)
+    if found is not None:
+        out += [found[1], found[0]]
     out.append(influencer_grid(result))
     return out
