@@ -49,6 +49,32 @@ def test_pearson_matches_scipy(seed: int, n: int) -> None:
     assert stats.pearson(xs, ys) == pytest.approx(sps.pearsonr(xs, ys).statistic, rel=1e-12, abs=1e-15)
 
 
+def test_spearman_by_hand_five_pairs() -> None:
+    # No ties: x = 1..5, y = 2, 1, 4, 3, 5; rank differences d = −1, 1, −1, 1, 0, Σd² = 4;
+    # ρ = 1 − 6·Σd² / (n(n² − 1)) = 1 − 24/120 = 0.8.
+    assert stats.spearman([1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 1.0, 4.0, 3.0, 5.0]) == pytest.approx(0.8, rel=1e-15)
+    # With ties on both sides: x = 10, 20, 20, 40, 50 → ranks 1, 2.5, 2.5, 4, 5;
+    # y = 3, 1, 2, 2, 9 → ranks 4, 1, 2.5, 2.5, 5. Both mean 3, deviations
+    # dx = −2, −½, −½, 1, 2 and dy = 1, −2, −½, −½, 2: Σdx·dy = −2 + 1 + ¼ − ½ + 4 = 2.75,
+    # Σdx² = Σdy² = 4 + ¼ + ¼ + 1 + 4 = 9.5, so ρ = 2.75 / 9.5 = 11/38 (the d² shortcut does not hold with ties).
+    xs, ys = [10.0, 20.0, 20.0, 40.0, 50.0], [3.0, 1.0, 2.0, 2.0, 9.0]
+    assert stats.ranks(xs) == [1.0, 2.5, 2.5, 4.0, 5.0]
+    assert stats.ranks(ys) == [4.0, 1.0, 2.5, 2.5, 5.0]
+    assert stats.spearman(xs, ys) == pytest.approx(11 / 38, rel=1e-15)
+
+
+def test_results_are_bit_identical_on_rerun_and_reordered_input() -> None:
+    # fsum makes the sums exact-then-rounded, so a permutation of the pairs gives the same bits
+    xs, ys = _tied_sample(21, 40)
+    perm = list(range(40))
+    random.Random(5).shuffle(perm)
+    px, py = [xs[i] for i in perm], [ys[i] for i in perm]
+    assert stats.spearman(xs, ys) == stats.spearman(px, py)
+    assert stats.pearson(xs, ys) == stats.pearson(px, py)
+    assert stats.auc(xs[:25], ys[25:]) == stats.auc(xs[:25], ys[25:])
+    assert stats.auc(xs[:25], ys[25:]) == stats.auc(xs[:25][::-1], ys[25:][::-1])
+
+
 def test_spearman_is_rank_based() -> None:
     xs = [1.0, 2.0, 3.0, 4.0, 5.0]
     assert stats.spearman(xs, [x**3 for x in xs]) == pytest.approx(1.0)  # monotone, not linear
@@ -88,6 +114,20 @@ def test_spearman_test_skips_unknown_sides() -> None:
 def test_t_ppf_matches_scipy(df: int, p: float) -> None:
     assert stats.t_ppf(p, df) == pytest.approx(sps.t.ppf(p, df), rel=1e-10)
     assert stats.t_ppf(1 - p, df) == pytest.approx(sps.t.ppf(1 - p, df), rel=1e-10)  # the lower tail
+
+
+@pytest.mark.parametrize("p", [0.5 + 1e-10, 0.5000001, 0.51, 0.75, 0.975, 0.9999, 1 - 1e-9, 1 - 1e-13])
+def test_t_ppf_to_1e_12_against_closed_forms(p: float) -> None:
+    # df = 1 is Cauchy: F(t) = ½ + atan(t)/π, so t = tan(π(p − ½)) = cot(π(1 − p)) (p − ½ and 1 − p are
+    # exact floats). df = 2: F(t) = ½ + t / (2√(2 + t²)), so with a = p − ½, t = 2a·√(2 / (1 − 4a²)).
+    # Near p = ½ these are sharper than scipy's t.ppf, which drifts to ~1e-7 relative there.
+    a, q = p - 0.5, 1 - p
+    cauchy = math.tan(math.pi * a) if a < q else 1 / math.tan(math.pi * q)
+    assert stats.t_ppf(p, 1) == pytest.approx(cauchy, rel=1e-12)
+    assert stats.t_ppf(1 - p, 1) == pytest.approx(-cauchy, rel=1e-12)
+    two = 2 * a * math.sqrt(2 / ((1 - 2 * a) * (1 + 2 * a)))
+    assert stats.t_ppf(p, 2) == pytest.approx(two, rel=1e-12)
+    assert stats.t_ppf(0.5, 7) == 0.0
 
 
 @pytest.mark.parametrize("df", [1, 3, 8, 22, 100])
@@ -172,6 +212,8 @@ def test_fisher_interval_edges() -> None:
     assert stats.fisher_interval(-1.0, 12) == (-1.0, -1.0)
     assert stats.fisher_interval(0.0, 12) == pytest.approx((-math.tanh(1.959964 / 3), math.tanh(1.959964 / 3)))
     assert stats.Z95 == 1.959964
+    with pytest.raises(ValueError, match="not one of"):
+        stats.fisher_interval(0.5, 12, method="kendall")
 
 
 # --- AUC and DeLong ----------------------------------------------------------------------------------

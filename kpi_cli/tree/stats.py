@@ -79,6 +79,9 @@ def fisher_interval(rho: float, n: int, method: str = "spearman", z: float = Z95
     >>> round(lo, 4), round(hi, 4)
     (0.0843, 0.7675)
     """
+    if method not in ("spearman", "pearson"):
+        msg = f"method {method!r} is not one of spearman, pearson"
+        raise ValueError(msg)
     if n <= 3:
         return None
     if abs(rho) >= 1:
@@ -108,6 +111,22 @@ def _betacf(a: float, b: float, x: float) -> float:
     return h
 
 
+def _betai_pair(a: float, b: float, x: float, y: float) -> tuple[float, float]:
+    """(I_x(a, b), I_y(b, a)) for y = 1 − x given separately: they add to 1, and the one the continued
+    fraction converges for is computed directly, so the smaller of the two keeps its relative precision
+    (1 − x, formed from x, would lose it near x = 1)."""
+    if x <= 0:
+        return 0.0, 1.0
+    if y <= 0:
+        return 1.0, 0.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y))
+    if x < (a + 1) / (a + b + 2):
+        lower = front * _betacf(a, b, x) / a
+        return lower, 1 - lower
+    upper = front * _betacf(b, a, y) / b
+    return 1 - upper, upper
+
+
 def betai(a: float, b: float, x: float) -> float:
     """The regularised incomplete beta function I_x(a, b).
 
@@ -116,14 +135,15 @@ def betai(a: float, b: float, x: float) -> float:
     >>> round(betai(2, 3, 0.4), 10)  # 1 − (0.6⁴ + 4·0.4·0.6³) = 0.5248
     0.5248
     """
-    if x <= 0:
-        return 0.0
-    if x >= 1:
-        return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
-    if x < (a + 1) / (a + b + 2):
-        return front * _betacf(a, b, x) / a
-    return 1 - front * _betacf(b, a, 1 - x) / b
+    return _betai_pair(a, b, x, 1 - x)[0]
+
+
+def _t_halves(t: float, df: float) -> tuple[float, float]:
+    """(P(0 < T < |t|), P(T > |t|)) for Student's t: ½ I_x(½, df/2) and ½ I_y(df/2, ½) with
+    x = t²/(df + t²), y = df/(df + t²), each formed without a subtraction."""
+    tt = t * t
+    central, tail = _betai_pair(0.5, df / 2, tt / (df + tt), df / (df + tt))
+    return 0.5 * central, 0.5 * tail
 
 
 def t_cdf(t: float, df: float) -> float:
@@ -134,12 +154,16 @@ def t_cdf(t: float, df: float) -> float:
     >>> t_cdf(0.0, 5), round(t_cdf(2.015048, 5), 6)
     (0.5, 0.95)
     """
-    tail = 0.5 * betai(df / 2, 0.5, df / (df + t * t))
-    return 1 - tail if t >= 0 else tail
+    central, tail = _t_halves(t, df)
+    return 0.5 + central if t >= 0 else tail
 
 
 def t_ppf(p: float, df: float) -> float:
-    """Student's t quantile, by bisection on :func:`t_cdf` (to the last bits a float holds).
+    """Student's t quantile, by bisection on the t distribution (to the last bits a float holds).
+
+    Near p = ½ the bisection compares P(0 < T < t) with p − ½, near 1 it compares P(T > t) with 1 − p
+    (both differences are exact in floating point), so the quantile keeps its relative precision at
+    both ends.
 
     Examples
     --------
@@ -151,14 +175,22 @@ def t_ppf(p: float, df: float) -> float:
         raise ValueError(msg)
     if p < 0.5:
         return -t_ppf(1 - p, df)
+    if p == 0.5:
+        return 0.0
+    half, upper = p - 0.5, 1 - p
+
+    def below(t: float) -> bool:  # is the t distribution function at t still under p?
+        central, tail = _t_halves(t, df)
+        return tail > upper if upper < half else central < half
+
     lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < p:
+    while below(hi):
         hi *= 2
-    for _ in range(200):
+    for _ in range(2100):  # from [0, 1] down to a subnormal quantile takes ~1075 halvings
         mid = (lo + hi) / 2
         if mid in (lo, hi):
             break
-        if t_cdf(mid, df) < p:
+        if below(mid):
             lo = mid
         else:
             hi = mid
