@@ -25,7 +25,7 @@ LEVEL_SD = 0.4  # log-sd of accounts' engagement levels (fixed per account)
 NOISE_SD = 0.2  # log-sd of an account's month-to-month wobble around its level
 USER_SD = 0.3  # log-sd of one user's key actions around the account's rate in a month
 HEALTH_PHI, HEALTH_SD, HEALTH_CAP = 0.5, 0.32, 0.55  # AR(1) of the log health, clipped to ±cap
-GAMMA = 2.0  # churn hazard ∝ (key actions per user in P − 1)^-GAMMA: a 10% drop, ~15% more churn
+GAMMA = 2.0  # churn hazard ∝ (key actions per user in P − 1)^-GAMMA: a 10% drop, ~23% more churn
 # E[x^-GAMMA] of a log-normal x with log-sd s is exp(GAMMA² s² / 2): dividing by it keeps the
 # segments' average hazards (CHURN in kpi_cli.sample) what they say, whatever the spread.
 NORM = math.exp(GAMMA**2 * (LEVEL_SD**2 + NOISE_SD**2) / 2)
@@ -62,13 +62,13 @@ def churn_factor(acc: Account, t: datetime) -> float:
     """How much more (> 1) or less likely than its segment ``acc`` is to end a subscription at ``t``.
 
     Reads the account's key actions per user in the month before ``t``'s (the first month for
-    January 2023), relative to the median: an account at half the median churns 2.8 times as often.
+    January 2023), relative to the median: an account at half the median churns 4 times as often.
 
     >>> from datetime import UTC
     >>> a = Account("cus_1", datetime(2023, 1, 1, tzinfo=UTC), True, "smb", "USD", "US", "", "")
     >>> a.key_rate = [KEY_BASE] * 3 + [KEY_BASE / 2] + [KEY_BASE] * 20
     >>> round(churn_factor(a, datetime(2023, 5, 9, tzinfo=UTC)) / churn_factor(a, datetime(2023, 4, 9, tzinfo=UTC)), 2)
-    2.83
+    4.0
     """
     m = min(max(month_of(t) - 1, 0), len(acc.key_rate) - 1)
     return min(4.0, (acc.key_rate[m] / KEY_BASE) ** -GAMMA / NORM)
