@@ -257,10 +257,11 @@ def account_level(run: Run, kpi: str, influencers: list[str], last: int = 24
     last
         Complete periods P in the window.
     """
+    if kpi == "nps":  # respondents, not account-periods: surveys are needed, not billing and events
+        from kpi_cli.tree.respondents import nps_account_level
+
+        return nps_account_level(run, kpi, influencers, last)
     require_sources(run)
-    if kpi == "nps":
-        msg = "--level account for nps is not built yet"
-        raise UsageError(msg, hint="use --level period for nps")
     if kpi != "customer_churn_rate":
         msg = f"--level account reads customer_churn_rate (or nps), not {kpi}"
         raise UsageError(msg, hint="use --level period for other KPIs")
