@@ -197,6 +197,9 @@ def from_series(run: Run, kpi: str, influencers: list[str], method: str, window:
         msg = "the range holds no period"
         raise UsageError(msg)
     ids = [kpi, *influencers]
+    # A window reaching back before the data (24 quarters of two years' data) starts where the data does.
+    while len(window) > 1 and all(values[m].get(window[0], (None,))[0] is None for m in ids):
+        window = window[1:]
     cal = calendar_of(run.settings.values)
     before = cal.step(window[0], -1)
     table = {m: changes_of(m, window, before, values[m], METRICS[m].unit_for(run.options)) for m in ids}

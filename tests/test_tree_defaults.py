@@ -1,0 +1,45 @@
+"""kpi tree's choices where SPEC is silent: defaults that cannot run, windows longer than the data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from kpi_cli.api import Run, _options
+from kpi_cli.tree.run import tree_run
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+KPI = [sys.executable, "-m", "kpi_cli"]
+
+
+def test_a_default_influencer_that_cannot_run_is_left_out_and_named(tmp_path):
+    # A config without [events] key_actions: key_actions_per_user cannot be computed, the others can.
+    (tmp_path / "kpi.toml").write_text(f'data_dir = "{SAMPLE.as_posix()}"\ncurrency = "USD"\n')
+    run = Run.start(_options(None, {"config": str(tmp_path / "kpi.toml")}))
+    result = tree_run(run, "customer_churn_rate")
+    assert list(result.verdicts) == ["session_minutes_per_user", "logins_per_user", "dau_mau"]
+    assert any(w.startswith("key_actions_per_user left out") for w in result.warnings)
+
+
+def test_named_influencers_must_all_run(tmp_path):
+    (tmp_path / "kpi.toml").write_text(f'data_dir = "{SAMPLE.as_posix()}"\ncurrency = "USD"\n')
+    proc = subprocess.run([*KPI, "tree", "customer_churn_rate", "--influencers", "key_actions_per_user",
+                           "--config", str(tmp_path / "kpi.toml"), "-f", "csv"], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "key_actions" in proc.stderr
+
+
+def test_a_smoothed_kpi_is_refused_before_its_missing_defaults():
+    proc = subprocess.run([*KPI, "tree", "ltv", "--data", str(SAMPLE), "-f", "csv"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "trailing average" in proc.stderr
+
+
+def test_a_window_longer_than_the_data_starts_where_the_data_does():
+    # 24 quarters reach back to 2019; the sample starts in 2023-01: the change table starts there too.
+    run = Run.start(_options(SAMPLE, {"period": "quarter", "currency": "USD"}))
+    result = tree_run(run, "customer_churn_rate", "logins_per_user")
+    periods = sorted({c.period for c in result.changes})
+    assert periods[0].isoformat() == "2023-01-01"
+    assert len(periods) == 8  # 2023-Q1 … 2024-Q4
