@@ -233,9 +233,10 @@ def test_a_block_of_ties_shares_one_quartile(isolated: Path) -> None:
     assert "30 with no activity in P − 1 counted as 0" in row.detail
 
 
-def test_nps_is_not_built_yet(isolated: Path) -> None:
+def test_nps_at_account_level_needs_surveys(isolated: Path) -> None:
+    # nps's respondent level is tests/test_tree_respondents.py's; a company without surveys cannot run it.
     run = start(write_company(isolated / "d", ACCOUNTS))
-    with pytest.raises(UsageError, match="--level account for nps is not built yet"):
+    with pytest.raises(UsageError, match="--level account for nps needs surveys"):
         account_level(run, "nps", ["ces"], last=1)
 
 
