@@ -13,6 +13,8 @@ VERDICTS = ("moved together", "moved opposite", "possible, not reliable", "no de
             "mechanical")
 FOOTER = ("An association in aggregate changes, not a cause: only an experiment (changing the influencer "
           "for some accounts and not others) tests cause.")
+ACCOUNT_FOOTER = ("An association across accounts, not a cause: accounts that differ in the influencer differ in "
+                  "other ways too; only an experiment tests cause.")
 
 
 @dataclass(frozen=True)

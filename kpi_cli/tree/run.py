@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from kpi_cli.errors import UsageError
 from kpi_cli.registry import METRICS
-from kpi_cli.tree.model import CHANGE_COLUMNS, STAT_COLUMNS, TreeResult
+from kpi_cli.tree.model import ACCOUNT_FOOTER, CHANGE_COLUMNS, STAT_COLUMNS, TreeResult
 from kpi_cli.tree.period import DEFAULT_INFLUENCERS, check_ids, period_level
 
 if TYPE_CHECKING:
@@ -69,7 +69,8 @@ def tree_run(run: Run, kpi: str, influencers: str | list[str] | None = None, lev
             from kpi_cli.tree.account import account_level
 
             rows, verdicts, warnings = account_level(run, kpi, chosen, last=run.options.range.last or 24)
-            result = TreeResult(kpi, "account", 0, tuple(rows), (), verdicts, warnings=tuple(warnings))
+            result = TreeResult(kpi, "account", 0, tuple(rows), (), verdicts, warnings=tuple(warnings),
+                                footer=ACCOUNT_FOOTER)
     return replace(result, warnings=(*notes, *result.warnings)) if notes else result
 
 

@@ -55,9 +55,12 @@ def influencer_grid(result: TreeResult) -> Grid:
         method = result.stats[0].method if result.stats else "spearman"
         how = (f"{method.capitalize()} ρ of period changes, lags 0–3 (influencer leading), "
                f"{result.periods} complete periods; r_needed: Bonferroni over {len(names)} × 4 tests.")
-    else:
+    elif result.stats and result.stats[0].method == "auc":
         how = ("Accounts paying at the start of each period; predictor from the period before; AUC with "
                "DeLong's interval.")
+    else:
+        how = ("Respondents' scores against their account's influencer over the 90 days before the response; "
+               "Spearman ρ with its Fisher interval.")
     return Grid(columns, 1, title=title, caption=f"{how} {result.footer}")
 
 
