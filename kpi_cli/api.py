@@ -363,7 +363,7 @@ def tree(kpi: str, data: str | Path | None = None, influencers: str | list[str] 
          **kwargs: Any) -> pl.DataFrame:
     """``kpi tree`` as rows: SPEC §3.5's long statistics, or with ``changes`` the change table.
 
-    :func:`kpi_cli.tree.run.tree_run` gives the whole :class:`~kpi_cli.tree.model.TreeResult`.
+    :func:`kpi_cli.influence.run.tree_run` gives the whole :class:`~kpi_cli.influence.model.TreeResult`.
 
     Examples
     --------
@@ -371,7 +371,7 @@ def tree(kpi: str, data: str | Path | None = None, influencers: str | list[str] 
     >>> df.columns[:6], df["lag"].to_list()
     (['kpi', 'influencer', 'level', 'lag', 'n', 'method'], [0, 1, 2, 3, 0, 1, 2, 3])
     """
-    from kpi_cli.tree.run import changes_frame, stats_frame, tree_run
+    from kpi_cli.influence.run import changes_frame, stats_frame, tree_run
 
     result = tree_run(Run.start(_options(data, kwargs)), kpi, influencers, level, allow_smoothed, method)
     return changes_frame(result) if changes else stats_frame(result)

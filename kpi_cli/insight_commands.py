@@ -117,7 +117,7 @@ def tree_command(
       kpi tree customer_churn_rate --level account
     """
     from kpi_cli import output
-    from kpi_cli.tree.run import changes_frame, stats_frame, tree_run
+    from kpi_cli.influence.run import changes_frame, stats_frame, tree_run
 
     run = start_run(common)
     with progress(common, "reading the tree…"):
@@ -129,8 +129,8 @@ def tree_command(
     out_path = Path(common["output"]) if common["output"] else None
     fmt = output.choose_format(common["format"], out_path, sys.stdout.isatty())
     if fmt == "table" and not changes:
+        from kpi_cli.influence.terminal import grids
         from kpi_cli.options import calendar_of
-        from kpi_cli.tree.terminal import grids
 
         grain = calendar_of(run.settings.values).grain
         show_grids(grids(result, run.info.get("currency") or "USD", grain), common, out_path)

@@ -13,9 +13,9 @@ from html.parser import HTMLParser
 
 import pytest
 
+from kpi_cli.influence.model import Decomposition, Scatter, Term, TreeResult
 from kpi_cli.summary.html import page
 from kpi_cli.summary.model import Benchmark, Point, Report, ReportRow
-from kpi_cli.tree.model import Decomposition, Scatter, Term, TreeResult
 
 
 def months(n: int, end: date = date(2024, 3, 1)) -> list[date]:

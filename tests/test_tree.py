@@ -379,8 +379,8 @@ def test_changes_table(world: World, units: dict[str, str]) -> None:
 
 def test_the_decomposition_sums_to_the_latest_change(world: World) -> None:
     from kpi_cli.api import Run
+    from kpi_cli.influence.run import tree_run
     from kpi_cli.options import RunOptions
-    from kpi_cli.tree.run import tree_run
 
     run = Run.start(RunOptions(data=str(world.folder), config=str(world.folder / "kpi.toml"), as_of=AS_OF))
     d = tree_run(run, CHURN, [LOGINS]).decomposition

@@ -1,4 +1,4 @@
-"""``kpi tree --level account`` (kpi_cli/tree/account.py; docs/decisions/issue9-account.md).
+"""``kpi tree --level account`` (kpi_cli/influence/account.py; docs/decisions/issue9-account.md).
 
 A hand-built company: 41 accounts paying $100/month from 2023-01-01, one user each. P is March 2023
 (``--as-of 2023-04-01``, ``last=1``), so the predictor is each account's logins per user in February.
@@ -20,8 +20,8 @@ from typer.testing import Result
 
 from kpi_cli.api import Run
 from kpi_cli.errors import UsageError
+from kpi_cli.influence.account import account_level, churn_units, churn_verdict
 from kpi_cli.options import RunOptions
-from kpi_cli.tree.account import account_level, churn_units, churn_verdict
 from tests.conftest import write_csv
 
 SUBS_HEADER = ["customer_id", "subscription_id", "start_at", "end_at", "amount", "currency", "interval",

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from kpi_cli.api import Run, _options
-from kpi_cli.tree.run import tree_run
+from kpi_cli.influence.run import tree_run
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 KPI = [sys.executable, "-m", "kpi_cli"]
@@ -43,3 +43,12 @@ def test_a_window_longer_than_the_data_starts_where_the_data_does():
     periods = sorted({c.period for c in result.changes})
     assert periods[0].isoformat() == "2023-01-01"
     assert len(periods) == 8  # 2023-Q1 … 2024-Q4
+
+
+def test_python_api_tree_stays_the_function():
+    import kpi_cli
+
+    first = kpi_cli.tree("customer_churn_rate", data=SAMPLE, influencers="logins_per_user")
+    again = kpi_cli.tree("customer_churn_rate", data=SAMPLE, influencers="logins_per_user")
+    assert first.equals(again)
+    assert first["lag"].to_list() == [0, 1, 2, 3]

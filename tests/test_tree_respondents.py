@@ -1,4 +1,4 @@
-"""``kpi tree nps --level account`` (kpi_cli/tree/respondents.py; docs/decisions/issue9-respondents.md).
+"""``kpi tree nps --level account`` (kpi_cli/influence/respondents.py; docs/decisions/issue9-respondents.md).
 
 A hand-built company of 40 accounts ``a01``…``a40``, one nps respondent each in June 2023 (``--as-of
 2023-07-03``, ``last=1``; a ces answer on 2023-07-02 takes the surveys to July, so June is complete).
@@ -28,9 +28,9 @@ from scipy.stats import norm, spearmanr, t
 
 from kpi_cli.api import Run
 from kpi_cli.errors import UsageError
+from kpi_cli.influence.account import account_level
+from kpi_cli.influence.respondents import respondent_verdict
 from kpi_cli.options import RunOptions
-from kpi_cli.tree.account import account_level
-from kpi_cli.tree.respondents import respondent_verdict
 from tests.conftest import write_csv
 
 AS_OF = "2023-07-03"

@@ -1,4 +1,4 @@
-"""``kpi_cli.tree.stats`` against scipy (the independent oracle), the research's tables and hand work.
+"""``kpi_cli.influence.stats`` against scipy (the independent oracle), the research's tables and hand work.
 
 The module is plain Python on purpose (no numpy or scipy at run time); here scipy.stats checks each
 piece: ranks and Spearman with ties, Pearson, Student's t, the incomplete beta, the critical |ρ|,
@@ -14,7 +14,7 @@ import pytest
 from scipy import special
 from scipy import stats as sps
 
-from kpi_cli.tree import stats
+from kpi_cli.influence import stats
 
 # --- ranks, Spearman, Pearson ----------------------------------------------------------------------
 

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     import polars as pl
 
     from kpi_cli.api import Run
+    from kpi_cli.influence.model import TreeResult
     from kpi_cli.periods import Calendar
-    from kpi_cli.tree.model import TreeResult
 
 HISTORY = 24  # periods of history each metric carries (the HTML trend; the sparkline shows the last 12)
 SPARK = 12
@@ -205,7 +205,7 @@ TREE_KPIS = ("customer_churn_rate", "nps")
 def report_tree(run: Run, report: Report) -> TreeResult | None:
     """The tree of the report's first result KPI (churn, else NPS) against the default influencers the
     report computed, from the report's own rows: no second run. None when no such KPI is there."""
-    from kpi_cli.tree.period import DEFAULT_INFLUENCERS, from_series, series_of
+    from kpi_cli.influence.period import DEFAULT_INFLUENCERS, from_series, series_of
 
     shown = {r.metric for r in report.rows}
     for kpi in TREE_KPIS:

@@ -1,7 +1,7 @@
 """``kpi report --html``: the whole report as one self-contained page (SPEC §3.5).
 
 One card per metric, grouped by section, each with its value, its changes and a trend chart drawn
-as inline SVG (:mod:`kpi_cli.summary.svg`); with a :class:`~kpi_cli.tree.model.TreeResult`, a section
+as inline SVG (:mod:`kpi_cli.summary.svg`); with a :class:`~kpi_cli.influence.model.TreeResult`, a section
 on what moved with the KPI. No JavaScript, no link or source that leaves the file, no timestamp:
 the same report gives the same bytes.
 """
@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from datetime import date
 from html import escape
 
+from kpi_cli.influence.model import Decomposition, Scatter, TreeResult
 from kpi_cli.render import SYMBOLS, fmt_value, period_label
 from kpi_cli.summary.fmt import MINUS, fmt_change, fmt_level
 from kpi_cli.summary.model import SECTIONS, Benchmark, Report, ReportRow
 from kpi_cli.summary.style import CSS
 from kpi_cli.summary.svg import ChartPoint, attrs, line_chart, scatter_chart
-from kpi_cli.tree.model import Decomposition, Scatter, TreeResult
 
 HISTORY = 24  # periods a trend chart shows at most
 PREVIOUS = {"day": "previous day", "week": "previous week", "month": "previous month",

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from kpi_cli.changes import change, change_unit
 from kpi_cli.errors import UsageError
+from kpi_cli.influence import stats
+from kpi_cli.influence.mechanical import shared_base
+from kpi_cli.influence.model import Change, Scatter, StatRow, TreeResult
 from kpi_cli.registry import METRICS
-from kpi_cli.tree import stats
-from kpi_cli.tree.mechanical import shared_base
-from kpi_cli.tree.model import Change, Scatter, StatRow, TreeResult
 
 if TYPE_CHECKING:
     import polars as pl
@@ -177,7 +177,7 @@ def verdict_of(kpi: str, influencer: str, rows: list[StatRow]) -> tuple[str | No
 
 def period_level(run: Run, kpi: str, influencers: list[str], method: str = "spearman") -> TreeResult:
     """Changes, lagged correlations and verdicts of ``influencers`` against ``kpi``."""
-    from kpi_cli.tree.decompose import parts_of
+    from kpi_cli.influence.decompose import parts_of
 
     if method not in ("spearman", "pearson"):
         msg = f"--method {method!r} is not one of spearman, pearson"
@@ -190,8 +190,8 @@ def period_level(run: Run, kpi: str, influencers: list[str], method: str = "spea
 def from_series(run: Run, kpi: str, influencers: list[str], method: str, window: list[date],
                 values: Series) -> TreeResult:
     """:func:`period_level` on series already computed (``kpi report`` reuses its own run's)."""
+    from kpi_cli.influence.decompose import decomposition
     from kpi_cli.options import calendar_of
-    from kpi_cli.tree.decompose import decomposition
 
     if not window:
         msg = "the range holds no period"

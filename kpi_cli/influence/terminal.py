@@ -5,10 +5,10 @@ Colours stay neutral: a correlation is neither good nor bad news.
 
 from __future__ import annotations
 
+from kpi_cli.influence.model import TreeResult
 from kpi_cli.registry import METRICS
 from kpi_cli.render import Column, Grid, period_label
 from kpi_cli.summary.fmt import fmt_change, fmt_level, sparkline
-from kpi_cli.tree.model import TreeResult
 
 SPARK = 12  # changes in the sparkline: the latest year reads at a glance; the statistics use them all
 

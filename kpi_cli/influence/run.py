@@ -6,9 +6,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kpi_cli.errors import UsageError
+from kpi_cli.influence.model import ACCOUNT_FOOTER, CHANGE_COLUMNS, STAT_COLUMNS, TreeResult
+from kpi_cli.influence.period import DEFAULT_INFLUENCERS, check_ids, period_level
 from kpi_cli.registry import METRICS
-from kpi_cli.tree.model import ACCOUNT_FOOTER, CHANGE_COLUMNS, STAT_COLUMNS, TreeResult
-from kpi_cli.tree.period import DEFAULT_INFLUENCERS, check_ids, period_level
 
 if TYPE_CHECKING:
     import polars as pl
@@ -39,7 +39,7 @@ def influencers_for(kpi: str, given: str | list[str] | None) -> list[str]:
 
 def tree_run(run: Run, kpi: str, influencers: str | list[str] | None = None, level: str = "period",
              allow_smoothed: bool = False, method: str = "spearman") -> TreeResult:
-    """The :class:`~kpi_cli.tree.model.TreeResult` of ``kpi`` against its influencers."""
+    """The :class:`~kpi_cli.influence.model.TreeResult` of ``kpi`` against its influencers."""
     from kpi_cli.api import availability
 
     kpi = kpi.strip()
@@ -66,7 +66,7 @@ def tree_run(run: Run, kpi: str, influencers: str | list[str] | None = None, lev
         if level == "period":
             result = period_level(run, kpi, chosen, method)
         else:
-            from kpi_cli.tree.account import account_level
+            from kpi_cli.influence.account import account_level
 
             rows, verdicts, warnings = account_level(run, kpi, chosen, last=run.options.range.last or 24)
             result = TreeResult(kpi, "account", 0, tuple(rows), (), verdicts, warnings=tuple(warnings),

@@ -13,8 +13,8 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from kpi_cli.changes import change_unit
+from kpi_cli.influence.model import Decomposition, Term
 from kpi_cli.registry import METRICS
-from kpi_cli.tree.model import Decomposition, Term
 
 if TYPE_CHECKING:
     from kpi_cli.api import Run

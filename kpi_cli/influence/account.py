@@ -24,11 +24,11 @@ import polars as pl
 
 from kpi_cli.api import Run, compute_run
 from kpi_cli.errors import KpiError, UsageError
+from kpi_cli.influence.mechanical import mechanical
+from kpi_cli.influence.model import StatRow
+from kpi_cli.influence.stats import auc, quartile_of
 from kpi_cli.periods import RangeRequest
 from kpi_cli.registry import METRICS
-from kpi_cli.tree.mechanical import mechanical
-from kpi_cli.tree.model import StatRow
-from kpi_cli.tree.stats import auc, quartile_of
 
 MIN_CHURNED = 20  # SPEC §3.5: null under 20 churn events
 ALPHA = 0.05
@@ -258,7 +258,7 @@ def account_level(run: Run, kpi: str, influencers: list[str], last: int = 24
         Complete periods P in the window.
     """
     if kpi == "nps":  # respondents, not account-periods: surveys are needed, not billing and events
-        from kpi_cli.tree.respondents import nps_account_level
+        from kpi_cli.influence.respondents import nps_account_level
 
         return nps_account_level(run, kpi, influencers, last)
     require_sources(run)

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from kpi_cli.errors import UsageError
-from kpi_cli.tree import stats
-from kpi_cli.tree.mechanical import shared_base
-from kpi_cli.tree.model import StatRow
+from kpi_cli.influence import stats
+from kpi_cli.influence.mechanical import shared_base
+from kpi_cli.influence.model import StatRow
 
 if TYPE_CHECKING:
     from kpi_cli.api import Run
