@@ -29,6 +29,9 @@ demo: $(STAMP)
 	$(BIN)/kpi funnel "Signed Up" "Dashboard Viewed" "Report Created" --data sample_data --quarter 2024-Q2 -f table
 	$(BIN)/kpi compute acquisition --data sample_data --from 2024-07 --to 2024-12 --currency USD -f table
 	$(BIN)/kpi compute satisfaction --data sample_data --from 2024-07 --to 2024-12 --currency USD -f table
+	$(BIN)/kpi report --data sample_data --config sample_data/kpi.toml --month 2024-12 -f table
+	$(BIN)/kpi tree customer_churn_rate --data sample_data --config sample_data/kpi.toml -f table
+	$(BIN)/kpi tree nps --data sample_data --config sample_data/kpi.toml -f table
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check kpi_cli tests bench
