@@ -94,13 +94,19 @@ def change(prev: float | None, cur: float | None, unit: str) -> tuple[float | No
     return cur - prev, cu
 
 
-def window(series: dict[str, Series], kpi: str, last: int) -> list[str]:
-    """The last ``last`` periods complete for the KPI (oldest first).
+def window(series: dict[str, Series], kpi: str, last: int, metrics: list[str] | None = None) -> list[str]:
+    """The last ``last`` periods (oldest first) ending at the last one complete for the KPI and every one
+    of ``metrics``: "the last 24 complete periods" of the series read together (SPEC §3.5).
 
-    An influencer's own incomplete period may fall inside it (its source ends earlier): that
-    change is shown in the change table but never paired (see ``stat_changes``).
+    An influencer's own incomplete period before that end (a gap) stays in the change table but is never
+    paired (see ``stat_changes``).
     """
-    return [p for p in sorted(series[kpi]) if series[kpi][p][1]][-last:]
+    names = [kpi, *(metrics or [])]
+    periods = sorted(series[kpi])
+    done = [p for p in periods if all(series.get(m, {}).get(p, (None, True))[1] for m in names)]
+    if not done:
+        return []
+    return [p for p in periods if p <= done[-1]][-last:]
 
 
 @dataclass

@@ -243,7 +243,7 @@ def oracle(w: World, units: dict[str, str], kpi_id: str, influencers: list[str],
            method: str = "spearman") -> tuple[list[ot.ChangeRow], list[ot.TreeRow]]:
     metrics = [kpi_id, *influencers]
     s = w.series(metrics)
-    changes = ot.change_table(s, units, metrics, ot.window(s, kpi_id, last))
+    changes = ot.change_table(s, units, metrics, ot.window(s, kpi_id, last, metrics))
     return changes, ot.tree_rows(kpi_id, influencers, changes, method)
 
 

@@ -89,9 +89,14 @@ def check_ids(run: Run, kpi: str, influencers: list[str], allow_smoothed: bool, 
 Series = dict[str, dict[date, tuple[float | None, bool, float | None, float | None]]]
 
 
-def series_run(run: Run, ids: list[str]) -> tuple[list[date], Series]:
-    """The window's periods (oldest first) and each metric's (value, complete, numerator, denominator)
-    from the period before the window through its end, from one compute run."""
+SLACK = 3  # extra periods a "--last N" window reads, so N periods complete for every series remain
+
+
+def series_run(run: Run, ids: list[str]) -> tuple[list[date], Series, int | None]:
+    """The window's periods (oldest first), each metric's (value, complete, numerator, denominator) from
+    the period before the window through its end, from one compute run, and N for ``--last N`` (the
+    window then reads ``SLACK`` periods more, for :func:`complete_window` to end where every series is
+    complete: the latest data end of one source is not the others')."""
     from kpi_cli.api import compute_run
     from kpi_cli.graph import Graph
     from kpi_cli.options import calendar_of
@@ -102,12 +107,26 @@ def series_run(run: Run, ids: list[str]) -> tuple[list[date], Series]:
     if req.is_empty():
         req = RangeRequest(last=WINDOW)
         run.options = replace(run.options, range=req)
+    size = req.last
     graph = Graph(run, ids)
     first, last = graph.first, graph.last
+    if size is not None:
+        first = cal.step(first, -SLACK)
     window = cal.starts(first, cal.step(last, 1))[:-1]
     run.options = replace(run.options, range=RangeRequest(from_=cal.step(first, -1).isoformat(),
                                                           to=last.isoformat()))
-    return window, series_of(compute_run(ids, run), ids)
+    return window, series_of(compute_run(ids, run), ids), size
+
+
+def complete_window(window: list[date], values: Series, ids: list[str], size: int | None) -> list[date]:
+    """The last ``size`` periods of ``window`` that end no later than the last period complete for every
+    one of ``ids`` (all of ``window`` when ``size`` is None: a range the user named)."""
+    if size is None:
+        return window
+    end = len(window)
+    while end > 0 and not all(values[m].get(window[end - 1], (None, True))[1] for m in ids):
+        end -= 1
+    return window[max(0, end - size):end]
 
 
 def series_of(df: pl.DataFrame, ids: list[str]) -> Series:
@@ -183,8 +202,8 @@ def period_level(run: Run, kpi: str, influencers: list[str], method: str = "spea
         msg = f"--method {method!r} is not one of spearman, pearson"
         raise UsageError(msg)
     ids = [kpi, *influencers]
-    window, values = series_run(run, [*ids, *(p for p in parts_of(kpi) if p not in ids)])
-    return from_series(run, kpi, influencers, method, window, values)
+    window, values, size = series_run(run, [*ids, *(p for p in parts_of(kpi) if p not in ids)])
+    return from_series(run, kpi, influencers, method, complete_window(window, values, ids, size), values)
 
 
 def from_series(run: Run, kpi: str, influencers: list[str], method: str, window: list[date],
@@ -241,8 +260,11 @@ def from_series(run: Run, kpi: str, influencers: list[str], method: str, window:
     complete = sum(1 for c in y if c.complete)
     warnings = []
     if complete < WARN_PERIODS:
-        warnings.append(f"only {complete} complete periods: at lag 0 only |ρ| above "
-                        f"{rows[0].r_needed or 1:.2f} would show; 18 or more periods read better")
+        need = rows[0].r_needed if rows else None
+        shown = (f"at lag 0 only |ρ| above {need:.2f} would show" if need is not None
+                 else f"too few for any correlation (it needs {MIN_PAIRS} pairs)")
+        warnings.append(f"only {complete} complete period{'s' * (complete != 1)}: {shown}; "
+                        f"{WARN_PERIODS} or more periods read better")
     changes = tuple(c for m in ids for c in table[m])
     return TreeResult(kpi, "period", complete, tuple(rows), changes, verdicts,
                       decomposition=decomposition(run, kpi, window, values), scatters=tuple(scatters),
