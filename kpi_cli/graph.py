@@ -184,6 +184,10 @@ class Graph:
         fam = family(name)
         return fam.data_end(self) if fam.data_end else None
 
+    def data_ends(self) -> list[int]:
+        """The last instant of each family's data this run reads (families that know it)."""
+        return [e for e in (self._data_end(f) for f in self.families) if e is not None]
+
     @property
     def first(self) -> date:
         """The first requested period start."""

@@ -15,6 +15,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from kpi_cli import compute
+from kpi_cli import report as report_rows
 from kpi_cli.api import Run, _options
 from kpi_cli.summary.build import COLUMNS, report_run, rows_frame, year_ago
 from kpi_cli.summary.fmt import fmt_change, sparkline
@@ -195,3 +196,23 @@ def test_python_api_names_stay_functions():
     assert callable(imported)
     assert_frame_equal(first, again)
     assert first["value"].to_list() == [compute("mrr", data=SAMPLE, month="2024-06")["value"][0]]
+
+
+def test_machine_rows_put_the_band_on_the_values_scale():
+    # The seed band is 5–7% a year; the report is monthly: 1 − (1 − 0.05)^(1/12) = 0.0042653…
+    df = report_rows("customer_churn_rate", data=SAMPLE, month="2024-06")
+    assert df["benchmark_low"][0] == pytest.approx(1 - 0.95 ** (1 / 12), rel=1e-12)
+    assert df["benchmark_high"][0] == pytest.approx(1 - 0.93 ** (1 / 12), rel=1e-12)
+
+
+def test_the_benchmark_band_does_not_depend_on_asking_for_arpa():
+    a = report_rows("nrr_ttm", data=SAMPLE, month="2024-06")
+    b = report_rows("nrr_ttm,arpa", data=SAMPLE, month="2024-06")
+    assert a["benchmark_source"][0] == b["benchmark_source"][0]
+
+
+def test_the_default_period_is_complete_for_every_family():
+    # Events end on 2024-12-31 before December does: the whole report's default is November.
+    rep = report_run(Run.start(_options(SAMPLE, {"config": str(SAMPLE / "kpi.toml")})), "mrr,dau_mau,nps")
+    assert {r.period.isoformat() for r in rep.rows} == {"2024-11-01"}
+    assert all(r.complete for r in rep.rows)

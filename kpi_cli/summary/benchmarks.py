@@ -228,6 +228,28 @@ def _convert(metric: str, value: float | None, grain: str, basis: str) -> tuple[
     return compared, f"{adjective} {value:.1%} {how}: {compared:.1%}{PER[basis]}", ""
 
 
+def on_grain(metric: str, bound: float | None, grain: str, basis: str) -> float | None:
+    """A benchmark bound brought to the metric's own grain: the inverse of the compounding :func:`match`
+    applies (an annual 5% churn band is 0.43% a month), so machine rows put the band on the value's scale.
+
+    Examples
+    --------
+    >>> round(on_grain("customer_churn_rate", 0.05, "month", "annual"), 6)
+    0.004265
+    >>> on_grain("nps", 41.0, "week", "point")
+    41.0
+    """
+    if bound is None or basis == "point" or metric.endswith("_ttm"):
+        return bound
+    target = BASIS_MONTHS[basis]
+    if MONTHS.get(grain) == target or metric not in CHURN + RETENTION or grain not in MONTHS:
+        return bound
+    k = target / MONTHS[grain]
+    if not 0 <= bound <= 1:
+        return bound
+    return 1 - (1 - bound) ** (1 / k) if metric in CHURN else bound ** (1 / k)
+
+
 def _position(e: Entry, compared: float) -> str:
     if e.low is not None or e.high is not None:
         if e.low is not None and compared < e.low:

@@ -63,9 +63,18 @@ def report_period(run: Run, ids: list[str]) -> date:
     from kpi_cli.graph import Graph
 
     graph = Graph(run, ids)
+    if run.options.range.is_empty():
+        # "The last complete one" for the whole report: complete for every family shown, so the default
+        # is the period before the EARLIEST data end (compute's span ends at the latest one).
+        from kpi_cli.periods import resolve_range
+
+        ends = graph.data_ends()
+        if ends:
+            return resolve_range(run.options.range, graph.calendar, graph.as_of, min(ends))[1]
     if graph.first != graph.last:
         msg = "kpi report shows one period, and this range names several"
-        raise UsageError(msg, hint="use --month 2024-03 (or last), --quarter, --year, or --last 1")
+        raise UsageError(msg, hint="use --month 2024-03 (or last), --last 1, or a quarter or year at its grain: "
+                         "--quarter 2024-Q2 --period quarter, --year 2024 --period year")
     return graph.last
 
 
@@ -94,9 +103,11 @@ def report_run(run: Run, metrics: str | list[str] = "all") -> Report:
     # One period more than the history: the tree section's first change reads the period before it.
     first = min(cal.step(period, -HISTORY), year_ago(period, cal))
     run.options = replace(run.options, range=RangeRequest(from_=first.isoformat(), to=period.isoformat()))
-    df = compute_run(metrics, run)
+    # ARPA picks a benchmark's ARPA band: computed in the same run even when not shown.
+    extra = ["arpa"] if "arpa" not in asked and available("arpa") else []
+    df = compute_run([*asked, *extra], run)
     run.info["report_rows"] = df
-    ids = [m for m in run.info.get("metrics", []) if m not in FOLDED]
+    ids = [m for m in run.info.get("metrics", []) if m not in FOLDED and m not in extra]
     series = _series(df)
     rows = [_row(mid, period, cal, series, run) for mid in ids]
     order = {key: i for i, (key, _) in enumerate(SECTIONS)}
@@ -169,7 +180,7 @@ def _with_benchmarks(rows: list[ReportRow], run: Run, grain: str, series: dict[s
 
     entries = benchmarks.load(run.settings.tables.get("benchmarks"))
     currency = run.info.get("currency") or run.settings.values.get("currency")
-    arpa = next((r.value for r in rows if r.metric == "arpa"), None) if currency == "USD" else None
+    arpa = series.get("arpa", {}).get(rows[0].period, (None,))[0] if rows and currency == "USD" else None
     known = {e.metric for e in entries}
     out = []
     for r in rows:
@@ -185,11 +196,15 @@ def rows_frame(report: Report) -> pl.DataFrame:
     """The report as rows with SPEC §3.5's columns (machine formats)."""
     import polars as pl
 
+    from kpi_cli.summary.benchmarks import on_grain
+
     records = []
     for r in report.rows:
         b = r.benchmark
         low = b.low if b is not None and b.low is not None else (b.value if b is not None else None)
         high = b.high if b is not None and b.high is not None else (b.value if b is not None else None)
+        if b is not None:  # on the value's own scale: a monthly churn beside an annual band would mislead
+            low, high = (on_grain(r.metric, x, report.grain, b.basis) for x in (low, high))
         records.append((r.metric, r.period, r.value, r.previous, r.change, r.change_unit, r.year_ago, r.yoy_change,
                         low, high, b.source if b is not None else None, r.complete))
     schema = {"metric": pl.String, "period": pl.Date, "value": pl.Float64, "previous": pl.Float64,
