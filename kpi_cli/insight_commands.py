@@ -26,8 +26,9 @@ from kpi_cli.cli import (
 from kpi_cli.present import report as say_report
 from kpi_cli.present import show_grids
 
-# Every option that changes a metric's value, the output ones but --wide and --by (one company, one period).
-INSIGHT_OPTS = (*RANGE_OPTS, *INPUT_OPTS, *REVENUE_OPTS, *ENGAGEMENT_OPTS, *ACQUISITION_OPTS, *SATISFACTION_OPTS,
+# Every option that changes a metric's value, the output ones but --wide; --by is accepted so that its refusal
+# (one company) is kpi's one-line message rather than Click's "no such option".
+INSIGHT_OPTS = (*RANGE_OPTS, "by", *INPUT_OPTS, *REVENUE_OPTS, *ENGAGEMENT_OPTS, *ACQUISITION_OPTS, *SATISFACTION_OPTS,
                 "format", "output", "decimals", *MESSAGE_OPTS)
 
 
@@ -136,10 +137,15 @@ def tree_command(
         show_grids(grids(result, run.info.get("currency") or "USD", grain), common, out_path)
         return
     df = changes_frame(result) if changes else stats_frame(result)
-    if fmt == "table":
+    if fmt == "table":  # the change table for people: values and changes in their units
+        import polars as pl
+
+        from kpi_cli.influence.terminal import change_cells
         from kpi_cli.present import emit
 
-        emit(df, common, long_metrics=False, dims=[], currency="USD", title="Changes", run=run)
+        shown = pl.DataFrame(change_cells(result, run.info.get("currency") or "USD"),
+                             schema=["metric", "period", "value", "change", "complete"], orient="row")
+        emit(shown, common, long_metrics=False, dims=[], currency="USD", title="Changes", run=run)
         return
     df = output.rounded(df, common["decimals"], fmt)
     if out_path is not None:

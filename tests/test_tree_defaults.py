@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,39 @@ def test_python_api_tree_stays_the_function():
     again = kpi_cli.tree("customer_churn_rate", data=SAMPLE, influencers="logins_per_user")
     assert first.equals(again)
     assert first["lag"].to_list() == [0, 1, 2, 3]
+
+
+def run_kpi(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*KPI, *args], capture_output=True, text=True, env={"COLUMNS": "100", "PATH": "/usr/bin"})
+
+
+def test_by_is_refused_with_kpis_own_message():
+    for command in (["report"], ["tree", "customer_churn_rate"]):
+        proc = run_kpi(*command, "--by", "plan", "--data", str(SAMPLE))
+        assert proc.returncode == 2
+        assert "--by is not supported" in proc.stderr
+
+
+def test_account_level_refuses_a_named_range():
+    proc = run_kpi("tree", "customer_churn_rate", "--level", "account", "--from", "2024-01", "--to", "2024-06",
+                   "--data", str(SAMPLE))
+    assert proc.returncode == 2
+    assert "--last N" in proc.stderr
+
+
+def test_a_smoothed_default_influencer_is_left_out_under_trailing_windows():
+    proc = run_kpi("tree", "customer_churn_rate", "--window", "trailing", "--config", str(SAMPLE / "kpi.toml"),
+                   "-f", "csv")
+    assert proc.returncode == 0, proc.stderr
+    assert "dau_mau left out" in proc.stderr
+    assert {line.split(",")[1] for line in proc.stdout.splitlines()[1:]} == {
+        "key_actions_per_user", "session_minutes_per_user", "logins_per_user"}
+
+
+def test_the_change_table_shows_changes_in_their_units():
+    proc = run_kpi("tree", "customer_churn_rate", "--influencers", "logins_per_user", "--config",
+                   str(SAMPLE / "kpi.toml"), "--changes", "-f", "table")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"[+−]\d+\.\d pp", proc.stdout)  # churn's changes in percentage points
+    assert re.search(r"[+−]\d+\.\d%", proc.stdout)  # logins per user's relative changes
+    assert not re.search(r"│ -?0\.\d+ +│", proc.stdout)  # no raw fraction such as 0.02 left in a cell

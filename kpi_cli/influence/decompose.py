@@ -96,7 +96,7 @@ def _names(kpi: str) -> tuple[str, str]:
     m = METRICS[kpi]
     if m.ratio is not None:
         return NAMES.get(m.ratio[0], m.ratio[0]), NAMES.get(m.ratio[1], m.ratio[1])
-    if m.op == "ratio" and len(m.of) == 2:
+    if len(m.of) == 2:  # a metric built from two parts (cac = spend / new customers), formula or evaluator
         return tuple(METRICS[p.partition("@")[0]].label for p in m.of)  # type: ignore[return-value]
     if kpi == "nps":
         return "promoters − detractors", "responses"

@@ -81,8 +81,8 @@ def check_ids(run: Run, kpi: str, influencers: list[str], allow_smoothed: bool, 
         for mid in (kpi, *influencers):
             why = smoothed(mid, run.options.window)
             if why:
-                msg = (f"{why}: changes of smoothed series correlate by construction (30% false positives "
-                       "with a 6-period window)")
+                msg = (f"{why}: changes of smoothed series correlate by construction (one test on them "
+                       "gives 17–34% false positives, not 5%)")
                 raise UsageError(msg, hint="use the unsmoothed metric, or --allow-smoothed to read it anyway")
 
 

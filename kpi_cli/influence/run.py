@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from kpi_cli.errors import UsageError
 from kpi_cli.influence.model import ACCOUNT_FOOTER, CHANGE_COLUMNS, STAT_COLUMNS, TreeResult
-from kpi_cli.influence.period import DEFAULT_INFLUENCERS, check_ids, period_level
+from kpi_cli.influence.period import DEFAULT_INFLUENCERS, check_ids, period_level, smoothed
 from kpi_cli.registry import METRICS
 
 if TYPE_CHECKING:
@@ -48,8 +48,9 @@ def tree_run(run: Run, kpi: str, influencers: str | list[str] | None = None, lev
     left_out = []
     if not influencers:  # SPEC's defaults: leave out, and name, the ones this data or config cannot compute
         available = availability(run)
-        left_out = [m for m in chosen if not available(m)]
-        chosen = [m for m in chosen if available(m)]
+        left_out = [m for m in chosen
+                    if not available(m) or (not allow_smoothed and smoothed(m, run.options.window))]
+        chosen = [m for m in chosen if m not in left_out]
         if not chosen:
             msg = f"none of {kpi}'s default influencers ({', '.join(left_out)}) can be computed on this data"
             raise UsageError(msg, hint=f"name some: kpi tree {kpi} --influencers a,b,c")
@@ -60,13 +61,20 @@ def tree_run(run: Run, kpi: str, influencers: str | list[str] | None = None, lev
         msg = "kpi tree reads the whole company: --by is not supported here"
         raise UsageError(msg)
     check_ids(run, kpi, chosen, allow_smoothed)
-    notes = tuple(f"{m} left out: {METRICS[m].label} cannot be computed on this data or config "
-                  f"(kpi compute {m} says why)" for m in left_out)
+    notes = tuple(f"{m} left out: " + (f"{smoothed(m, run.options.window)} (--allow-smoothed reads it)"
+                                        if smoothed(m, run.options.window) else
+                                        f"{METRICS[m].label} cannot be computed on this data or config "
+                                        f"(kpi compute {m} says why)") for m in left_out)
     with run.dataset.deferred():
         if level == "period":
             result = period_level(run, kpi, chosen, method)
         else:
             from kpi_cli.influence.account import account_level
+
+            r = run.options.range
+            if r.month or r.quarter or r.year or r.from_ or r.to:
+                msg = "--level account reads the last N complete periods: give --last N, not a named range"
+                raise UsageError(msg, hint=f"kpi tree {kpi} --level account --last 12")
 
             rows, verdicts, warnings = account_level(run, kpi, chosen, last=run.options.range.last or 24)
             result = TreeResult(kpi, "account", 0, tuple(rows), (), verdicts, warnings=tuple(warnings),

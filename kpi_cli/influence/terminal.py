@@ -72,3 +72,10 @@ def grids(result: TreeResult, currency: str, grain: str = "month") -> list[Grid 
         out += [found[1], found[0]]
     out.append(influencer_grid(result))
     return out
+
+
+def change_cells(result: TreeResult, currency: str) -> list[tuple[str, object, str, str, bool]]:
+    """The change table's rows as text: each value in its metric's unit, each change in its change unit
+    (``+2.0 pp``, not ``0.02``)."""
+    return [(c.metric, c.period, fmt_level(c.value, METRICS[c.metric].unit, currency),
+             fmt_change(c.change, c.change_unit), c.complete) for c in result.changes]

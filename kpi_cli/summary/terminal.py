@@ -26,6 +26,8 @@ def value_text(row: ReportRow, currency: str) -> str:
         text = fmt_nps(row.value, row.moe, row.n)
     else:
         text = fmt_value(row.value, row.unit, currency)
+        if row.moe is not None and row.value is not None:
+            text += f" ±{row.moe:.1f}"
         if row.n is not None and row.value is not None:
             text += f" (n={row.n:.0f})"
     return text + ("" if row.complete else " *")
@@ -86,5 +88,6 @@ def grids(report: Report, ascii_only: bool = False) -> list[Grid]:
         out[-1].caption = ("Changes: pp for rates, pts for scores, % otherwise (never the % change of a rate). "
                            f"Trend: the last {SPARK} complete periods, min to max"
                            + (f"; * and {INCOMPLETE_MARK}: the period is not complete yet." if incomplete else ".")
-                           + f" Grey: fewer than {FEW_RESPONSES} responses.")
+                           + (f" Grey: fewer than {FEW_RESPONSES} responses." if any(r.n is not None for r in
+                                                                                       report.rows) else ""))
     return out
