@@ -88,4 +88,5 @@ def test_the_change_table_shows_changes_in_their_units():
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"[+−]\d+\.\d pp", proc.stdout)  # churn's changes in percentage points
     assert re.search(r"[+−]\d+\.\d%", proc.stdout)  # logins per user's relative changes
-    assert not re.search(r"│ -?0\.\d+ +│", proc.stdout)  # no raw fraction such as 0.02 left in a cell
+    # The change column (the last) never holds a raw fraction such as 0.02 or -0.00.
+    assert not re.search(r"│ -?\d+\.\d+ +│$", proc.stdout, re.MULTILINE)
