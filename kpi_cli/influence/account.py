@@ -251,7 +251,7 @@ def account_level(run: Run, kpi: str, influencers: list[str], last: int = 24
     run
         The started run (its options give the data, calendar and ``--as-of``; its range is replaced).
     kpi
-        ``customer_churn_rate`` (or ``nps``, not built yet).
+        ``customer_churn_rate`` (``nps``: respondents, in :mod:`kpi_cli.influence.respondents`).
     influencers
         Metric ids computed per account with ``--by account_id``.
     last
