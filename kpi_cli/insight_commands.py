@@ -58,6 +58,8 @@ def report_command(
     from kpi_cli.summary.build import report_run, rows_frame
     from kpi_cli.summary.terminal import grids
 
+    out_path = Path(common["output"]) if common["output"] else None
+    fmt = output.choose_format(common["format"], out_path, sys.stdout.isatty())  # a clash fails before any work
     run = start_run(common)
     with progress(common, "computing the report…"):
         rep = report_run(run, metrics)
@@ -72,8 +74,6 @@ def report_command(
             typer.echo(f"kpi: wrote {html} ({len(text.encode()):,} bytes)", err=True)
         if common["format"] == "auto" and common["output"] is None:
             return
-    out_path = Path(common["output"]) if common["output"] else None
-    fmt = output.choose_format(common["format"], out_path, sys.stdout.isatty())
     if fmt == "table":
         ascii_only = (getattr(sys.stdout, "encoding", "") or "").lower().replace("-", "") != "utf8"
         show_grids(grids(rep, ascii_only=ascii_only), common, out_path)

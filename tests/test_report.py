@@ -216,3 +216,21 @@ def test_the_default_period_is_complete_for_every_family():
     rep = report_run(Run.start(_options(SAMPLE, {"config": str(SAMPLE / "kpi.toml")})), "mrr,dau_mau,nps")
     assert {r.period.isoformat() for r in rep.rows} == {"2024-11-01"}
     assert all(r.complete for r in rep.rows)
+
+
+def test_a_format_clash_fails_before_the_html_is_written(tmp_path):
+    page = tmp_path / "r.html"
+    proc = subprocess.run([*KPI, "report", "mrr", "--data", str(SAMPLE), "--month", "2024-06", "--html", str(page),
+                           "-f", "csv", "-o", str(tmp_path / "x.xlsx")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert not page.exists()
+
+
+def test_html_alone_leaves_stdout_empty_and_names_the_file(tmp_path):
+    page = tmp_path / "r.html"
+    proc = subprocess.run([*KPI, "report", "mrr,nps", "--data", str(SAMPLE), "--month", "2024-06", "--html",
+                           str(page)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert f"wrote {page}" in proc.stderr
+    assert page.read_text().startswith("<!DOCTYPE html>")
