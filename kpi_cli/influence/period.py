@@ -9,6 +9,7 @@ enter the statistics.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from kpi_cli.influence import stats
 from kpi_cli.influence.mechanical import shared_base
 from kpi_cli.influence.model import Change, Scatter, StatRow, TreeResult
 from kpi_cli.registry import METRICS
+from kpi_cli.summary.fmt import fmt_rho
 
 if TYPE_CHECKING:
     import polars as pl
@@ -130,13 +132,17 @@ def complete_window(window: list[date], values: Series, ids: list[str], size: in
 
 
 def series_of(df: pl.DataFrame, ids: list[str]) -> Series:
-    """Long compute rows as metric → period → (value, complete, numerator, denominator)."""
+    """Long compute rows as metric → period → (value, complete, numerator, denominator); NaN as None."""
     out: Series = {m: {} for m in ids}
     for mid, period, value, complete, num, den in df.select(
             "metric", "period", "value", "complete", "numerator", "denominator").iter_rows():
         if mid in out:
-            out[mid][period] = (value, bool(complete), num, den)
+            out[mid][period] = (_known(value), bool(complete), _known(num), _known(den))
     return out
+
+
+def _known(v: float | None) -> float | None:
+    return None if v is None or math.isnan(v) else float(v)
 
 
 def changes_of(mid: str, window: list[date], before: date,
@@ -163,11 +169,6 @@ def lag_pairs(x: list[Change], y: list[Change], lag: int) -> list[tuple[date, fl
     return out
 
 
-def _signed(v: float | None) -> str:
-    """``+0.85`` / ``−0.85`` (a real minus sign, as SPEC writes it)."""
-    return "—" if v is None else f"{v:+.2f}".replace("-", "−")
-
-
 def verdict_of(kpi: str, influencer: str, rows: list[StatRow]) -> tuple[str | None, str]:
     """The influencer's verdict and its evidence, from its rows at every lag."""
     base = shared_base(kpi, influencer)
@@ -178,7 +179,7 @@ def verdict_of(kpi: str, influencer: str, rows: list[StatRow]) -> tuple[str | No
         return None, rows[0].reason if rows else "no pairs"
 
     def evidence(r: StatRow) -> str:
-        return f"lag {r.lag}, ρ = {_signed(r.value)} [{_signed(r.ci_low)}, {_signed(r.ci_high)}], n = {r.n}"
+        return f"lag {r.lag}, ρ = {fmt_rho(r.value)} [{fmt_rho(r.ci_low)}, {fmt_rho(r.ci_high)}], n = {r.n}"
 
     above = [r for r in tested if r.r_needed is not None and abs(r.value or 0) > r.r_needed]
     if above:

@@ -24,6 +24,7 @@ from kpi_cli.errors import UsageError
 from kpi_cli.influence import stats
 from kpi_cli.influence.mechanical import shared_base
 from kpi_cli.influence.model import StatRow
+from kpi_cli.summary.fmt import fmt_rho
 
 if TYPE_CHECKING:
     from kpi_cli.api import Run
@@ -42,11 +43,6 @@ class Respondents:
     units: pl.DataFrame
     loose: int  # counted responses with no account (neither account_id nor a known e-mail): left out
     periods: int  # complete periods read
-
-
-def _signed(v: float | None) -> str:
-    """``+0.45`` / ``−0.45`` (a real minus sign, as SPEC writes it)."""
-    return "—" if v is None else f"{v:+.2f}".replace("-", "−")
 
 
 def account_of(run: Run, frame: pl.DataFrame) -> pl.DataFrame:
@@ -209,7 +205,7 @@ def respondent_verdict(kpi: str, mid: str, rho: float, ci: tuple[float, float] |
     if base is not None:
         return "mechanical", f"shares {base.partition('.')[2]} with {kpi} in the catalogue"
     lo, hi = ci if ci is not None else (None, None)
-    evidence = f"ρ = {_signed(rho)} [{_signed(lo)}, {_signed(hi)}], n = {n} respondents"
+    evidence = f"ρ = {fmt_rho(rho)} [{fmt_rho(lo)}, {fmt_rho(hi)}], n = {n} respondents"
     if need is not None and abs(rho) > need:
         return ("moved together" if rho > 0 else "moved opposite"), evidence
     if lo is not None and hi is not None and (lo > 0 or hi < 0):

@@ -9,8 +9,7 @@ from kpi_cli.influence.model import TreeResult
 from kpi_cli.registry import METRICS
 from kpi_cli.render import Column, Grid, period_label
 from kpi_cli.summary.fmt import fmt_change, fmt_level, sparkline
-
-SPARK = 12  # changes in the sparkline: the latest year reads at a glance; the statistics use them all
+from kpi_cli.summary.terminal import SPARK  # the same 12 periods as the report's sparklines
 
 
 def decomposition_grid(result: TreeResult, currency: str, grain: str = "month") -> tuple[Grid, str] | None:

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from kpi_cli.periods import Calendar
 
 HISTORY = 24  # periods of history each metric carries (the HTML trend; the sparkline shows the last 12)
-SPARK = 12
 # Machine formats' columns (SPEC §3.5), in order.
 COLUMNS = ("metric", "period", "value", "previous", "change", "change_unit", "year_ago", "yoy_change",
            "benchmark_low", "benchmark_high", "benchmark_source", "complete")
@@ -89,6 +88,7 @@ def report_run(run: Run, metrics: str | list[str] = "all") -> Report:
     [('mrr', 'pct', 24), ('customer_churn_rate', 'pp', 24)]
     """
     from kpi_cli.api import availability, compute_run, with_companions
+    from kpi_cli.influence.period import series_of
     from kpi_cli.options import calendar_of
     from kpi_cli.periods import RangeRequest
     from kpi_cli.registry import resolve
@@ -106,28 +106,15 @@ def report_run(run: Run, metrics: str | list[str] = "all") -> Report:
     # ARPA picks a benchmark's ARPA band: computed in the same run even when not shown.
     extra = ["arpa"] if "arpa" not in asked and available("arpa") else []
     df = compute_run([*asked, *extra], run)
-    run.info["report_rows"] = df
-    ids = [m for m in run.info.get("metrics", []) if m not in FOLDED and m not in extra]
-    series = _series(df)
+    computed = run.info.get("metrics", [])
+    ids = [m for m in computed if m not in FOLDED and m not in extra]
+    series = series_of(df, computed)
     rows = [_row(mid, period, cal, series, run) for mid in ids]
     order = {key: i for i, (key, _) in enumerate(SECTIONS)}
     rows.sort(key=lambda r: order.get(r.section, len(order)))
     rows = _with_benchmarks(rows, run, cal.grain, series)
     return Report(period, cal.grain, run.info.get("currency") or str(run.settings.values.get("currency") or "USD"),
-                  tuple(rows))
-
-
-def _series(df: pl.DataFrame) -> dict[str, dict[date, tuple[float | None, float | None, float | None, bool]]]:
-    """metric → period → (value, numerator, denominator, complete)."""
-    out: dict[str, dict[date, tuple[float | None, float | None, float | None, bool]]] = {}
-    for mid, period, value, num, den, complete in df.select(
-            "metric", "period", "value", "numerator", "denominator", "complete").iter_rows():
-        out.setdefault(mid, {})[period] = (_clean(value), _clean(num), _clean(den), bool(complete))
-    return out
-
-
-def _clean(v: float | None) -> float | None:
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+                  tuple(rows), series=series)
 
 
 def _row(mid: str, period: date, cal: Calendar, series: dict[str, Any], run: Run) -> ReportRow:
@@ -136,8 +123,8 @@ def _row(mid: str, period: date, cal: Calendar, series: dict[str, Any], run: Run
     cu = change_unit(unit)
     points = series.get(mid, {})
     starts = cal.starts(cal.step(period, -(HISTORY - 1)), cal.step(period, 1))[:-1]
-    history = tuple(Point(p, points.get(p, (None,))[0], points.get(p, (None, None, None, True))[3]) for p in starts)
-    value, _num, den, complete = points.get(period, (None, None, None, _complete(period, run, cal)))
+    history = tuple(Point(p, points.get(p, (None,))[0], points.get(p, (None, True))[1]) for p in starts)
+    value, complete, _num, den = points.get(period, (None, _complete(period, run, cal), None, None))
     previous = points.get(cal.step(period, -1), (None,))[0]
     before = points.get(year_ago(period, cal), (None,))[0]
     n = moe = None
@@ -147,7 +134,7 @@ def _row(mid: str, period: date, cal: Calendar, series: dict[str, Any], run: Run
             moe = series.get("nps_moe", {}).get(period, (None,))[0]
         elif unit == "ratio" and value is not None and den:
             moe = 1.959964 * 100 * math.sqrt(max(value * (1 - value), 0.0) / den)  # Wald margin, in points
-    section = "satisfaction" if m.listed_group == "satisfaction" else m.listed_group
+    section = m.listed_group
     return ReportRow(mid, m.label, section, unit, cu, period, value, previous, change(value, previous, unit),
                      before, change(value, before, unit), complete, history,
                      reason=_reason(mid, points.get(period), points) if value is None else "", n=n, moe=moe)
@@ -159,14 +146,14 @@ def _complete(period: date, run: Run, cal: Calendar) -> bool:
     return cal.instant(cal.step(period, 1)) <= parse_as_of(run.options.as_of, cal)
 
 
-def _reason(mid: str, at: tuple[float | None, float | None, float | None, bool] | None,
+def _reason(mid: str, at: tuple[float | None, bool, float | None, float | None] | None,
             points: dict[date, Any]) -> str:
     """Why a value is null, in words a reader can act on."""
     if not points or all(v[0] is None for v in points.values()):
         return "no data for it in this range"
     if at is None:
         return "no data in this period"
-    _, num, den, _ = at
+    _, _, num, den = at
     if den == 0:
         return "undefined: its denominator is 0 in this period"
     if num is None and den is None:
@@ -220,13 +207,12 @@ TREE_KPIS = ("customer_churn_rate", "nps")
 def report_tree(run: Run, report: Report) -> TreeResult | None:
     """The tree of the report's first result KPI (churn, else NPS) against the default influencers the
     report computed, from the report's own rows: no second run. None when no such KPI is there."""
-    from kpi_cli.influence.period import DEFAULT_INFLUENCERS, from_series, series_of
+    from kpi_cli.influence.period import DEFAULT_INFLUENCERS, from_series
 
     shown = {r.metric for r in report.rows}
     for kpi in TREE_KPIS:
         influencers = [m for m in DEFAULT_INFLUENCERS[kpi] if m in shown]
         if kpi in shown and influencers:
             window = [p.period for p in next(r for r in report.rows if r.metric == kpi).history]
-            values = series_of(run.info["report_rows"], [kpi, *influencers])
-            return from_series(run, kpi, influencers, "spearman", window, values)
+            return from_series(run, kpi, influencers, "spearman", window, report.series)
     return None

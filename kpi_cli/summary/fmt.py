@@ -34,6 +34,17 @@ def fmt_change(change: float | None, change_unit: str, decimals: int | None = No
     return f"{sign}{text}{suffix}"
 
 
+def fmt_rho(v: float | None) -> str:
+    """A correlation with its sign and two decimals, a real minus sign as SPEC writes it.
+
+    Examples
+    --------
+    >>> fmt_rho(-0.853), fmt_rho(0.5), fmt_rho(None)
+    ('−0.85', '+0.50', '—')
+    """
+    return "—" if v is None else f"{v:+.2f}".replace("-", MINUS)
+
+
 def sparkline(values: Sequence[float | None], ascii_only: bool = False) -> str:
     """Eight-level sparkline, min–max scaled; a missing value is a space, a flat series sits mid-height.
 

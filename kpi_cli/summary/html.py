@@ -15,7 +15,7 @@ from html import escape
 
 from kpi_cli.influence.model import Decomposition, Scatter, TreeResult
 from kpi_cli.render import SYMBOLS, fmt_value, period_label
-from kpi_cli.summary.fmt import MINUS, fmt_change, fmt_level
+from kpi_cli.summary.fmt import MINUS, fmt_change, fmt_level, fmt_rho
 from kpi_cli.summary.model import SECTIONS, Benchmark, Report, ReportRow
 from kpi_cli.summary.style import CSS
 from kpi_cli.summary.svg import ChartPoint, attrs, line_chart, scatter_chart
@@ -227,17 +227,6 @@ def _decomposition(d: Decomposition, grain: str, units: dict[str, str], kpi: str
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
-def _signed(x: float) -> str:
-    """A correlation with two decimals and a true minus sign.
-
-    Examples
-    --------
-    >>> _signed(-0.123), _signed(0.5)
-    ('−0.12', '0.50')
-    """
-    return f"{x:.2f}".replace("-", MINUS)
-
-
 def _lead(lag: int, grain: str) -> str:
     """How far the influencer leads, in the report's periods.
 
@@ -259,8 +248,8 @@ def _scatter(s: Scatter, grain: str, kpi: str, labels: dict[str, str], n: int | 
         for d, x, y in s.points if math.isfinite(x) and math.isfinite(y)]
     svg = scatter_chart(pts, lambda v: fmt_change(v, s.x_unit), lambda v: fmt_change(v, s.y_unit),
                         f"Δ {name} (lag {s.lag})", f"Δ {kpi}", {"class": "scatter", "data-influencer": s.influencer})
-    rho = "ρ not computed" if s.rho is None else f"ρ = {_signed(s.rho)}"
-    ci = "" if s.ci is None else f", 95% CI {_signed(s.ci[0])} to {_signed(s.ci[1])}"
+    rho = "ρ not computed" if s.rho is None else f"ρ = {fmt_rho(s.rho)}"
+    ci = "" if s.ci is None else f", 95% CI {fmt_rho(s.ci[0])} to {fmt_rho(s.ci[1])}"
     caption = (f"<b>{escape(name)}</b> {escape(_lead(s.lag, grain))}: {escape(rho + ci)}, "
                f"n = {len(pts) if n is None else n}")
     return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"

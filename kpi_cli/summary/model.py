@@ -75,3 +75,7 @@ class Report:
     rows: tuple[ReportRow, ...]
     title: str = "KPI report"
     notes: tuple[str, ...] = field(default_factory=tuple)  # e.g. sources that were absent
+    # The run's series, metric → period → (value, complete, numerator, denominator): the HTML tree section
+    # reads them rather than computing again.
+    series: dict[str, dict[date, tuple[float | None, bool, float | None, float | None]]] = field(
+        default_factory=dict, repr=False, compare=False)
