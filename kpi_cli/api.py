@@ -24,7 +24,7 @@ from kpi_cli.config import Settings, load_settings
 from kpi_cli.dataset import Dataset
 from kpi_cli.engagement import cohorts as event_cohorts
 from kpi_cli.engagement import funnel as event_funnel
-from kpi_cli.engagement import tables
+from kpi_cli.engagement import streamed, tables
 from kpi_cli.engagement.base import ALL_PARTS, EngagementBase
 from kpi_cli.engagement.base import build as build_engagement
 from kpi_cli.engagement.events import Exclusions, Roles
@@ -70,7 +70,7 @@ class Run:
         if not 0 < settings.values["gross_margin"] <= 1:
             msg = "--gross-margin must be in (0, 1]"
             raise UsageError(msg, hint="e.g. --gross-margin 0.8 for 80%")
-        return cls(options, settings, Dataset(settings, options.on_bad_rows))
+        return cls(options, settings, Dataset(settings, options.on_bad_rows, audit=options.audit))
 
     @property
     def metric_options(self) -> dict[str, object]:
@@ -90,7 +90,14 @@ class Run:
         v = self.settings.values
         cal = calendar_of(v)
         req = self.options.range if req is None else req
-        base = build_engagement(self.dataset, cal, req, parse_as_of(self.options.as_of, cal), roles,
+        as_of = parse_as_of(self.options.as_of, cal)
+        if streamed.applies(self.dataset, by=by, needs=needs, exclusions=self.exclusions, engine=v["engine"],
+                            actor=self.options.actor):
+            base = streamed.build(self.dataset, cal, req, as_of, roles, self.options.actor, self.options.mau_days,
+                                  needs)
+            self.info["hygiene"] = base.hygiene
+            return base
+        base = build_engagement(self.dataset, cal, req, as_of, roles,
                                 self.options.actor, self.options.identified_only, v["engine"],
                                 parse_duration_days(self.options.session_gap, "--session-gap") * 86_400,
                                 self.options.mau_days, self.exclusions, by, needs)
@@ -300,7 +307,8 @@ def lifecycle(data: str | Path | None = None, **kwargs: Any) -> pl.DataFrame:
 @whole_run
 def lifecycle_run(run: Run) -> pl.DataFrame:
     """:func:`lifecycle` on an already started run."""
-    return tables.lifecycle(run.engagement(Roles.from_table(run.settings.tables.get("events", {}))))
+    return tables.lifecycle(run.engagement(Roles.from_table(run.settings.tables.get("events", {})),
+                                           needs=frozenset({"lifecycle"})))
 
 
 def stickiness(data: str | Path | None = None, **kwargs: Any) -> pl.DataFrame:
@@ -311,7 +319,8 @@ def stickiness(data: str | Path | None = None, **kwargs: Any) -> pl.DataFrame:
 @whole_run
 def stickiness_run(run: Run) -> pl.DataFrame:
     """:func:`stickiness` on an already started run."""
-    return tables.stickiness(run.engagement(Roles.from_table(run.settings.tables.get("events", {}))))
+    return tables.stickiness(run.engagement(Roles.from_table(run.settings.tables.get("events", {})),
+                                            needs=frozenset({"lifecycle"})))
 
 
 def funnel(steps: list[str], data: str | Path | None = None, window: str = "14d", order: str = "loose",

@@ -305,7 +305,7 @@ def run_options(common: dict[str, Any], options_class: Any) -> Any:
         as_of=common["as_of"], by=tuple(common["by"] or ()), currency=common["currency"],
         discounts=common["discounts"], churn_at=common["churn_at"],
         churn_denominator=common["churn_denominator"], gross_margin=common["gross_margin"],
-        within=common["within"], on_bad_rows=common["on_bad_rows"], rejects=common["rejects"],
+        within=common["within"], on_bad_rows=common["on_bad_rows"], rejects=common["rejects"], audit=common["verbose"],
         engine=common["engine"], data=common["data"], config=common["config"],
         identified_only=common["identified_only"], window=common["window"], exclude_file=common["exclude_file"],
         tag=common["tag"], **unset,

@@ -29,7 +29,7 @@ class SourceReport:
     files: list[str]
     mapping: dict[str, str]
     rows_read: int = 0
-    duplicates: int = 0
+    duplicates: int | None = 0  # None: not looked for (a streamed plain log: they change no distinct count)
     rejected: int = 0
     used: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
@@ -56,6 +56,8 @@ class Dataset:
     pending: list[tuple[str, pl.DataFrame, str]] = field(default_factory=list)
     _deferring: int = 0
     memo: dict[str, object] = field(default_factory=dict)  # derived frames, e.g. events after hygiene
+    # Count every row decision even where no metric needs it (-v: exact duplicates in a plain event log).
+    audit: bool = False
 
     def has(self, name: str) -> bool:
         """True when source ``name`` has files."""

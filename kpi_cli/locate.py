@@ -1,9 +1,10 @@
 """Which period an instant falls in, for millions of instants against a few hundred boundaries.
 
-Boundaries are local midnights (or week/month starts) turned into UTC microseconds once. A binary
-search per row costs ~0.5 s on 20M events; boundaries that are nearly evenly spaced (days, weeks,
-and months within half a step of their average) let arithmetic guess the slot and one comparison on
-each side correct it, 10× faster and exact.
+Boundaries are local midnights (or week/month starts) turned into UTC microseconds once. Evenly
+spaced boundaries (UTC days and weeks, or any zone without a clock change in the span) make the
+slot plain arithmetic, ~2 ms per million rows; otherwise a binary search over the boundaries,
+~12 ms per million on Polars 2.1 in memory (measured: the arithmetic guess corrected by two
+gathers, used before, cost ~55 ms per million there).
 """
 
 from __future__ import annotations
@@ -25,12 +26,8 @@ def slot(expr: pl.Expr, bounds: list[int]) -> pl.Expr:
     [-1, 0, 0, 1, 2]
     """
     n = len(bounds)
-    series = pl.lit(pl.Series(bounds, dtype=pl.Int64))
     step = (bounds[-1] - bounds[0]) // (n - 1) if n > 1 else 0
-    if step <= 0 or any(2 * abs(b - bounds[0] - i * step) >= step for i, b in enumerate(bounds)):
-        return series.search_sorted(expr, side="right").cast(pl.Int64) - 1
-    # Every boundary lies within half a step of bounds[0] + i·step, so the guess is off by one at most.
-    guess = ((expr - bounds[0]) // step).clip(-1, n - 1)
-    below = (guess >= 0) & (expr < series.gather(guess.clip(0, n - 1)))
-    above = (guess < n - 1) & (expr >= series.gather((guess + 1).clip(0, n - 1)))
-    return guess - below.cast(pl.Int64) + above.cast(pl.Int64)
+    if step > 0 and all(b == bounds[0] + i * step for i, b in enumerate(bounds)):
+        return pl.min_horizontal(pl.max_horizontal((expr - bounds[0]) // step, -1), n - 1)
+    series = pl.lit(pl.Series(bounds, dtype=pl.Int64))
+    return series.search_sorted(expr, side="right").cast(pl.Int64) - 1

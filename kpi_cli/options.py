@@ -51,6 +51,7 @@ class RunOptions:
     within: str | None = None
     on_bad_rows: str = "error"
     rejects: Path | None = None
+    audit: bool = False  # count every row decision, e.g. exact duplicates no metric needs (-v)
     engine: str | None = None
     actor: str = "user"
     session_gap: str = "30m"

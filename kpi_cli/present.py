@@ -77,7 +77,9 @@ def report(run: Run, common: dict[str, Any]) -> None:
         for note in dict.fromkeys(ds.notes):  # what the run decided from the data (kpi_cli.dataset)
             typer.echo(f"kpi: {note}", err=True)
         for rep in ds.reports.values():
-            typer.echo(f"kpi: {rep.name}: {rep.rows_read} rows read, {rep.duplicates} exact duplicates dropped, "
+            dups = ("exact duplicates not looked for (they change no distinct count)" if rep.duplicates is None
+                    else f"{rep.duplicates} exact duplicates dropped")
+            typer.echo(f"kpi: {rep.name}: {rep.rows_read} rows read, {dups}, "
                        f"{rep.rejected} rejected, {rep.used} used ({', '.join(rep.files)})", err=True)
             if rep.epoch_units:  # the unit each epoch cell's magnitude decided (SPEC §1.2)
                 units = ", ".join(f"{c} in {'/'.join(u)}" for c, u in rep.epoch_units.items())

@@ -70,16 +70,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     events, hygiene = load_events(ds, identified_only, exclusions, event_columns(roles, actor, by, needs))
     data_end = int(events["ts"].max())  # type: ignore[arg-type]
     lo, hi = resolve_range(req, cal, as_of, data_end)
-    starts = cal.starts(cal.step(lo, -1), cal.step(hi, 1))
-    grid = Grid(cal, starts, 1, len(starts) - 2, min(as_of, data_end))
-    day_cal = Calendar("day", cal.tz, cal.week_start)
-    # Days reach back far enough for a trailing window ending on the first requested day.
-    days = day_cal.starts(min(starts[0], starts[1] - timedelta(days=mau_days - 1)), starts[-1])
-    day_bounds = [day_cal.instant(d) for d in days]
-    day_period = pl.DataFrame(
-        {"day": list(range(len(days) - 1)), "idx": [bisect_right(starts, d) - 1 for d in days[:-1]]},
-        schema={"day": pl.Int64, "idx": pl.Int64},
-    )
+    grid, day_bounds, day_period = layout(cal, lo, hi, min(as_of, data_end), mau_days)
+    starts = grid.starts
     who = pl.col("actor") if actor == "user" else pl.col("account_id")
     first_seen = pl.DataFrame(schema={"who": pl.String, "first_idx": pl.Int64})
     if "lifecycle" in needs:
@@ -141,6 +133,22 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     out = assemble(parts, periods.join(n_days, on="idx", how="left"), list(keys), grid.first)
     rows = in_grid.select("idx", "day", "who").collect() if "lifecycle" in needs else pl.DataFrame()
     return EngagementBase(out, grid, hygiene, actor, rows, first_seen, everything, list(by), list(keys))
+
+
+def layout(cal: Calendar, lo: date, hi: date, complete_before: int, mau_days: int
+           ) -> tuple[Grid, list[int], pl.DataFrame]:
+    """The grid (one period either side of ``lo``…``hi``), the UTC instants of its local days and
+    ``day, idx``: each day's period. Days reach back far enough for a trailing window ending on
+    the first requested day."""
+    starts = cal.starts(cal.step(lo, -1), cal.step(hi, 1))
+    grid = Grid(cal, starts, 1, len(starts) - 2, complete_before)
+    day_cal = Calendar("day", cal.tz, cal.week_start)
+    days = day_cal.starts(min(starts[0], starts[1] - timedelta(days=mau_days - 1)), starts[-1])
+    day_period = pl.DataFrame(
+        {"day": list(range(len(days) - 1)), "idx": [bisect_right(starts, d) - 1 for d in days[:-1]]},
+        schema={"day": pl.Int64, "idx": pl.Int64},
+    )
+    return grid, [day_cal.instant(d) for d in days], day_period
 
 
 def event_columns(roles: Roles, actor: str, by: tuple[str, ...], needs: frozenset[str]) -> frozenset[str] | None:

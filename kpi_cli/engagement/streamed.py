@@ -1,0 +1,183 @@
+"""Plain event logs, streamed: distinct (day, actor) pairs in one pass, memory bounded by the pairs.
+
+A *plain* log has no ``event_id`` and no ``anonymous_id`` column, the shape most warehouse exports
+have. On it SPEC §3.3's hygiene has nothing to decide for a distinct count: there is no id to
+dedup on and no identity to merge, and an exact duplicate row cannot change who was active when.
+The active-user family (dau, wau, mau, active users and their ratios), ``--window trailing``,
+lifecycle and stickiness read nothing but which actor was active on which day, so the log is read
+batch by batch (only the columns the checks and the actor need), each batch reduced to its
+distinct pairs at once, and the rows let go. Bad rows are still found, counted and reported on
+every row read, exactly as the full path does.
+
+Everything else (event counts, sessions, sign-ups, ``--by``, exclusions, ``-v``'s exact-duplicate
+count, event ids or anonymous ids in the log) goes through :mod:`kpi_cli.engagement.hygiene`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from kpi_cli.engagement.base import EngagementBase, assemble, layout, trailing
+from kpi_cli.engagement.events import Roles, active, actor_key, event_rules
+from kpi_cli.engagement.hygiene import Hygiene
+from kpi_cli.errors import DataError, UsageError
+from kpi_cli.periods import resolve_range
+
+if TYPE_CHECKING:
+    from kpi_cli.dataset import Dataset
+    from kpi_cli.engagement.events import Exclusions
+    from kpi_cli.periods import Calendar, RangeRequest
+
+# The optional parts of the engagement table that read (day, actor) pairs alone.
+PAIR_PARTS = frozenset({"lifecycle", "trailing"})
+HYGIENE_COLUMNS = ("event_id", "anonymous_id")  # either present: the full hygiene path
+BATCH_ROWS = 1_000_000
+NO_HYGIENE = Hygiene(repeated_ids=0, merged_anonymous=0, anonymous_rows=0, dropped_anonymous=0)
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Distinct active (day, actor) pairs of a plain log and what reading it found.
+
+    ``day`` indexes the day bounds the pairs were cut on (-1: before the first day, kept only
+    when asked for); ``who`` is the actor's 64-bit key (:func:`actor_key`).
+    """
+
+    pairs: pl.DataFrame  # day: Int32, who: UInt64
+    end: int  # the last instant of any good row (µs), active or not
+
+
+def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusions: Exclusions | None,
+            engine: str, actor: str = "user") -> bool:
+    """True when the run can read the events as (day, actor) pairs (see the module docstring).
+
+    An ``--actor account`` run on a log without account ids goes the full way, to its error there.
+    """
+    if by or exclusions or ds.audit or engine != "polars" or not needs <= PAIR_PARTS:
+        return False
+    if not ds.has("events"):
+        return False
+    typed = ds.typed("events", rules=event_rules)
+    who = "account_id" if actor == "account" else "user_id"
+    return who in typed.present and not set(HYGIENE_COLUMNS) & set(typed.present)
+
+
+def data_end(ds: Dataset) -> int:
+    """The last instant of the plain log's good rows, from a pass over the timestamps and checks."""
+    key = "events:plain:end"
+    if key not in ds.memo:
+        ds.memo[key] = _scan(ds, Roles(), "user_id", [], before=False).end
+    end: int = ds.memo[key]  # type: ignore[assignment]
+    return end
+
+
+def pairs(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: bool) -> Pairs:
+    """The log's distinct active (day, actor) pairs on the days ``bounds`` cut (cached per run)."""
+    active_roles = (tuple(roles.events("active_events")), tuple(roles.events("inactive_events")))
+    key = f"events:plain:{who}:{active_roles}:{bounds[0]}:{bounds[-1]}:{len(bounds)}:{before}"
+    if key not in ds.memo:
+        ds.memo[key] = _scan(ds, roles, who, bounds, before=before)
+        ds.memo["events:plain:end"] = ds.memo[key].end  # type: ignore[attr-defined]
+    found: Pairs = ds.memo[key]  # type: ignore[assignment]
+    return found
+
+
+def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: bool) -> Pairs:
+    """One streamed pass: bad rows settled with the dataset, each batch cut to its distinct pairs.
+
+    A batch's pairs are distinct within it; a day that appears in more than one batch (a time-sorted
+    log: the day a batch boundary falls on) is made distinct again at the end, the others already are.
+    """
+    from kpi_cli.locate import slot
+
+    typed = ds.typed("events", rules=event_rules)
+    filtering = bool(roles.events("active_events") or roles.events("inactive_events"))
+    names = typed.frame.collect_schema().names()
+    if who not in names:
+        msg = f"events: no {who} column to count actors by"
+        raise UsageError(msg)
+    columns = ["_file", "_line", "_check", "timestamp", who, *(("event",) if filtering else ())]
+    plan = typed.frame.select(list(dict.fromkeys(columns)))
+    n_days = len(bounds) - 1
+    flagged: list[pl.DataFrame] = []
+    found: list[pl.DataFrame] = []
+    rows, end = 0, None
+    for batch in plan.collect_batches(chunk_size=BATCH_ROWS):
+        rows += batch.height
+        bad = pl.col("_check").is_not_null()
+        if batch.select(bad.any()).item():
+            flagged.append(batch.filter(bad).select("_file", "_line", "_check"))
+            batch = batch.filter(~bad)
+        if batch.height == 0:
+            continue
+        last = batch["timestamp"].max()
+        end = last if end is None or last > end else end  # type: ignore[operator]
+        if n_days <= 0:
+            continue
+        acting = active(batch, roles).filter(pl.col(who).is_not_null())
+        cut = acting.select(slot(pl.col("timestamp"), bounds).cast(pl.Int32).alias("day"),
+                            actor_key(pl.col(who)).alias("who"))
+        cut = cut.filter(pl.col("day") >= (-1 if before else 0), pl.col("day") < n_days)
+        found.append(cut.group_by("day").agg(pl.col("who").unique()))
+    report = ds.settle(typed, pl.concat(flagged) if flagged else _no_flags(), rows)
+    if end is None:
+        msg = "no events to compute from (the file has only a header, or every row was rejected)"
+        raise DataError(msg, hint="check the export, or run `kpi validate`")
+    report.duplicates = None  # not looked for: they cannot change a distinct count
+    report.used = rows - report.rejected
+    return Pairs(_distinct(found), int(end))  # type: ignore[arg-type]
+
+
+def _no_flags() -> pl.DataFrame:
+    return pl.DataFrame(schema={"_file": pl.UInt32, "_line": pl.Int64, "_check": pl.UInt16})
+
+
+def _distinct(found: list[pl.DataFrame]) -> pl.DataFrame:
+    """Every batch's (day, [who…]) lists as distinct (day, who) rows."""
+    schema = pl.Schema({"day": pl.Int32(), "who": pl.UInt64()})
+    if not found:
+        return pl.DataFrame(schema=schema)
+    lists = pl.concat(found)
+    shared = lists.group_by("day").len().filter(pl.col("len") > 1)["day"]
+    once = lists.filter(~pl.col("day").is_in(shared.implode())).explode("who")
+    if shared.len() == 0:
+        return once.select(list(schema)).cast(schema)
+    again = lists.filter(pl.col("day").is_in(shared.implode())).explode("who").unique()
+    return pl.concat([once, again]).select(list(schema)).cast(schema)
+
+
+def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
+          mau_days: int = 30, needs: frozenset[str] = frozenset()) -> EngagementBase:
+    """The engagement table of :func:`kpi_cli.engagement.base.build` for the parts in
+    :data:`PAIR_PARTS`, from the streamed pairs: the same columns, the same values."""
+    if actor not in ("user", "account"):
+        msg = f"--actor {actor!r} is not one of user, account"
+        raise UsageError(msg)
+    who = "user_id" if actor == "user" else "account_id"
+    explicit = req.last is None and not req.is_empty()
+    # A named range needs no data end to resolve; the default and --last do (one pass more).
+    lo, hi = resolve_range(req, cal, as_of, None if explicit else data_end(ds))
+    lifecycle = "lifecycle" in needs
+    grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days)
+    found = pairs(ds, roles, who, day_bounds, before=lifecycle)
+    grid = replace(grid, complete_before=min(as_of, found.end))
+    days = found.pairs.lazy().with_columns(
+        pl.when(pl.col("day") >= 0).then(pl.lit(day_period["idx"]).gather(pl.col("day").clip(lower_bound=0)))
+        .otherwise(-1).alias("idx"))
+    in_grid = days.filter(pl.col("idx") >= 0)
+    table = in_grid.group_by("idx").agg(pl.len().alias("dau_sum"), pl.col("who").n_unique().alias("active"))
+    parts = [table.collect()]
+    acting = in_grid.select("idx", pl.col("day").cast(pl.Int64), "who").collect() if needs else pl.DataFrame()
+    if "trailing" in needs:
+        parts.append(trailing(acting, day_period, mau_days))
+    first_seen = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
+    if lifecycle:
+        first_seen = days.group_by("who").agg(pl.col("idx").min().alias("first_idx")).collect()
+    periods = grid.periods().select("idx", "period", "complete")
+    n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
+    out = assemble(parts, periods.join(n_days, on="idx", how="left"), [], grid.first)
+    return EngagementBase(out, grid, NO_HYGIENE, actor, acting if lifecycle else pl.DataFrame(), first_seen,
+                          pl.DataFrame())
