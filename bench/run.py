@@ -1,7 +1,7 @@
 """Benchmark harness: ``kpi`` vs independent DuckDB references on generated data.
 
-Suites (``--suite revenue|events|all|company|every``, default ``all`` = revenue + events: about 7 minutes
-on 2 cores with cached data; ``every`` adds company):
+Suites (``--suite revenue|events|plain|all|company|report|every``, default ``all`` = revenue + events: about
+7 minutes on 2 cores with cached data; ``every`` adds plain, company and report):
 
 - revenue: generates ``bench/data`` (and a quarter-size copy for the linearity check) when missing,
   runs ``kpi compute <6 MRR metrics>`` and ``duckdb_ref.py`` best-of-N as separate processes measuring
@@ -10,6 +10,11 @@ on 2 cores with cached data; ``every`` adds company):
 - events: generates ``bench/data/events`` (20M events) when missing, does the same for
   ``kpi compute dau,mau,dau_mau`` against ``events_ref.py`` (agreement to 1e-9 relative), then times
   ``kpi cohort --of users --period week`` against the reference's weekly cohort query.
+- plain: generates ``bench/data/plain`` (20M events of a plain log: no event ids, no anonymous ids;
+  bench/plain_generate.py) when missing, times ``kpi compute dau,mau,dau_mau`` against the plain DuckDB
+  query of ``plain_ref.py`` (agreement to 1e-9 relative; target kpi >= 2x faster, peak RSS <= DuckDB's),
+  then ``kpi cohort --of users --period week`` and ``kpi lifecycle`` (target <= 2x the kpi dau run;
+  the reference's cohort and lifecycle queries are timed beside them for information).
 - company: generates ``bench/data/company`` (bench/company_generate.py) when missing, times
   ``kpi compute all`` against the sum of ``revenue``, ``acquisition``, ``engagement``, ``satisfaction``
   run alone (target <= 1.2x), checks that ``all`` gives exactly the groups' rows, and counts the scans
@@ -48,7 +53,8 @@ EVENT_METRICS = ["dau", "mau", "dau_mau"]
 DEFAULT_EVENTS = 20_000_000
 EVENTS_REL_TOL = 1e-9
 EVENTS_ABS_TOL = 1e-12
-SUITES = ("revenue", "events", "all", "company", "report", "every")
+SUITES = ("revenue", "events", "plain", "all", "company", "report", "every")
+PLAIN_RANGE = ("2023-01", "2023-12")
 REPORT_TARGET = 1.3  # issue 9: kpi report for one month costs no more than 1.3x compute all over its 24 months
 COMPANY_GROUPS = ["revenue", "acquisition", "engagement", "satisfaction"]
 COMPANY_SOURCES = ["subscriptions", "events", "customers", "spend", "fx_rates", "tickets", "surveys", "traffic"]
@@ -416,6 +422,134 @@ def run_events(a: argparse.Namespace) -> int:
     return status
 
 
+def ensure_plain(out_dir: Path, events: int, force: bool) -> dict:
+    """Generate the plain log ``out_dir/events.parquet`` unless it exists with the same arguments."""
+    meta_path = out_dir / ".generated.json"
+    if not force and meta_path.exists() and (out_dir / "events.parquet").exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("events") == events:
+            return {**meta, "cached": True}
+    cmd = [PY, str(BENCH / "plain_generate.py"), "--events", str(events), "--out", str(out_dir)]
+    print(f"generating {out_dir.relative_to(ROOT)} ({events} plain events) ...", file=sys.stderr)
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return {**json.loads(meta_path.read_text()), "cached": False}
+
+
+def read_table(path: Path, key: str) -> dict[str, dict[str, str]]:
+    """``{row[key]: row}`` of a CSV (lifecycle tables; rows without the key are skipped)."""
+    with path.open(newline="") as fh:
+        return {row[key]: row for row in csv.DictReader(fh) if row.get(key)}
+
+
+def compare_lifecycle(kpi: dict, ref: dict) -> list[str]:
+    """Periods whose new/returning/resurrecting/dormant counts differ (informational)."""
+    problems = [f"{key} only in {'kpi' if key in kpi else 'reference'}" for key in sorted(set(kpi) ^ set(ref))]
+    for key in sorted(set(kpi) & set(ref)):
+        for col in ("new", "returning", "resurrecting", "dormant"):
+            k, r = kpi[key].get(col), ref[key].get(col)
+            if k is None or r is None or float(k or "nan") != float(r or "nan"):
+                problems.append(f"{key} {col}: kpi {k}, ref {r}")
+    return problems
+
+
+def run_plain(a: argparse.Namespace) -> int:
+    """The plain-log suite (issue 10): dau/mau/dau_mau vs a plain DuckDB query; cohort and lifecycle times."""
+    ddir = BENCH / "data" / ("plain" if a.events == DEFAULT_EVENTS else f"plain_{a.events}")
+    meta = ensure_plain(ddir, a.events, a.regenerate)
+    rel = os.path.relpath(ddir, ROOT)
+    tmp = Path(tempfile.gettempdir())
+    out = {name: tmp / f"kpi_plain_{name}.csv" for name in ("dau", "dau_ref", "coh", "coh_ref", "life", "life_ref")}
+    span = ["--from", PLAIN_RANGE[0], "--to", PLAIN_RANGE[1], "--data", rel]
+    ref = [PY, str(BENCH / "plain_ref.py"), *span]
+    suites = {
+        "dau,mau,dau_mau": {
+            "kpi": [a.kpi, "compute", ",".join(EVENT_METRICS), *span, "-f", "csv", "-o", str(out["dau"])],
+            "duckdb": [*ref, "-o", str(out["dau_ref"])],
+        },
+        "cohort week": {
+            "kpi": [a.kpi, "cohort", "--of", "users", "--period", "week", *span, "-f", "csv", "-o", str(out["coh"])],
+            "duckdb": [*ref, "--cohort", "-o", str(out["coh_ref"])],
+        },
+        "lifecycle": {
+            "kpi": [a.kpi, "lifecycle", *span, "-f", "csv", "-o", str(out["life"])],
+            "duckdb": [*ref, "--lifecycle", "-o", str(out["life_ref"])],
+        },
+    }
+    load_before, git_before = _load(), _git_state()
+    status = 0
+    rows = []
+    for label, cmds in suites.items():
+        print(f"[plain {label}] running kpi and duckdb, best of {a.runs} ...", file=sys.stderr)
+        best = best_of(cmds, a.runs)
+        agree = "n/a"
+        if not best["kpi"].ok or not best["duckdb"].ok:
+            for key in ("kpi", "duckdb"):
+                if not best[key].ok:
+                    _fail(f"[plain {label}] {key}", best[key])
+            status = 2
+        elif label == "dau,mau,dau_mau":
+            problems = compare(
+                read_long(out["dau"]), read_long(out["dau_ref"]), EVENT_METRICS, EVENTS_REL_TOL, EVENTS_ABS_TOL
+            )
+            agree = "yes" if not problems else f"NO ({len(problems)})"
+            if problems:
+                status = max(status, 1)
+                print(f"\n[plain] {len(problems)} values disagree (first 20):", file=sys.stderr)
+                print("\n".join("  " + p for p in problems[:20]), file=sys.stderr)
+        else:  # timing only: cells compared for information, the exit status does not change
+            if label == "cohort week":
+                problems = compare_cohorts(read_cohort(out["coh"]), read_cohort(out["coh_ref"]))
+            else:
+                problems = compare_lifecycle(read_table(out["life"], "period"), read_table(out["life_ref"], "period"))
+            agree = "yes*" if not problems else f"no* ({len(problems)})"
+            if problems:
+                print(f"\n[plain {label}] {len(problems)} cells differ (first 10, informational):", file=sys.stderr)
+                print("\n".join("  " + p for p in problems[:10]), file=sys.stderr)
+        rows.append((label, best, agree))
+    load_after, git_after = _load(), _git_state()
+
+    gen = f"{meta['seconds']:.1f} s" + (" (cached)" if meta.get("cached") else "")
+    per_user = meta.get("events_per_user", {})
+    print(f"\nplain: {rel}/events.parquet, {int(meta['rows']):,} rows, {meta.get('users', 0):,} users, "
+          f"{meta.get('row_groups', '?')} row groups, {meta.get('bytes', 0) / 1e6:,.0f} MB, generated in {gen}")
+    print(f"  events per user p50 {per_user.get('p50')}, p90 {per_user.get('p90')}, p99 {per_user.get('p99')}, "
+          f"max {per_user.get('max')}; top 1 % make {100 * meta.get('top_1pct_share', 0):.0f} %; "
+          f"{meta.get('duplicate_rows', 0):,} exact duplicate rows; {meta.get('user_days', 0):,} user-days")
+    head = f"{'command':<16} {'kpi s':>8} {'duckdb s':>9} {'duck/kpi':>8} {'kpi MB':>7} {'duck MB':>8}  agree"
+    print(head)
+    print("-" * len(head))
+    for label, best, agree in rows:
+        k, d = best["kpi"], best["duckdb"]
+        ratio = f"{d.seconds / k.seconds:.2f}" if k.ok and d.ok else "-"
+        print(
+            f"{label:<16} {fmt_s(k.seconds if k.ok else None):>8} {fmt_s(d.seconds if d.ok else None):>9}"
+            f" {ratio:>8} {fmt_mb(k.peak_mb):>7} {fmt_mb(d.peak_mb):>8}  {agree}"
+        )
+    for label, best, _ in rows:
+        each = "  ".join(f"{key} " + "/".join(f"{r.seconds:.1f}" for r in b.runs) for key, b in best.items())
+        print(f"  {label} runs: {each}")
+    print(f"(best of {a.runs} wall seconds; peak RSS = max over runs (neither tool starts child processes);")
+    print(" duck/kpi > 1 means kpi is faster; * cohort and lifecycle are timing targets: their cells are compared")
+    print(" for information only (kpi's null cohort cells skipped), the DuckDB times are for information)")
+    dau, coh, life = (best for _, best, _ in rows)
+    print("targets:")
+    if dau["kpi"].ok and dau["duckdb"].ok:
+        speed = dau["duckdb"].seconds / dau["kpi"].seconds
+        kmb, dmb = dau["kpi"].peak_mb, dau["duckdb"].peak_mb
+        mem_ok = kmb is not None and dmb is not None and kmb <= dmb
+        print(f"  dau,mau,dau_mau >= 2x faster than DuckDB: {speed:.2f}x  {'met' if speed >= 2 else 'MISSED'}")
+        print(f"  peak RSS <= DuckDB's: {fmt_mb(kmb)} vs {fmt_mb(dmb)} MB  {'met' if mem_ok else 'MISSED'}")
+    for label, best in (("cohort", coh), ("lifecycle", life)):
+        if best["kpi"].ok and dau["kpi"].ok:
+            ratio = best["kpi"].seconds / dau["kpi"].seconds
+            print(f"  kpi {label} <= 2x kpi dau run: {ratio:.2f}x  {'met' if ratio <= 2 else 'MISSED'}")
+    print(f"{load_before} (before), {load_after} (after); {os.cpu_count()} cores")
+    print(git_before if git_before == git_after else f"{git_before} (before), {git_after} (after: kpi changed!)")
+    if Path(a.kpi).resolve() != (ROOT / ".venv" / "bin" / "kpi").resolve():
+        print(f"kpi executable: {a.kpi} (the git state above is the project's, not necessarily this kpi's)")
+    return status
+
+
 DEFAULT_TICKETS = 1_000_000
 DEFAULT_SURVEYS = 200_000
 DEFAULT_SESSIONS = 3_000_000
@@ -669,7 +803,7 @@ def main() -> int:
     p.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS)
     p.add_argument("--years", type=int, default=5)
     p.add_argument("--first-year", type=int, default=2020)
-    p.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="events suite: rows (default 20,000,000)")
+    p.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="events/plain suites: rows (default 20,000,000)")
     p.add_argument("--tickets", type=int, default=DEFAULT_TICKETS, help="company suite: tickets (default 1,000,000)")
     p.add_argument("--surveys", type=int, default=DEFAULT_SURVEYS, help="company suite: responses (default 200,000)")
     p.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS, help="company suite: web sessions (3,000,000)")
@@ -694,6 +828,10 @@ def main() -> int:
         if a.suite in ("all", "every"):
             print()
         status = max(status, run_events(a))
+    if a.suite in ("plain", "every"):
+        if a.suite == "every":
+            print()
+        status = max(status, run_plain(a))
     if a.suite in ("company", "every"):
         if a.suite == "every":
             print()
