@@ -142,12 +142,18 @@ def exclude(frame: pl.DataFrame, ex: Exclusions) -> tuple[pl.DataFrame, int, int
 
 def active(frame: Frame, roles: Roles) -> Frame:
     """Rows that make their actor active: ``active_events`` if set, minus ``inactive_events``."""
+    condition = active_condition(roles)
+    return frame if condition is None else frame.filter(condition)
+
+
+def active_condition(roles: Roles) -> pl.Expr | None:
+    """The condition :func:`active` filters on (None: every event makes its actor active)."""
     wanted, unwanted = roles.events("active_events"), roles.events("inactive_events")
     if wanted and unwanted:
         msg = "[events] has both active_events and inactive_events"
         raise UsageError(msg, hint="keep one of them")
     if wanted:
-        return frame.filter(pl.col("event").is_in(wanted))
+        return pl.col("event").is_in(wanted)
     if unwanted:
-        return frame.filter(~pl.col("event").is_in(unwanted))
-    return frame
+        return ~pl.col("event").is_in(unwanted)
+    return None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from kpi_cli.engagement.base import EngagementBase, assemble, layout, trailing
-from kpi_cli.engagement.events import Roles, active, actor_key, event_rules
+from kpi_cli.engagement.events import Roles, active_condition, actor_key, event_rules
 from kpi_cli.engagement.hygiene import Hygiene
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.periods import resolve_range
@@ -94,14 +94,21 @@ def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: boo
     from kpi_cli.locate import slot
 
     typed = ds.typed("events", rules=event_rules)
-    filtering = bool(roles.events("active_events") or roles.events("inactive_events"))
     names = typed.frame.collect_schema().names()
     if who not in names:
         msg = f"events: no {who} column to count actors by"
         raise UsageError(msg)
-    columns = ["_file", "_line", "_check", "timestamp", who, *(("event",) if filtering else ())]
-    plan = typed.frame.select(list(dict.fromkeys(columns)))
     n_days = len(bounds) - 1
+    # The day and the actor key are worked out in the scan (on every core); a batch is then cut to
+    # its distinct pairs. Rows that make no actor active on a counted day get day -2.
+    is_active = active_condition(roles)
+    if is_active is None:
+        is_active = pl.lit(value=True)
+    day = slot(pl.col("timestamp"), bounds) if n_days > 0 else pl.lit(-2)
+    day = pl.when(pl.col(who).is_not_null() & is_active & (day >= (-1 if before else 0)) & (day < n_days)).then(
+        day).otherwise(-2).cast(pl.Int32)
+    plan = typed.frame.select("_file", "_line", "_check", "timestamp", day.alias("day"),
+                              actor_key(pl.col(who)).alias("who"))
     flagged: list[pl.DataFrame] = []
     found: list[pl.DataFrame] = []
     rows, end = 0, None
@@ -115,13 +122,7 @@ def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: boo
             continue
         last = batch["timestamp"].max()
         end = last if end is None or last > end else end  # type: ignore[operator]
-        if n_days <= 0:
-            continue
-        acting = active(batch, roles).filter(pl.col(who).is_not_null())
-        cut = acting.select(slot(pl.col("timestamp"), bounds).cast(pl.Int32).alias("day"),
-                            actor_key(pl.col(who)).alias("who"))
-        cut = cut.filter(pl.col("day") >= (-1 if before else 0), pl.col("day") < n_days)
-        found.append(cut.group_by("day").agg(pl.col("who").unique()))
+        found.append(batch.filter(pl.col("day") > -2).group_by("day").agg(pl.col("who").unique()))
     report = ds.settle(typed, pl.concat(flagged) if flagged else _no_flags(), rows)
     if end is None:
         msg = "no events to compute from (the file has only a header, or every row was rejected)"
