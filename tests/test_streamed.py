@@ -154,3 +154,19 @@ def test_hand_computed_month(tmp_path: Path) -> None:
     assert values["mau"] == 3
     assert values["dau_mau"] == pytest.approx(4 / 31 / 3, rel=1e-12)
     assert _report(tmp_path).duplicates is None
+
+
+def test_several_files_are_read_as_one_log(tmp_path: Path) -> None:
+    """Slices of the scan run across file boundaries; bad-row lines name their own file."""
+    frame = _log(900).with_columns(
+        user_id=pl.when(pl.int_range(pl.len()) == 700).then(None).otherwise(pl.col("user_id")))
+    (tmp_path / "events").mkdir()  # a folder of parts
+    frame.head(500).write_parquet(tmp_path / "events" / "part_1.parquet", row_group_size=128)
+    frame.tail(frame.height - 500).write_parquet(tmp_path / "events" / "part_2.parquet", row_group_size=128)
+    streamed, full = (compute("dau,mau,wau", data=tmp_path, from_="2024-01", to="2024-04", on_bad_rows="skip", **kw)
+                      for kw in ({}, {"audit": True}))
+    assert_frame_equal(streamed, full)
+    with pytest.raises(BadRowsError) as error:
+        compute("dau", data=tmp_path, from_="2024-01", to="2024-04")
+    assert error.value.total == 1
+    assert "part_2.parquet" in " ".join(error.value.lines)
