@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from kpi_cli.engagement import streamed
 from kpi_cli.engagement.events import Exclusions, Roles, active, actor_key
 from kpi_cli.engagement.hygiene import load_events
 from kpi_cli.errors import DataError, UsageError
@@ -20,6 +21,8 @@ from kpi_cli.locate import slot
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from kpi_cli.dataset import Dataset
 
 DAY_US = 86_400_000_000
@@ -39,40 +42,28 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     if clock not in ("calendar", "rolling"):
         msg = f"--clock {clock!r} is not one of calendar, rolling"
         raise UsageError(msg)
-    # Only the timestamp, event name and actor are read: a narrow log holds no other column.
-    narrow = frozenset({"event", "account_id"} if of == "accounts" else {"event"})
-    events, _ = load_events(ds, identified_only, exclusions, narrow)
-    who = pl.col("actor") if of == "users" else pl.col("account_id")
-    if not events.select(who.is_not_null().any()).item():
-        msg = f"no events carry an {'actor' if of == 'users' else 'account_id'} to build cohorts of {of}"
-        raise DataError(msg, hint="map account_id for --of accounts")
-    data_end = int(events["ts"].max())  # type: ignore[arg-type]
-    complete_before = min(as_of, data_end)
-    if req.is_empty():
-        req = RangeRequest(from_=cal.local_date(int(events["ts"].min())).isoformat()[:7])  # type: ignore[arg-type]
-    lo, hi = resolve_range(req, cal, as_of, data_end)
-    starts = cal.starts(lo, cal.step(hi, 1))
-    bounds = [cal.instant(d) for d in starts]
-    # Actors by hash (see actor_key) and one lazy plan: the log is read, not copied.
-    keyed = events.lazy().filter(who.is_not_null()).select(actor_key(who).alias("who"), "ts", "event")
-    names = roles.events("signup")
-    has_signups = bool(events.select(pl.col("event").is_in(names).any()).item())
-    entry_rows = keyed.filter(pl.col("event").is_in(names)) if has_signups else active(keyed, roles)
-
-    def period_of(col: str) -> pl.Expr:
-        return slot(pl.col(col), bounds)
-
-    entries = (entry_rows.group_by("who").agg(pl.col("ts").min().alias("t0"))
-               .filter(pl.col("t0") >= bounds[0], pl.col("t0") < bounds[-1]).with_columns(period_of("t0").alias("c0"))
-               .collect())
-    acts = active(keyed, roles).select("who", "ts").join(entries.lazy(), on="who").filter(pl.col("ts") >= pl.col("t0"))
-    last = len(starts) - 2
-    if clock == "calendar":
-        acts = acts.filter(pl.col("ts") < bounds[-1]).with_columns((period_of("ts") - pl.col("c0")).alias("k"))
+    last = 0
+    if clock == "calendar" and not req.is_empty() and req.last is None and streamed.applies(
+            ds, by=(), needs=frozenset(), exclusions=exclusions, engine="polars",
+            actor="account" if of == "accounts" else "user"):
+        lo, hi = resolve_range(req, cal, as_of, None)
+        starts = cal.starts(lo, cal.step(hi, 1))
+        bounds = [cal.instant(d) for d in starts]
+        entry, seen, data_end = streamed.cohort_inputs(ds, roles, "user_id" if of == "users" else "account_id",
+                                                       bounds)
+        complete_before = min(as_of, data_end)
+        last = len(starts) - 2
+        entries = (entry.filter(pl.col("t0") >= bounds[0], pl.col("t0") < bounds[-1])
+                   .with_columns(slot(pl.col("t0"), bounds).alias("c0")))
+        c0 = pl.col("c0").cast(pl.Int32)
+        hits = (seen.lazy().join(entries.lazy(), on="who")
+                .filter((pl.col("p") > c0) | ((pl.col("p") == c0) & (pl.col("last") >= pl.col("t0"))))
+                .select("who", "c0", (pl.col("p").cast(pl.Int64) - pl.col("c0")).alias("k")))
+        length = 0
     else:
-        length = ROLLING_DAYS[cal.grain] * DAY_US
-        acts = acts.with_columns(((pl.col("ts") - pl.col("t0")) // length).alias("k"))
-    hits = acts.select("who", "c0", "k").unique()
+        entries, hits, starts, bounds, complete_before, length = _from_log(
+            ds, cal, req, as_of, roles, of=of, clock=clock, identified_only=identified_only, exclusions=exclusions)
+        last = len(starts) - 2
     if criterion == "on-or-after":
         reach = hits.group_by("who", "c0").agg(pl.col("k").max().alias("kmax"))
         hits = reach.with_columns(pl.int_ranges(0, pl.col("kmax") + 1).alias("k")).explode("k").select(
@@ -102,3 +93,42 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     out = pl.concat([body, summary]).with_columns((pl.col("retained") / pl.col("cohort_size")).alias("rate"))
     return out.rename({"k": "period_index"}).sort(["cohort", "period_index"], nulls_last=True).select(
         "cohort", "period_index", "cohort_size", "retained", "rate")
+
+
+def _from_log(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, *, of: str, clock: str,
+              identified_only: bool, exclusions: Exclusions | None
+              ) -> tuple[pl.DataFrame, pl.LazyFrame, list[date], list[int], int, int]:
+    """Entries (``who, t0, c0``) and hits (``who, c0, k``) from the clean log, as hygiene leaves it."""
+    # Only the timestamp, event name and actor are read: a narrow log holds no other column.
+    narrow = frozenset({"event", "account_id"} if of == "accounts" else {"event"})
+    events, _ = load_events(ds, identified_only, exclusions, narrow)
+    who = pl.col("actor") if of == "users" else pl.col("account_id")
+    if not events.select(who.is_not_null().any()).item():
+        msg = f"no events carry an {'actor' if of == 'users' else 'account_id'} to build cohorts of {of}"
+        raise DataError(msg, hint="map account_id for --of accounts")
+    data_end = int(events["ts"].max())  # type: ignore[arg-type]
+    complete_before = min(as_of, data_end)
+    if req.is_empty():
+        req = RangeRequest(from_=cal.local_date(int(events["ts"].min())).isoformat()[:7])  # type: ignore[arg-type]
+    lo, hi = resolve_range(req, cal, as_of, data_end)
+    starts = cal.starts(lo, cal.step(hi, 1))
+    bounds = [cal.instant(d) for d in starts]
+    # Actors by hash (see actor_key) and one lazy plan: the log is read, not copied.
+    keyed = events.lazy().filter(who.is_not_null()).select(actor_key(who).alias("who"), "ts", "event")
+    names = roles.events("signup")
+    has_signups = bool(events.select(pl.col("event").is_in(names).any()).item())
+    entry_rows = keyed.filter(pl.col("event").is_in(names)) if has_signups else active(keyed, roles)
+
+    def period_of(col: str) -> pl.Expr:
+        return slot(pl.col(col), bounds)
+
+    entries = (entry_rows.group_by("who").agg(pl.col("ts").min().alias("t0"))
+               .filter(pl.col("t0") >= bounds[0], pl.col("t0") < bounds[-1]).with_columns(period_of("t0").alias("c0"))
+               .collect())
+    acts = active(keyed, roles).select("who", "ts").join(entries.lazy(), on="who").filter(pl.col("ts") >= pl.col("t0"))
+    length = ROLLING_DAYS[cal.grain] * DAY_US
+    if clock == "calendar":
+        acts = acts.filter(pl.col("ts") < bounds[-1]).with_columns((period_of("ts") - pl.col("c0")).alias("k"))
+    else:
+        acts = acts.with_columns(((pl.col("ts") - pl.col("t0")) // length).alias("k"))
+    return entries, acts.select("who", "c0", "k").unique(), starts, bounds, complete_before, length

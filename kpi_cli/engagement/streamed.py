@@ -15,6 +15,7 @@ count, event ids or anonymous ids in the log) goes through :mod:`kpi_cli.engagem
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -87,32 +88,47 @@ def pairs(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: boo
 
 
 def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: bool) -> Pairs:
-    """One streamed pass: bad rows settled with the dataset, each batch cut to its distinct pairs.
+    """One streamed pass, each batch cut to its distinct (day, actor) pairs.
 
     A batch's pairs are distinct within it; a day that appears in more than one batch (a time-sorted
     log: the day a batch boundary falls on) is made distinct again at the end, the others already are.
     """
     from kpi_cli.locate import slot
 
+    n_days = len(bounds) - 1
+    # Rows that make no actor active on a counted day get day -2.
+    day = slot(pl.col("timestamp"), bounds) if n_days > 0 else pl.lit(-2)
+    day = pl.when(_acting(roles, who) & (day >= (-1 if before else 0)) & (day < n_days)).then(day).otherwise(-2)
+    found: list[pl.DataFrame] = []
+
+    def cut(batch: pl.DataFrame) -> None:
+        found.append(batch.filter(pl.col("day") > -2).group_by("day").agg(pl.col("who").unique()))
+
+    end = stream(ds, who, [day.cast(pl.Int32).alias("day"), actor_key(pl.col(who)).alias("who")], "day", -2, cut)
+    return Pairs(_distinct(found), end)
+
+
+def _acting(roles: Roles, who: str) -> pl.Expr:
+    """A good row that makes its actor active."""
+    condition = active_condition(roles)
+    return pl.col(who).is_not_null() & (pl.lit(value=True) if condition is None else condition)
+
+
+def stream(ds: Dataset, who: str, columns: list[pl.Expr], marker: str, skip: object,
+           cut: Callable[[pl.DataFrame], None]) -> int:
+    """Read the plain log in slices, settle its bad rows with the dataset, hand ``cut`` each slice's
+    ``columns`` (worked out in the scan, on every core) and return the last good instant.
+
+    Column ``marker`` of a bad row is set to ``skip``; bad rows (rare) are read again for their lines.
+    """
     typed = ds.typed("events", rules=event_rules)
-    names = typed.frame.collect_schema().names()
-    if who not in names:
+    if who not in typed.frame.collect_schema().names():
         msg = f"events: no {who} column to count actors by"
         raise UsageError(msg)
-    n_days = len(bounds) - 1
-    # The day and the actor key are worked out in the scan (on every core); a batch is then cut to
-    # its distinct pairs. Rows that make no actor active on a counted day get day -2.
-    is_active = active_condition(roles)
-    if is_active is None:
-        is_active = pl.lit(value=True)
-    day = slot(pl.col("timestamp"), bounds) if n_days > 0 else pl.lit(-2)
-    day = pl.when(pl.col(who).is_not_null() & is_active & (day >= (-1 if before else 0)) & (day < n_days)).then(
-        day).otherwise(-2).cast(pl.Int32)
-    # Batches carry four narrow columns; bad rows (rare) are read again for their lines if there are any.
     bad = pl.col("_check").is_not_null()
-    plan = typed.frame.select(bad.alias("_bad"), pl.when(~bad).then(pl.col("timestamp")).alias("timestamp"),
-                              pl.when(~bad).then(day).otherwise(-2).alias("day"), actor_key(pl.col(who)).alias("who"))
-    found: list[pl.DataFrame] = []
+    exprs = [pl.when(~bad).then(c).otherwise(pl.lit(skip)).alias(marker) if c.meta.output_name() == marker else c
+             for c in columns]
+    plan = typed.frame.select(bad.alias("_bad"), pl.when(~bad).then(pl.col("timestamp")).alias("timestamp"), *exprs)
     rows, n_bad, end = 0, 0, None
     # Slices of the scan, each read whole, the next one read while this one is cut (Polars lets go of
     # the GIL): memory holds two slices. collect_batches runs ahead of its consumer: ~1.8x the peak.
@@ -132,7 +148,7 @@ def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: boo
             last = batch["timestamp"].max()
             if last is not None:
                 end = last if end is None or last > end else end  # type: ignore[operator]
-            found.append(batch.filter(pl.col("day") > -2).group_by("day").agg(pl.col("who").unique()))
+            cut(batch)
             del batch
     flagged = (typed.frame.filter(bad).select("_file", "_line", "_check").collect(engine="streaming") if n_bad
                else _no_flags())
@@ -142,7 +158,7 @@ def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: boo
         raise DataError(msg, hint="check the export, or run `kpi validate`")
     report.duplicates = None  # not looked for: they cannot change a distinct count
     report.used = rows - report.rejected
-    return Pairs(_distinct(found), int(end))  # type: ignore[arg-type]
+    return int(end)  # type: ignore[arg-type]
 
 
 def _no_flags() -> pl.DataFrame:
@@ -195,3 +211,40 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     out = assemble(parts, periods.join(n_days, on="idx", how="left"), [], grid.first)
     return EngagementBase(out, grid, NO_HYGIENE, actor, acting if lifecycle else pl.DataFrame(), first_seen,
                           pl.DataFrame())
+
+
+def cohort_inputs(ds: Dataset, roles: Roles, who: str, bounds: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """What calendar-clock event cohorts read, from one streamed pass over a plain log.
+
+    Returns ``entries`` (``who, t0``: each actor's first sign-up, or first active event when the log has
+    no sign-ups), ``seen`` (``who, p, last``: the last active instant of each actor in each period of
+    ``bounds``) and the last good instant. An actor counts in period p after entering when p is later than
+    its entry period, or is that period and holds an active event at or after the entry instant: the
+    last one per period tells.
+    """
+    from kpi_cli.locate import slot
+
+    signups, firsts, lasts = [], [], []
+    any_signup = False
+    signup = pl.col("event").is_in(roles.events("signup")).fill_null(value=False)
+    acting = _acting(roles, who)
+    n = len(bounds) - 1
+    period = slot(pl.col("timestamp"), bounds)
+    columns = [pl.when(pl.col(who).is_not_null()).then(actor_key(pl.col(who))).alias("who"),
+               signup.alias("_signup"), acting.fill_null(value=False).alias("_acting"),
+               pl.when((period >= 0) & (period < n)).then(period).otherwise(-1).cast(pl.Int32).alias("p")]
+
+    def cut(batch: pl.DataFrame) -> None:
+        nonlocal any_signup
+        good = batch.filter(~pl.col("_bad"))
+        any_signup = any_signup or bool(good["_signup"].any())
+        ts = pl.col("timestamp")
+        signups.append(good.filter(pl.col("_signup"), pl.col("who").is_not_null()).group_by("who").agg(ts.min()))
+        acts = good.filter(pl.col("_acting"))
+        firsts.append(acts.group_by("who").agg(ts.min()))
+        lasts.append(acts.filter(pl.col("p") >= 0).group_by("who", "p").agg(ts.max().alias("last")))
+
+    end = stream(ds, who, columns, "_bad_marker", None, cut)
+    entry = pl.concat(signups if any_signup else firsts).group_by("who").agg(pl.col("timestamp").min().alias("t0"))
+    seen = pl.concat(lasts).group_by("who", "p").agg(pl.col("last").max())
+    return entry, seen, end
