@@ -224,7 +224,7 @@ def cohort_inputs(ds: Dataset, roles: Roles, who: str, bounds: list[int]) -> tup
     """
     from kpi_cli.locate import slot
 
-    signups, firsts, lasts = [], [], []
+    signups, lasts = [], []
     any_signup = False
     signup = pl.col("event").is_in(roles.events("signup")).fill_null(value=False)
     acting = _acting(roles, who)
@@ -240,11 +240,13 @@ def cohort_inputs(ds: Dataset, roles: Roles, who: str, bounds: list[int]) -> tup
         any_signup = any_signup or bool(good["_signup"].any())
         ts = pl.col("timestamp")
         signups.append(good.filter(pl.col("_signup"), pl.col("who").is_not_null()).group_by("who").agg(ts.min()))
-        acts = good.filter(pl.col("_acting"))
-        firsts.append(acts.group_by("who").agg(ts.min()))
-        lasts.append(acts.filter(pl.col("p") >= 0).group_by("who", "p").agg(ts.max().alias("last")))
+        # One grouping gives both: the first active instant (p = -1 holds those outside the periods).
+        lasts.append(good.filter(pl.col("_acting")).group_by("who", "p").agg(
+            ts.min().alias("first"), ts.max().alias("last")))
 
     end = stream(ds, who, columns, "_bad_marker", None, cut)
-    entry = pl.concat(signups if any_signup else firsts).group_by("who").agg(pl.col("timestamp").min().alias("t0"))
-    seen = pl.concat(lasts).group_by("who", "p").agg(pl.col("last").max())
-    return entry, seen, end
+    seen = pl.concat(lasts).group_by("who", "p").agg(pl.col("first").min(), pl.col("last").max())
+    firsts = seen.group_by("who").agg(pl.col("first").min().alias("timestamp"))
+    entry = pl.concat(signups) if any_signup else firsts
+    entry = entry.group_by("who").agg(pl.col("timestamp").min().alias("t0"))
+    return entry, seen.filter(pl.col("p") >= 0).drop("first"), end
