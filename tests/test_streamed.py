@@ -194,3 +194,13 @@ def test_cohorts_equal_full_path(tmp_path: Path, kw: dict, signups: bool, config
     run = Run.start(_options(tmp_path, {k: v for k, v in kw.items() if k not in ("of", "criterion")}))
     api.cohort_run(run, of=kw["of"], criterion=kw.get("criterion", "on"))
     assert run.dataset.reports["events"].duplicates is None  # the streamed path ran
+
+
+def test_verbose_counts_exact_duplicates_through_the_full_path(tmp_path: Path, run) -> None:
+    """``-v`` promises an exact-duplicate count: it takes the full path, whose answer is the same."""
+    _log(500).write_parquet(tmp_path / "events.parquet")
+    quiet = run("compute", "dau,mau", "--data", tmp_path, "--from", "2024-01", "--to", "2024-04", "-f", "csv")
+    loud = run("compute", "dau,mau", "--data", tmp_path, "--from", "2024-01", "--to", "2024-04", "-f", "csv", "-v")
+    assert quiet.exit_code == loud.exit_code == 0
+    assert "events: 540 rows read, 40 exact duplicates dropped, 0 rejected, 500 used" in loud.stderr
+    assert quiet.stdout == loud.stdout
