@@ -137,3 +137,31 @@ def test_a_format_list_does_not_write_is_a_usage_error(fmt: str) -> None:
     assert out.stdout == b""
     assert out.stderr.decode() == (f"kpi: error: kpi list --format '{fmt}' is not one of table, csv, json\n"
                                    "hint: e.g. kpi list -f csv > metrics.csv\n")
+
+
+@pytest.mark.parametrize(("cores", "arenas"), [(1, 1), (2, 1), (7, 1), (8, 2), (32, 8), (None, 1)])
+def test_allocator_arenas_per_four_cores(monkeypatch: pytest.MonkeyPatch, cores: int | None, arenas: int) -> None:
+    from kpi_cli.__main__ import allocator_settings
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert allocator_settings() == f"narenas:{arenas}"
+
+
+@pytest.mark.parametrize("user", [None, "narenas:3,dirty_decay_ms:0"])
+def test_entry_point_sets_allocator_before_polars_loads(user: str | None) -> None:
+    """The setting reaches Polars' jemalloc (read when the library loads); a user's own setting is kept."""
+    env = {k: v for k, v in _env().items() if k != "_RJEM_MALLOC_CONF"}
+    if user is not None:
+        env["_RJEM_MALLOC_CONF"] = user
+    # Record the variable at the moment Polars is first imported, during a run that computes.
+    probe = ("import os, sys\nseen = []\n"
+             "class Spy:\n    def find_spec(self, name, path=None, target=None):\n"
+             "        if name == 'polars' and not seen:\n            seen.append(os.environ.get('_RJEM_MALLOC_CONF'))\n"
+             "sys.meta_path.insert(0, Spy())\nfrom kpi_cli import __main__ as m\n"
+             "sys.argv = ['kpi', 'compute', 'mrr', '--data', 'sample_data', '--month', '2024-06', '-f', 'csv']\n"
+             "try:\n    m.main()\nexcept SystemExit:\n    pass\nprint(seen)\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                         check=True).stdout.splitlines()[-1]
+    from kpi_cli.__main__ import allocator_settings
+
+    assert out == repr([user or allocator_settings()])

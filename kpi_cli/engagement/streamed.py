@@ -88,24 +88,25 @@ def pairs(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: boo
 
 
 def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: bool) -> Pairs:
-    """One streamed pass, each batch cut to its distinct (day, actor) pairs.
+    """One streamed pass, each slice cut to its distinct (day, actor) pairs.
 
-    A batch's pairs are distinct within it; a day that appears in more than one batch (a time-sorted
-    log: the day a batch boundary falls on) is made distinct again at the end, the others already are.
+    A slice's pairs are distinct within it; a day that appears in more than one slice (a time-sorted
+    log: the day a slice boundary falls on) is made distinct again at the end, the others already are.
     """
     from kpi_cli.locate import slot
 
     n_days = len(bounds) - 1
-    # Rows that make no actor active on a counted day get day -2.
+    # Rows that make no actor active on a counted day (bad rows too) get day -2 and no actor.
     day = slot(pl.col("timestamp"), bounds) if n_days > 0 else pl.lit(-2)
-    day = pl.when(_acting(roles, who) & (day >= (-1 if before else 0)) & (day < n_days)).then(day).otherwise(-2)
-    found: list[pl.DataFrame] = []
+    counted = ~pl.col("_bad") & _acting(roles, who) & (day >= (-1 if before else 0)) & (day < n_days)
+    day = pl.when(counted).then(day).otherwise(-2).cast(pl.Int32)
 
-    def cut(batch: pl.DataFrame) -> None:
-        found.append(batch.filter(pl.col("day") > -2).group_by("day").agg(pl.col("who").unique()))
+    def cut(lf: pl.LazyFrame) -> pl.LazyFrame:
+        return lf.with_columns(day.alias("day")).group_by("day").agg(
+            pl.when(pl.col("day") > -2).then(actor_key(pl.col(who))).unique().alias("who"), *SLICE_STATS)
 
-    end = stream(ds, who, [day.cast(pl.Int32).alias("day"), actor_key(pl.col(who)).alias("who")], "day", -2, cut)
-    return Pairs(_distinct(found), end)
+    found, end = stream(ds, who, cut)
+    return Pairs(_distinct([f.filter(pl.col("day") > -2).select("day", "who") for f in found]), end)
 
 
 def _acting(roles: Roles, who: str) -> pl.Expr:
@@ -114,42 +115,37 @@ def _acting(roles: Roles, who: str) -> pl.Expr:
     return pl.col(who).is_not_null() & (pl.lit(value=True) if condition is None else condition)
 
 
-def stream(ds: Dataset, who: str, columns: list[pl.Expr], marker: str, skip: object,
-           cut: Callable[[pl.DataFrame], None]) -> int:
-    """Read the plain log in slices, settle its bad rows with the dataset, hand ``cut`` each slice's
-    ``columns`` (worked out in the scan, on every core) and return the last good instant.
+# What every slice's reduction also returns, per group: rows, bad rows, the last good instant.
+SLICE_STATS = (pl.len().alias("_rows"), pl.col("_bad").sum().alias("_n_bad"), pl.col("timestamp").max().alias("_end"))
 
-    Column ``marker`` of a bad row is set to ``skip``; bad rows (rare) are read again for their lines.
+
+def stream(ds: Dataset, who: str, cut: Callable[[pl.LazyFrame], pl.LazyFrame]) -> tuple[list[pl.DataFrame], int]:
+    """Read the plain log in slices, reduce each with ``cut``, settle its bad rows with the dataset.
+
+    ``cut`` gets a slice of the typed log, with ``_bad`` (a row that fails a check) and ``timestamp``
+    (null on a bad row), and returns a lazy grouping that carries :data:`SLICE_STATS` among its
+    aggregations; each slice is collected on the streaming engine, two at a time (each slice's scan
+    is one row group's worth, so two keep both cores busy), and only its reduction is kept.
+    Returns the reductions in slice order and the last good instant. Bad rows (rare) are read again
+    for their lines.
     """
     typed = ds.typed("events", rules=event_rules)
     if who not in typed.frame.collect_schema().names():
         msg = f"events: no {who} column to count actors by"
         raise UsageError(msg)
     bad = pl.col("_check").is_not_null()
-    exprs = [pl.when(~bad).then(c).otherwise(pl.lit(skip)).alias(marker) if c.meta.output_name() == marker else c
-             for c in columns]
-    plan = typed.frame.select(bad.alias("_bad"), pl.when(~bad).then(pl.col("timestamp")).alias("timestamp"), *exprs)
-    rows, n_bad, end = 0, 0, None
-    # Slices of the scan, each read whole, the next one read while this one is cut (Polars lets go of
-    # the GIL): memory holds two slices. collect_batches runs ahead of its consumer: ~1.8x the peak.
+    plan = typed.frame.with_columns(bad.alias("_bad"), pl.when(~bad).then(pl.col("timestamp")).alias("timestamp"))
     total = plan.select(pl.len()).collect().item()
 
     def read(offset: int) -> pl.DataFrame:
-        return plan.slice(offset, BATCH_ROWS).collect()
+        return cut(plan.slice(offset, BATCH_ROWS)).collect(engine="streaming")
 
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        coming = reader.submit(read, 0) if total else None
-        for offset in range(0, total, BATCH_ROWS):
-            assert coming is not None
-            batch = coming.result()
-            coming = reader.submit(read, offset + BATCH_ROWS) if offset + BATCH_ROWS < total else None
-            rows += batch.height
-            n_bad += int(batch["_bad"].sum())
-            last = batch["timestamp"].max()
-            if last is not None:
-                end = last if end is None or last > end else end  # type: ignore[operator]
-            cut(batch)
-            del batch
+    with ThreadPoolExecutor(max_workers=2) as workers:
+        found = list(workers.map(read, range(0, total, BATCH_ROWS)))
+    stats = pl.concat([f.select(s.meta.output_name() for s in SLICE_STATS) for f in found]) if found else None
+    rows = int(stats["_rows"].sum()) if stats is not None else 0
+    n_bad = int(stats["_n_bad"].sum()) if stats is not None else 0
+    end = stats["_end"].max() if stats is not None else None
     flagged = (typed.frame.filter(bad).select("_file", "_line", "_check").collect(engine="streaming") if n_bad
                else _no_flags())
     report = ds.settle(typed, flagged, rows)
@@ -158,7 +154,7 @@ def stream(ds: Dataset, who: str, columns: list[pl.Expr], marker: str, skip: obj
         raise DataError(msg, hint="check the export, or run `kpi validate`")
     report.duplicates = None  # not looked for: they cannot change a distinct count
     report.used = rows - report.rejected
-    return int(end)  # type: ignore[arg-type]
+    return found, int(end)  # type: ignore[arg-type]
 
 
 def _no_flags() -> pl.DataFrame:
@@ -166,17 +162,18 @@ def _no_flags() -> pl.DataFrame:
 
 
 def _distinct(found: list[pl.DataFrame]) -> pl.DataFrame:
-    """Every batch's (day, [who…]) lists as distinct (day, who) rows."""
+    """Every slice's (day, [who…]) lists as distinct (day, who) rows.
+
+    Only the days found in more than one slice need another look: the others are distinct already.
+    """
     schema = pl.Schema({"day": pl.Int32(), "who": pl.UInt64()})
     if not found:
         return pl.DataFrame(schema=schema)
-    lists = pl.concat(found)
-    shared = lists.group_by("day").len().filter(pl.col("len") > 1)["day"]
-    once = lists.filter(~pl.col("day").is_in(shared.implode())).explode("who")
-    if shared.len() == 0:
-        return once.select(list(schema)).cast(schema)
-    again = lists.filter(pl.col("day").is_in(shared.implode())).explode("who").unique()
-    return pl.concat([once, again]).select(list(schema)).cast(schema)
+    days = pl.concat([f.select("day") for f in found])
+    shared = days.filter(days["day"].is_duplicated())["day"].unique().implode()
+    flat = [f.filter(~pl.col("day").is_in(shared)).explode("who").drop_nulls() for f in found]
+    again = pl.concat([f.filter(pl.col("day").is_in(shared)).explode("who") for f in found]).drop_nulls().unique()
+    return pl.concat([*flat, again]).select(list(schema)).cast(schema)
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
@@ -224,29 +221,33 @@ def cohort_inputs(ds: Dataset, roles: Roles, who: str, bounds: list[int]) -> tup
     """
     from kpi_cli.locate import slot
 
-    signups, lasts = [], []
-    any_signup = False
-    signup = pl.col("event").is_in(roles.events("signup")).fill_null(value=False)
-    acting = _acting(roles, who)
+    signup = ~pl.col("_bad") & pl.col("event").is_in(roles.events("signup")).fill_null(value=False)
+    acting = (~pl.col("_bad") & _acting(roles, who)).fill_null(value=False)
     n = len(bounds) - 1
     period = slot(pl.col("timestamp"), bounds)
-    columns = [pl.when(pl.col(who).is_not_null()).then(actor_key(pl.col(who))).alias("who"),
-               signup.alias("_signup"), acting.fill_null(value=False).alias("_acting"),
-               pl.when((period >= 0) & (period < n)).then(period).otherwise(-1).cast(pl.Int32).alias("p")]
+    ts = pl.col("timestamp")
 
-    def cut(batch: pl.DataFrame) -> None:
-        nonlocal any_signup
-        good = batch.filter(~pl.col("_bad"))
-        any_signup = any_signup or bool(good["_signup"].any())
-        ts = pl.col("timestamp")
-        signups.append(good.filter(pl.col("_signup"), pl.col("who").is_not_null()).group_by("who").agg(ts.min()))
-        # One grouping gives both: the first active instant (p = -1 holds those outside the periods).
-        lasts.append(good.filter(pl.col("_acting")).group_by("who", "p").agg(
-            ts.min().alias("first"), ts.max().alias("last")))
+    def cut(lf: pl.LazyFrame) -> pl.LazyFrame:
+        # One grouping gives all three: the first active instant (p = -1 holds those outside the
+        # periods), the last active instant per period, and the first sign-up (bad rows: no actor).
+        keyed = lf.with_columns(
+            pl.when(~pl.col("_bad") & pl.col(who).is_not_null()).then(actor_key(pl.col(who))).alias("who"),
+            pl.when((period >= 0) & (period < n)).then(period).otherwise(-1).cast(pl.Int32).alias("p"),
+            pl.when(acting).then(ts).alias("_active_at"), pl.when(signup).then(ts).alias("_signup_at"))
+        # Plain aggregations of nulled columns: ~30 % less work than filtered ones.
+        at = pl.col("_active_at")
+        return keyed.group_by("who", "p").agg(
+            at.min().alias("first"), at.max().alias("last"), pl.col("_signup_at").min().alias("signup"), *SLICE_STATS)
 
-    end = stream(ds, who, columns, "_bad_marker", None, cut)
-    seen = pl.concat(lasts).group_by("who", "p").agg(pl.col("first").min(), pl.col("last").max())
-    firsts = seen.group_by("who").agg(pl.col("first").min().alias("timestamp"))
-    entry = pl.concat(signups) if any_signup else firsts
-    entry = entry.group_by("who").agg(pl.col("timestamp").min().alias("t0"))
+    found, end = stream(ds, who, cut)
+    groups = pl.concat(found)
+    # As the full path: any good sign-up row (with an actor or not) makes sign-ups the entry.
+    any_signup = bool(groups["signup"].is_not_null().any())
+    groups = groups.filter(pl.col("who").is_not_null())
+    seen = groups.filter(pl.col("first").is_not_null()).group_by("who", "p").agg(
+        pl.col("first").min(), pl.col("last").max())
+    signups = groups.filter(pl.col("signup").is_not_null())
+    entry = (signups.select("who", pl.col("signup").alias("t0")) if any_signup
+             else seen.select("who", pl.col("first").alias("t0")))
+    entry = entry.group_by("who").agg(pl.col("t0").min())
     return entry, seen.filter(pl.col("p") >= 0).drop("first"), end
