@@ -9,8 +9,10 @@ batch by batch (only the columns the checks and the actor need), each batch redu
 distinct pairs at once, and the rows let go. Bad rows are still found, counted and reported on
 every row read, exactly as the full path does.
 
-Everything else (event counts, sessions, sign-ups, ``--by``, exclusions, ``-v``'s exact-duplicate
-count, event ids or anonymous ids in the log) goes through :mod:`kpi_cli.engagement.hygiene`.
+Sessions stream too, in a second pass (:mod:`kpi_cli.engagement.streamed_sessions`), when the log
+has no ``session_id``. Everything else (event counts, sign-ups, ``--by``, exclusions, ``-v``'s
+exact-duplicate count, event ids or anonymous ids in the log) goes through
+:mod:`kpi_cli.engagement.hygiene`.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ if TYPE_CHECKING:
     from kpi_cli.engagement.events import Exclusions
     from kpi_cli.periods import Calendar, RangeRequest
 
-# The optional parts of the engagement table that read (day, actor) pairs alone.
-PAIR_PARTS = frozenset({"lifecycle", "trailing"})
+# The optional parts of the engagement table a plain log streams: (day, actor) pairs, and sessions
+# (kpi_cli.engagement.streamed_sessions) when the log has no session_id.
+PAIR_PARTS = frozenset({"lifecycle", "trailing", "sessions"})
 HYGIENE_COLUMNS = ("event_id", "anonymous_id")  # either present: the full hygiene path
 BATCH_ROWS = 1_000_000
 NO_HYGIENE = Hygiene(repeated_ids=0, merged_anonymous=0, anonymous_rows=0, dropped_anonymous=0)
@@ -50,6 +53,7 @@ class Pairs:
 
     pairs: pl.DataFrame  # day: Int32, who: UInt64
     end: int  # the last instant of any good row (µs), active or not
+    starts: list[int | None]  # the first good instant of each slice read (None: no good row)
 
 
 def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusions: Exclusions | None,
@@ -64,6 +68,8 @@ def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusio
         return False
     typed = ds.typed("events", rules=event_rules)
     who = "account_id" if actor == "account" else "user_id"
+    if "sessions" in needs and "session_id" in typed.present:  # see streamed_sessions
+        return False
     return who in typed.present and not set(HYGIENE_COLUMNS) & set(typed.present)
 
 
@@ -106,7 +112,9 @@ def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: boo
             pl.when(pl.col("day") > -2).then(actor_key(pl.col(who))).unique().alias("who"), *SLICE_STATS)
 
     found, end = stream(ds, who, cut)
-    return Pairs(_distinct([f.filter(pl.col("day") > -2).select("day", "who") for f in found]), end)
+    starts = [f["_start"].min() for f in found]
+    return Pairs(_distinct([f.filter(pl.col("day") > -2).select("day", "who") for f in found]), end,
+                 starts)  # type: ignore[arg-type]
 
 
 def _acting(roles: Roles, who: str) -> pl.Expr:
@@ -115,8 +123,9 @@ def _acting(roles: Roles, who: str) -> pl.Expr:
     return pl.col(who).is_not_null() & (pl.lit(value=True) if condition is None else condition)
 
 
-# What every slice's reduction also returns, per group: rows, bad rows, the last good instant.
-SLICE_STATS = (pl.len().alias("_rows"), pl.col("_bad").sum().alias("_n_bad"), pl.col("timestamp").max().alias("_end"))
+# What every slice's reduction also returns, per group: rows, bad rows, the first and last good instant.
+SLICE_STATS = (pl.len().alias("_rows"), pl.col("_bad").sum().alias("_n_bad"), pl.col("timestamp").max().alias("_end"),
+               pl.col("timestamp").min().alias("_start"))
 
 
 def stream(ds: Dataset, who: str, cut: Callable[[pl.LazyFrame], pl.LazyFrame]) -> tuple[list[pl.DataFrame], int]:
@@ -177,7 +186,7 @@ def _distinct(found: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
-          mau_days: int = 30, needs: frozenset[str] = frozenset()) -> EngagementBase:
+          mau_days: int = 30, needs: frozenset[str] = frozenset(), session_gap_s: float = 1800.0) -> EngagementBase:
     """The engagement table of :func:`kpi_cli.engagement.base.build` for the parts in
     :data:`PAIR_PARTS`, from the streamed pairs: the same columns, the same values."""
     if actor not in ("user", "account"):
@@ -197,9 +206,15 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     in_grid = days.filter(pl.col("idx") >= 0)
     table = in_grid.group_by("idx").agg(pl.len().alias("dau_sum"), pl.col("who").n_unique().alias("active"))
     parts = [table.collect()]
-    acting = in_grid.select("idx", pl.col("day").cast(pl.Int64), "who").collect() if needs else pl.DataFrame()
+    acting = (in_grid.select("idx", pl.col("day").cast(pl.Int64), "who").collect() if needs & {"trailing", "lifecycle"}
+              else pl.DataFrame())
     if "trailing" in needs:
         parts.append(trailing(acting, day_period, mau_days))
+    if "sessions" in needs:
+        from kpi_cli.engagement import streamed_sessions
+
+        parts.append(streamed_sessions.table(ds, _acting(roles, who), who, day_bounds, day_period, session_gap_s,
+                                             BATCH_ROWS, found.starts))
     first_seen = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
     if lifecycle:
         first_seen = days.group_by("who").agg(pl.col("idx").min().alias("first_idx")).collect()
