@@ -24,7 +24,7 @@ from kpi_cli.config import Settings, load_settings
 from kpi_cli.dataset import Dataset
 from kpi_cli.engagement import cohorts as event_cohorts
 from kpi_cli.engagement import funnel as event_funnel
-from kpi_cli.engagement import streamed, tables
+from kpi_cli.engagement import portable, streamed, tables
 from kpi_cli.engagement.base import ALL_PARTS, EngagementBase
 from kpi_cli.engagement.base import build as build_engagement
 from kpi_cli.engagement.events import Exclusions, Roles
@@ -91,6 +91,12 @@ class Run:
         cal = calendar_of(v)
         req = self.options.range if req is None else req
         as_of = parse_as_of(self.options.as_of, cal)
+        if portable.applies(self.dataset, by=by, needs=needs, exclusions=self.exclusions, engine=v["engine"],
+                            actor=self.options.actor):
+            base = portable.build(self.dataset, cal, req, as_of, roles, v["engine"], self.options.actor,
+                                  self.options.mau_days)
+            self.info["hygiene"] = base.hygiene
+            return base
         if streamed.applies(self.dataset, by=by, needs=needs, exclusions=self.exclusions, engine=v["engine"],
                             actor=self.options.actor):
             base = streamed.build(self.dataset, cal, req, as_of, roles, self.options.actor, self.options.mau_days,

@@ -14,6 +14,8 @@ import polars as pl
 from kpi_cli.errors import DataError, UsageError
 
 if TYPE_CHECKING:
+    import narwhals as nw
+
     from kpi_cli.loading import Source
     from kpi_cli.parsing import Check
 
@@ -144,6 +146,19 @@ def active(frame: Frame, roles: Roles) -> Frame:
     """Rows that make their actor active: ``active_events`` if set, minus ``inactive_events``."""
     condition = active_condition(roles)
     return frame if condition is None else frame.filter(condition)
+
+
+def active_condition_nw(roles: Roles) -> nw.Expr:
+    """:func:`active_condition` on Narwhals' API (every engine), true where every event counts."""
+    import narwhals as nw
+
+    wanted, unwanted = roles.events("active_events"), roles.events("inactive_events")
+    active_condition(roles)  # the same usage error for both lists
+    if wanted:
+        return nw.col("event").is_in(wanted)
+    if unwanted:
+        return ~nw.col("event").is_in(unwanted)
+    return nw.lit(value=True)
 
 
 def active_condition(roles: Roles) -> pl.Expr | None:

@@ -1,0 +1,179 @@
+"""The active-user family of a plain Parquet log on any engine: the engine reads the files itself.
+
+``--engine duckdb`` (issue 11) on a plain log (no ``event_id``, no ``anonymous_id``; see
+:mod:`kpi_cli.engagement.streamed`) in Parquet: the engine scans the files, checks every row, finds
+each active row's local day and reduces the log to one small table per period (Σ daily distinct
+actors, distinct actors), and only that table, the bad rows and three counts are collected. The
+pipeline is written on Narwhals' lazy API and runs unchanged on each engine (tests compare it to
+the default Polars path).
+
+Row checks (SPEC §1.3) are ported for typed Parquet: the log's timestamp must be a Parquet
+timestamp and its text columns text, so what can be wrong is a missing value (null or empty text)
+and an instant outside 1900–2200; the checks keep the numbering and reasons of the Polars parse,
+and bad rows are reported and rejected the same way. Other column types are refused with a usage
+error that names the column and the way out (``--engine polars``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import narwhals as nw
+import polars as pl
+
+from kpi_cli.engagement.base import EngagementBase, assemble, layout
+from kpi_cli.engagement.events import active_condition_nw, event_rules
+from kpi_cli.engagement.streamed import HYGIENE_COLUMNS, NO_HYGIENE
+from kpi_cli.engines import FILE, LINE, engine_for
+from kpi_cli.errors import DataError, UsageError
+from kpi_cli.periods import resolve_range
+from kpi_cli.values import MAX_INSTANT, MIN_INSTANT
+
+if TYPE_CHECKING:
+    from kpi_cli.dataset import Dataset
+    from kpi_cli.engagement.events import Exclusions, Roles
+    from kpi_cli.engines import Engine
+    from kpi_cli.parsing import Typed
+    from kpi_cli.periods import Calendar, RangeRequest
+
+DAY_US = 86_400_000_000
+CHECK = "_check"
+
+
+def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusions: Exclusions | None,
+            engine: str, actor: str = "user") -> bool:
+    """True for a run on another engine than Polars that reads the active-user table of a plain
+    Parquet log alone (no ``--by``, no exclusions, no ``-v``)."""
+    if engine == "polars" or by or exclusions or ds.audit or needs or not ds.has("events"):
+        return False
+    typed = ds.typed("events", rules=event_rules)
+    who = "account_id" if actor == "account" else "user_id"
+    parquet = typed.src.columnar and all(f.lower().endswith(".parquet") for f in typed.src.files)
+    return parquet and who in typed.present and not set(HYGIENE_COLUMNS) & set(typed.present)
+
+
+def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, engine_name: str,
+          actor: str = "user", mau_days: int = 30) -> EngagementBase:
+    """The engagement table of :func:`kpi_cli.engagement.streamed.build` (no optional parts), on
+    ``engine_name``."""
+    if actor not in ("user", "account"):
+        msg = f"--actor {actor!r} is not one of user, account"
+        raise UsageError(msg)
+    who = "user_id" if actor == "user" else "account_id"
+    engine = engine_for(engine_name)
+    typed = ds.typed("events", rules=event_rules)
+    log = checked(engine, typed)
+    good = log.filter(nw.col(CHECK).is_null())
+    counts = engine.collect(log.select(nw.len().alias("rows"), nw.col(CHECK).is_null().sum().alias("good"),
+                                       nw.when(nw.col(CHECK).is_null()).then(nw.col("timestamp")).max()
+                                       .alias("end")))
+    rows, n_good, end = counts.row(0)
+    flagged = pl.DataFrame(schema={"_file": pl.UInt32, "_line": pl.Int64, "_check": pl.UInt16})
+    if rows - n_good:
+        files = {path: i for i, path in enumerate(typed.src.files)}
+        bad = engine.collect(log.filter(~nw.col(CHECK).is_null()).select(FILE, LINE, CHECK))
+        flagged = bad.select(pl.col(FILE).replace_strict(_paths(files), return_dtype=pl.UInt32).alias("_file"),
+                             pl.col(LINE).cast(pl.Int64).alias("_line"), pl.col(CHECK).cast(pl.UInt16))
+    report = ds.settle(typed, flagged, int(rows))
+    report.duplicates = None  # not looked for: they cannot change a distinct count
+    report.used = int(rows) - report.rejected
+    if end is None:
+        msg = "no events to compute from (the file has only a header, or every row was rejected)"
+        raise DataError(msg, hint="check the export, or run `kpi validate`")
+    lo, hi = resolve_range(req, cal, as_of, int(end))
+    grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days)
+    grid = replace(grid, complete_before=min(as_of, int(end)))
+    acting = good.filter(~nw.col(who).is_null(), active_condition_nw(roles))
+    table = engine.collect(per_period(engine, acting, who, day_bounds, day_period))
+    table = table.with_columns(pl.col("idx").cast(pl.Int64), pl.col("dau_sum").cast(pl.UInt32),
+                               pl.col("active").cast(pl.UInt32))
+    periods = grid.periods().select("idx", "period", "complete")
+    n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
+    out = assemble([table], periods.join(n_days, on="idx", how="left"), [], grid.first)
+    empty = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
+    return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, pl.DataFrame())
+
+
+def _paths(files: dict[str, int]) -> dict[str, int]:
+    """Each file's index, under the path the engine names it by (DuckDB may normalise it)."""
+    from pathlib import Path
+
+    out = dict(files)
+    for path, i in files.items():
+        out.setdefault(str(Path(path).resolve()), i)
+        out.setdefault(str(Path(path).absolute()), i)
+    return out
+
+
+def checked(engine: Engine, typed: Typed) -> nw.LazyFrame:
+    """The log on ``engine`` with ``_check``: the index of the first failing check of ``typed``
+    (the Polars parse's numbering), null on a good row."""
+    schema = typed.src.frame.collect_schema()
+    present = typed.present
+    for c in present:
+        instant = c == "timestamp"
+        if instant and not isinstance(schema[c], pl.Datetime):
+            msg = (f"events: {c} is {schema[c]} in the Parquet file; --engine {engine.name} reads a Parquet "
+                   "timestamp column")
+            raise UsageError(msg, hint="write the column as a timestamp, or use --engine polars")
+        if not instant and schema[c] != pl.String:
+            msg = f"events: {c} is {schema[c]} in the Parquet file; --engine {engine.name} reads it as text"
+            raise UsageError(msg, hint="write the column as text, or use --engine polars")
+        if instant and typed.src.zones.get(c):
+            msg = f"events: naive times read in {typed.src.zones[c]} are not supported on --engine {engine.name}"
+            raise UsageError(msg, hint="write the timestamps as UTC instants, or use --engine polars")
+    log = engine.scan(typed.src.files, {c: typed.src.mapping[c] for c in present}, frozenset({"timestamp"}))
+    text = [c for c in present if c != "timestamp"]
+    # As the Polars parse of the events log: empty text is a missing value (not trimmed: speed).
+    log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c) for c in text)
+    ts = nw.col("timestamp")
+    ids = [c for c in ("user_id", "anonymous_id") if c in present]
+    conditions = []
+    for column, _expr, reason in typed.checks:
+        if reason == "not a date":  # a Parquet timestamp always parses
+            conditions.append(nw.lit(value=False))
+        elif reason.startswith("not between 1900 and 2200"):
+            conditions.append((ts < MIN_INSTANT) | (ts > MAX_INSTANT))
+        elif reason == "missing value":
+            conditions.append(nw.col(column).is_null())
+        elif reason == "no user_id or anonymous_id":
+            conditions.append(nw.all_horizontal(*[nw.col(c).is_null() for c in ids], ignore_nulls=False))
+        else:
+            msg = f"events: the check {reason!r} on {column} has no --engine {engine.name} version"
+            raise UsageError(msg, hint="use --engine polars")
+    code = nw.lit(None, dtype=nw.Int64)
+    for i, cond in reversed(list(enumerate(conditions))):
+        code = nw.when(cond.fill_null(value=False)).then(nw.lit(i, dtype=nw.Int64)).otherwise(code)
+    return log.with_columns(code.alias(CHECK))
+
+
+def per_period(engine: Engine, acting: nw.LazyFrame, who: str, day_bounds: list[int], day_period: pl.DataFrame
+               ) -> nw.LazyFrame:
+    """``idx, dau_sum, active``: Σ over the period's days of distinct actors, and distinct actors.
+
+    A row's local day: a guess by whole UTC days from the first bound (local days are 23–25 hours
+    long, so the guess is at most one off) corrected with the guessed day's bounds, from one
+    equi-join with the small table of days.
+    """
+    n = len(day_bounds) - 1
+    days = pl.DataFrame({"_g": list(range(n + 1)), "_lo": day_bounds,
+                         "_hi": [*day_bounds[1:], MAX_INSTANT + DAY_US]}, schema={"_g": pl.Int64, "_lo": pl.Int64,
+                                                                                  "_hi": pl.Int64})
+    ts = nw.col("timestamp")
+    rows = acting.filter(ts >= day_bounds[0], ts < day_bounds[-1])
+    guess = (ts - day_bounds[0]) // DAY_US
+    if all(b == day_bounds[0] + i * DAY_US for i, b in enumerate(day_bounds)):  # UTC days: the guess is the day
+        pairs = _distinct(rows.select(guess.alias("day"), nw.col(who).alias("who")))
+    else:
+        rows = rows.select(ts, nw.col(who).alias("who"), guess.alias("_g"))
+        day = nw.col("_g") - (ts < nw.col("_lo")).cast(nw.Int64) + (ts >= nw.col("_hi")).cast(nw.Int64)
+        pairs = _distinct(rows.join(engine.table(days), on="_g").select(day.alias("day"), "who"))
+    in_grid = pairs.join(engine.table(day_period.select(pl.col("day").cast(pl.Int64), pl.col("idx").cast(pl.Int64))),
+                         on="day").filter(nw.col("idx") >= 0)
+    return in_grid.group_by("idx").agg(nw.len().alias("dau_sum"), nw.col("who").n_unique().alias("active"))
+
+
+def _distinct(frame: nw.LazyFrame) -> nw.LazyFrame:
+    """The distinct rows of ``frame``: a grouping (Narwhals' ``unique`` is a window on SQL engines)."""
+    return frame.group_by(*frame.collect_schema().names()).agg(nw.len().alias("_n")).drop("_n")

@@ -1,0 +1,135 @@
+"""``--engine duckdb`` reads a plain Parquet log itself (issue 11): the same numbers as Polars.
+
+Each case is computed on the default engine and on DuckDB, whose scan, row checks, local days and
+per-period reduction run in DuckDB (a spy checks the portable path ran); bad rows are found, counted,
+raised and rejected alike; a column the port cannot read is a usage error naming it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from test_streamed import CASES, _log
+
+from kpi_cli import compute
+from kpi_cli.api import Run, _options
+from kpi_cli.engagement import portable
+from kpi_cli.errors import BadRowsError, UsageError
+
+ACTIVE = "dau,mau,dau_mau,active_users"
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The engines the portable path ran on."""
+    ran: list[str] = []
+    real = portable.build
+
+    def counted(*args, **kwargs):
+        ran.append(args[5])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(portable, "build", counted)
+    return ran
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Path:
+    _log().write_parquet(tmp_path / "events.parquet", row_group_size=500)
+    return tmp_path
+
+
+@pytest.mark.parametrize("kw", [c for c in CASES if "window" not in c])
+def test_active_family_equals_polars(plain: Path, spy: list[str], kw: dict) -> None:
+    ids = {"week": "dau,wau,active_users", "day": "dau,active_users"}.get(kw.get("period", "month"), ACTIVE)
+    fast = compute(ids, data=plain, **kw)
+    duck = compute(ids, data=plain, engine="duckdb", **kw)
+    assert spy == ["duckdb"]
+    assert fast.height > 0
+    assert_frame_equal(fast, duck)
+
+
+def test_a_hand_computed_new_york_day(tmp_path: Path, spy: list[str]) -> None:
+    """Around the spring-forward night in New York (2024-03-10: 23 hours long), UTC instants:
+    u1 at 04:59 (Mar 9, 23:59 local), u1 and u2 at 05:00 (Mar 10, 00:00), u3 at 03:59 Mar 11 (Mar 10,
+    23:59 EDT), u3 at 04:00 Mar 11 (Mar 11, 00:00 EDT). Local days: Mar 9 {u1}, Mar 10 {u1, u2, u3},
+    Mar 11 {u3}."""
+    stamps = ["2024-03-10T04:59:00", "2024-03-10T05:00:00", "2024-03-10T05:00:00", "2024-03-11T03:59:00",
+              "2024-03-11T04:00:00"]
+    frame = pl.DataFrame({"timestamp": stamps, "event": ["x"] * 5, "user_id": ["u1", "u1", "u2", "u3", "u3"]})
+    frame = frame.with_columns(pl.col("timestamp").str.to_datetime(time_zone="UTC"))
+    frame.write_parquet(tmp_path / "events.parquet")
+    out = compute("dau", data=tmp_path, from_="2024-03-09", to="2024-03-11", period="day", tz="America/New_York",
+                  engine="duckdb")
+    assert spy == ["duckdb"]
+    assert out["value"].to_list() == [1.0, 3.0, 1.0]
+
+
+def _bad_log(tmp_path: Path) -> Path:
+    frame = _log(400).with_columns(
+        user_id=pl.when(pl.int_range(pl.len()) % 97 == 5).then(None).otherwise(pl.col("user_id")),
+        event=pl.when(pl.int_range(pl.len()) % 89 == 3).then(pl.lit("")).otherwise(pl.col("event")))
+    frame.write_parquet(tmp_path / "events.parquet", row_group_size=100)
+    return tmp_path
+
+
+def test_bad_rows_are_raised_alike(tmp_path: Path, spy: list[str]) -> None:
+    data = _bad_log(tmp_path)
+    errors = []
+    for engine in ("polars", "duckdb"):
+        with pytest.raises(BadRowsError) as caught:
+            compute("dau", data=data, from_="2024-01", to="2024-04", engine=engine)
+        errors.append(caught.value)
+    assert spy == ["duckdb"]
+    assert errors[0].total == errors[1].total == 10
+    assert str(errors[0]) == str(errors[1])
+
+
+def test_bad_rows_are_skipped_and_rejected_alike(tmp_path: Path, spy: list[str]) -> None:
+    data = _bad_log(tmp_path)
+    runs = {}
+    for engine in ("polars", "duckdb"):
+        run = Run.start(_options(data, {"from_": "2024-01", "to": "2024-04", "on_bad_rows": "skip",
+                                        "engine": engine}))
+        from kpi_cli import api
+
+        runs[engine] = (api.compute_run(ACTIVE, run), run.dataset.reports["events"], run.dataset.rejected)
+    assert spy == ["duckdb"]
+    (fast, fast_report, fast_rejects), (duck, duck_report, duck_rejects) = runs["polars"], runs["duckdb"]
+    assert_frame_equal(fast, duck)
+    assert (fast_report.rows_read, fast_report.rejected, fast_report.used) == (
+        duck_report.rows_read, duck_report.rejected, duck_report.used) == (440, 10, 430)
+    assert fast_report.reasons == duck_report.reasons
+    assert_frame_equal(pl.concat(fast_rejects).sort("line"), pl.concat(duck_rejects).sort("line"))
+
+
+def test_several_files_are_one_log(tmp_path: Path, spy: list[str]) -> None:
+    log = _log()
+    folder = tmp_path / "events"
+    folder.mkdir()
+    for i, part in enumerate(log.iter_slices(1_000)):
+        part.write_parquet(folder / f"part-{i}.parquet")
+    kw = {"from_": "2024-01", "to": "2024-04"}
+    assert_frame_equal(compute(ACTIVE, data=tmp_path, **kw), compute(ACTIVE, data=tmp_path, engine="duckdb", **kw))
+    assert spy == ["duckdb"]
+
+
+def test_inactive_events_are_left_out_alike(plain: Path, spy: list[str]) -> None:
+    (plain / "kpi.toml").write_text('[events]\ninactive_events = ["Heartbeat"]\n')
+    kw = {"from_": "2024-01", "to": "2024-04", "config": str(plain / "kpi.toml")}
+    fast, duck = compute(ACTIVE, data=plain, **kw), compute(ACTIVE, data=plain, engine="duckdb", **kw)
+    assert spy == ["duckdb"]
+    assert_frame_equal(fast, duck)
+    assert fast.filter(pl.col("metric") == "active_users")["value"].sum() < compute(
+        "active_users", data=plain, from_="2024-01", to="2024-04")["value"].sum()
+
+
+def test_a_text_timestamp_is_refused_by_name(tmp_path: Path) -> None:
+    _log().with_columns(pl.col("timestamp").dt.to_string()).write_parquet(tmp_path / "events.parquet")
+    with pytest.raises(UsageError, match="timestamp is String in the Parquet file; --engine duckdb reads a Parquet "
+                                         "timestamp column"):
+        compute("dau", data=tmp_path, month="2024-02", engine="duckdb")
+    assert compute("dau", data=tmp_path, month="2024-02").height == 1
