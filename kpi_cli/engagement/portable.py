@@ -56,7 +56,8 @@ def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusio
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, engine_name: str,
           actor: str = "user", mau_days: int = 30) -> EngagementBase:
     """The engagement table of :func:`kpi_cli.engagement.streamed.build` (no optional parts), on
-    ``engine_name``."""
+    ``engine_name``: one scan of the log for a named range (the default range and ``--last`` need the
+    data's end first: one scan more)."""
     if actor not in ("user", "account"):
         msg = f"--actor {actor!r} is not one of user, account"
         raise UsageError(msg)
@@ -64,30 +65,31 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     engine = engine_for(engine_name)
     typed = ds.typed("events", rules=event_rules)
     log = checked(engine, typed)
-    good = log.filter(nw.col(CHECK).is_null())
-    counts = engine.collect(log.select(nw.len().alias("rows"), nw.col(CHECK).is_null().sum().alias("good"),
-                                       nw.when(nw.col(CHECK).is_null()).then(nw.col("timestamp")).max()
-                                       .alias("end")))
-    rows, n_good, end = counts.row(0)
+    good = nw.col(CHECK).is_null()
+    end: int | None = None
+    if req.last is not None or req.is_empty():
+        found = engine.collect(log.select(nw.when(good).then(nw.col("timestamp")).max().alias("end")))
+        end = found["end"][0]
+    lo, hi = resolve_range(req, cal, as_of, end)
+    grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days)
+    counted = good & ~nw.col(who).is_null() & active_condition_nw(roles)
+    groups = engine.collect(per_period(engine, log, counted, who, day_bounds, day_period))
+    rows, n_good, last = (int(groups["_rows"].sum()), int(groups["_good"].sum()), groups["_end"].max())
     flagged = pl.DataFrame(schema={"_file": pl.UInt32, "_line": pl.Int64, "_check": pl.UInt16})
     if rows - n_good:
         files = {path: i for i, path in enumerate(typed.src.files)}
-        bad = engine.collect(log.filter(~nw.col(CHECK).is_null()).select(FILE, LINE, CHECK))
+        bad = engine.collect(log.filter(~good).select(FILE, LINE, CHECK))
         flagged = bad.select(pl.col(FILE).replace_strict(_paths(files), return_dtype=pl.UInt32).alias("_file"),
                              pl.col(LINE).cast(pl.Int64).alias("_line"), pl.col(CHECK).cast(pl.UInt16))
-    report = ds.settle(typed, flagged, int(rows))
+    report = ds.settle(typed, flagged, rows)
     report.duplicates = None  # not looked for: they cannot change a distinct count
-    report.used = int(rows) - report.rejected
-    if end is None:
+    report.used = rows - report.rejected
+    if last is None:
         msg = "no events to compute from (the file has only a header, or every row was rejected)"
         raise DataError(msg, hint="check the export, or run `kpi validate`")
-    lo, hi = resolve_range(req, cal, as_of, int(end))
-    grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days)
-    grid = replace(grid, complete_before=min(as_of, int(end)))
-    acting = good.filter(~nw.col(who).is_null(), active_condition_nw(roles))
-    table = engine.collect(per_period(engine, acting, who, day_bounds, day_period))
-    table = table.with_columns(pl.col("idx").cast(pl.Int64), pl.col("dau_sum").cast(pl.UInt32),
-                               pl.col("active").cast(pl.UInt32))
+    grid = replace(grid, complete_before=min(as_of, int(last)))  # type: ignore[arg-type]
+    table = groups.filter(pl.col("idx") >= 0).select(
+        pl.col("idx").cast(pl.Int64), pl.col("dau_sum").cast(pl.UInt32), pl.col("active").cast(pl.UInt32))
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     out = assemble([table], periods.join(n_days, on="idx", how="left"), [], grid.first)
@@ -123,7 +125,8 @@ def checked(engine: Engine, typed: Typed) -> nw.LazyFrame:
         if instant and typed.src.zones.get(c):
             msg = f"events: naive times read in {typed.src.zones[c]} are not supported on --engine {engine.name}"
             raise UsageError(msg, hint="write the timestamps as UTC instants, or use --engine polars")
-    log = engine.scan(typed.src.files, {c: typed.src.mapping[c] for c in present}, frozenset({"timestamp"}))
+    keys = frozenset(c for c in ("user_id", "account_id") if c in present)
+    log = engine.scan(typed.src.files, {c: typed.src.mapping[c] for c in present}, frozenset({"timestamp"}), keys)
     text = [c for c in present if c != "timestamp"]
     # As the Polars parse of the events log: empty text is a missing value (not trimmed: speed).
     log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c) for c in text)
@@ -148,32 +151,40 @@ def checked(engine: Engine, typed: Typed) -> nw.LazyFrame:
     return log.with_columns(code.alias(CHECK))
 
 
-def per_period(engine: Engine, acting: nw.LazyFrame, who: str, day_bounds: list[int], day_period: pl.DataFrame
-               ) -> nw.LazyFrame:
-    """``idx, dau_sum, active``: Σ over the period's days of distinct actors, and distinct actors.
+def per_period(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bounds: list[int],
+               day_period: pl.DataFrame) -> nw.LazyFrame:
+    """``idx, dau_sum, active, _rows, _good, _end`` from one scan of the checked ``log``.
 
-    A row's local day: a guess by whole UTC days from the first bound (local days are 23–25 hours
-    long, so the guess is at most one off) corrected with the guessed day's bounds, from one
-    equi-join with the small table of days.
+    Per period: Σ over its days of distinct actors, and distinct actors, of the ``counted`` rows in
+    the days' span. Every other row lands in period -2, so the row, good-row and last-good-instant
+    figures (summed over all periods) come from the same scan. A row's local day: a guess by whole
+    UTC days from the first bound (local days are 23–25 hours long, so the guess is at most one off)
+    corrected with the guessed day's bounds, from one join with the small table of days.
     """
     n = len(day_bounds) - 1
-    days = pl.DataFrame({"_g": list(range(n + 1)), "_lo": day_bounds,
-                         "_hi": [*day_bounds[1:], MAX_INSTANT + DAY_US]}, schema={"_g": pl.Int64, "_lo": pl.Int64,
-                                                                                  "_hi": pl.Int64})
     ts = nw.col("timestamp")
-    rows = acting.filter(ts >= day_bounds[0], ts < day_bounds[-1])
+    good = nw.col(CHECK).is_null()
+    counted = counted & (ts >= day_bounds[0]) & (ts < day_bounds[-1])
     guess = (ts - day_bounds[0]) // DAY_US
+    rows = log.select(ts, good.alias("_ok"), counted.fill_null(value=False).alias("_counted"),
+                      nw.col(f"_key_{who}").alias("_who"))
     if all(b == day_bounds[0] + i * DAY_US for i, b in enumerate(day_bounds)):  # UTC days: the guess is the day
-        pairs = _distinct(rows.select(guess.alias("day"), nw.col(who).alias("who")))
+        day = guess
     else:
-        rows = rows.select(ts, nw.col(who).alias("who"), guess.alias("_g"))
+        days = pl.DataFrame({"_g": list(range(n + 1)), "_lo": day_bounds,
+                             "_hi": [*day_bounds[1:], MAX_INSTANT + DAY_US]},
+                            schema={"_g": pl.Int64, "_lo": pl.Int64, "_hi": pl.Int64})
+        rows = rows.with_columns(nw.when(nw.col("_counted")).then(guess).alias("_g")).join(
+            engine.table(days), on="_g", how="left")
         day = nw.col("_g") - (ts < nw.col("_lo")).cast(nw.Int64) + (ts >= nw.col("_hi")).cast(nw.Int64)
-        pairs = _distinct(rows.join(engine.table(days), on="_g").select(day.alias("day"), "who"))
-    in_grid = pairs.join(engine.table(day_period.select(pl.col("day").cast(pl.Int64), pl.col("idx").cast(pl.Int64))),
-                         on="day").filter(nw.col("idx") >= 0)
-    return in_grid.group_by("idx").agg(nw.len().alias("dau_sum"), nw.col("who").n_unique().alias("active"))
+    keyed = rows.select(nw.when(nw.col("_counted")).then(day).otherwise(-2).alias("day"),
+                        nw.when(nw.col("_counted")).then(nw.col("_who")).alias("who"),
+                        "_ok", nw.when(nw.col("_ok")).then(ts).alias("_at"))
+    pairs = keyed.group_by("day", "who").agg(nw.len().alias("_n"), nw.col("_ok").sum().alias("_g"),
+                                             nw.col("_at").max().alias("_m"))
+    periods = pl.concat([day_period.select(pl.col("day").cast(pl.Int64), pl.col("idx").cast(pl.Int64)),
+                         pl.DataFrame({"day": [-2], "idx": [-2]}, schema={"day": pl.Int64, "idx": pl.Int64})])
+    return pairs.join(engine.table(periods), on="day", how="left").group_by("idx").agg(
+        nw.len().alias("dau_sum"), nw.col("who").n_unique().alias("active"), nw.col("_n").sum().alias("_rows"),
+        nw.col("_g").sum().alias("_good"), nw.col("_m").max().alias("_end"))
 
-
-def _distinct(frame: nw.LazyFrame) -> nw.LazyFrame:
-    """The distinct rows of ``frame``: a grouping (Narwhals' ``unique`` is a window on SQL engines)."""
-    return frame.group_by(*frame.collect_schema().names()).agg(nw.len().alias("_n")).drop("_n")
