@@ -15,6 +15,10 @@ Suites (``--suite revenue|events|plain|all|company|report|every``, default ``all
   query of ``plain_ref.py`` (agreement to 1e-9 relative; target kpi >= 2x faster, peak RSS <= DuckDB's),
   then ``kpi cohort --of users --period week`` and ``kpi lifecycle`` (target <= 2x the kpi dau run;
   the reference's cohort and lifecycle queries are timed beside them for information).
+- engines: ``kpi --engine duckdb`` against ``kpi`` (Polars) on the same commands and data: the plain log's
+  ``compute dau,mau,dau_mau`` (DuckDB reads the Parquet itself), the events log with ids (Polars cleans it,
+  DuckDB aggregates) and the revenue movements at 100k customers; every value must agree (1e-9 relative),
+  target: DuckDB's time and peak each <= 1.5x Polars'.
 - company: generates ``bench/data/company`` (bench/company_generate.py) when missing, times
   ``kpi compute all`` against the sum of ``revenue``, ``acquisition``, ``engagement``, ``satisfaction``
   run alone (target <= 1.2x), checks that ``all`` gives exactly the groups' rows, and counts the scans
@@ -53,8 +57,9 @@ EVENT_METRICS = ["dau", "mau", "dau_mau"]
 DEFAULT_EVENTS = 20_000_000
 EVENTS_REL_TOL = 1e-9
 EVENTS_ABS_TOL = 1e-12
-SUITES = ("revenue", "events", "plain", "all", "company", "report", "every")
+SUITES = ("revenue", "events", "plain", "engines", "all", "company", "report", "every")
 PLAIN_RANGE = ("2023-01", "2023-12")
+ENGINE_TARGET = 1.5  # issue 11: --engine duckdb within 1.5x of the Polars engine's time and peak memory
 REPORT_TARGET = 1.3  # issue 9: kpi report for one month costs no more than 1.3x compute all over its 24 months
 COMPANY_GROUPS = ["revenue", "acquisition", "engagement", "satisfaction"]
 COMPANY_SOURCES = ["subscriptions", "events", "customers", "spend", "fx_rates", "tickets", "surveys", "traffic"]
@@ -654,6 +659,67 @@ def strace_opens(cmd: list[str]) -> dict[str, int] | None:
     return out
 
 
+def run_engines(a: argparse.Namespace) -> int:
+    """``--engine duckdb`` against the default engine on the plain, events and billing workloads (issue 11)."""
+    plain = BENCH / "data" / "plain"
+    events = BENCH / "data" / "events"
+    ensure_plain(plain, DEFAULT_EVENTS, a.regenerate)
+    ensure_events(events, DEFAULT_EVENTS, a.regenerate)
+    ensure_data(BENCH / "data", DEFAULT_CUSTOMERS, 5, 2020, a.regenerate)
+    tmp = Path(tempfile.gettempdir())
+    work = {
+        "plain dau,mau,dau_mau": (["compute", ",".join(EVENT_METRICS), "--from", PLAIN_RANGE[0], "--to",
+                                   PLAIN_RANGE[1], "--data", os.path.relpath(plain, ROOT)], EVENT_METRICS),
+        "events dau,mau,dau_mau": (["compute", ",".join(EVENT_METRICS), "--from", "2024-01", "--to", "2024-12",
+                                    "--data", os.path.relpath(events, ROOT)], EVENT_METRICS),
+        "revenue 6 MRR metrics": (["compute", ",".join(METRICS), "--from", "2020-01", "--to", "2024-12",
+                                   "--data", os.path.relpath(BENCH / "data", ROOT)], METRICS),
+    }
+    load_before = _load()
+    status, rows = 0, []
+    for label, (args, metrics) in work.items():
+        outs = {e: tmp / f"kpi_engine_{e}.csv" for e in ("polars", "duckdb")}
+        cmds = {e: [a.kpi, *args, "--engine", e, "-f", "csv", "-o", str(outs[e])] for e in outs}
+        print(f"[engines {label}] running kpi --engine polars and duckdb, best of {a.runs} ...", file=sys.stderr)
+        best = best_of(cmds, a.runs)
+        if not all(b.ok for b in best.values()):
+            for key, b in best.items():
+                if not b.ok:
+                    _fail(f"[engines {label}] {key}", b)
+            status = 2
+            rows.append((label, best, "n/a"))
+            continue
+        problems = compare(read_long(outs["duckdb"]), read_long(outs["polars"]), metrics, EVENTS_REL_TOL,
+                           EVENTS_ABS_TOL)
+        if problems:
+            status = max(status, 1)
+            print(f"\n[engines {label}] {len(problems)} values disagree (first 20):", file=sys.stderr)
+            print("\n".join("  " + p for p in problems[:20]), file=sys.stderr)
+        rows.append((label, best, "yes" if not problems else f"NO ({len(problems)})"))
+    head = (f"{'workload':<24} {'polars s':>9} {'duckdb s':>9} {'time x':>7} {'polars MB':>10} {'duckdb MB':>10}"
+            "  agree")
+    print(head)
+    print("-" * len(head))
+    for label, best, agree in rows:
+        pol, duck = best["polars"], best["duckdb"]
+        t = f"{duck.seconds / pol.seconds:.2f}" if pol.ok and duck.ok else "-"
+        m = f" {duck.peak_mb / pol.peak_mb:.2f}x mem" if pol.peak_mb and duck.peak_mb else ""
+        print(f"{label:<24} {fmt_s(pol.seconds if pol.ok else None):>9} {fmt_s(duck.seconds if duck.ok else None):>9}"
+              f" {t:>7} {fmt_mb(pol.peak_mb):>10} {fmt_mb(duck.peak_mb):>10}  {agree}{m}")
+    for label, best, _ in rows:
+        each = "  ".join(f"{key} " + "/".join(f"{r.seconds:.1f}" for r in b.runs) for key, b in best.items())
+        print(f"  {label} runs: {each}")
+    print(f"targets (duckdb <= {ENGINE_TARGET}x polars, time and peak):")
+    for label, best, _ in rows:
+        pol, duck = best["polars"], best["duckdb"]
+        if pol.ok and duck.ok and pol.peak_mb and duck.peak_mb:
+            tr, mr = duck.seconds / pol.seconds, duck.peak_mb / pol.peak_mb
+            met = "met" if tr <= ENGINE_TARGET and mr <= ENGINE_TARGET else "MISSED"
+            print(f"  {label}: time {tr:.2f}x, peak {mr:.2f}x  {met}")
+    print(f"{load_before} (before), {_load()} (after); {os.cpu_count()} cores; {_git_state()}")
+    return status
+
+
 def run_company(a: argparse.Namespace) -> int:
     """The company suite: ``compute all`` vs the sum of its groups run alone, and scans per source."""
     ddir, meta = ensure_company(a)
@@ -832,6 +898,10 @@ def main() -> int:
         if a.suite == "every":
             print()
         status = max(status, run_plain(a))
+    if a.suite in ("engines", "every"):
+        if a.suite == "every":
+            print()
+        status = max(status, run_engines(a))
     if a.suite in ("company", "every"):
         if a.suite == "every":
             print()
