@@ -25,6 +25,8 @@ import polars as pl
 
 DIGITS = 12
 SCALE = 10**DIGITS  # pico-units per currency unit
+WHOLE_DIGITS = 18  # amounts below 10^18 currency units
+PAD = 10 ** (WHOLE_DIGITS + DIGITS)
 
 E = TypeVar("E", pl.Expr, nw.Expr)
 
@@ -43,9 +45,11 @@ def unfixed(expr: E) -> E:
     sums pass through here, so the text costs little.
     """
     ns = nw if isinstance(expr, nw.Expr) else pl
-    magnitude = expr.abs()
-    whole = (magnitude // SCALE).cast(ns.String)
-    fraction = (magnitude % SCALE).cast(ns.String).str.zfill(DIGITS)
+    # 10^30 + |x| is written with exactly 31 digits ("1", 18 whole, 12 fraction): the digits are cut
+    # out of the text, so no division, floor or zero-padding is needed (on SQL engines each of those
+    # expands into several CASEs per row; 445k change points: 1.46 → 0.2 s on DuckDB).
+    text = (expr.abs() + ns.lit(PAD, dtype=ns.Int128)).cast(ns.String)
+    whole, fraction = text.str.slice(1, WHOLE_DIGITS), text.str.slice(1 + WHOLE_DIGITS, DIGITS)
     value = ns.concat_str([whole, ns.lit("."), fraction]).cast(ns.Float64)
     return ns.when(expr < 0).then(-value).otherwise(value)  # type: ignore[return-value]
 

@@ -15,9 +15,9 @@ Options both engines must agree on: --by (plan, segment, channel, prop.NAME, fea
 zones (America/New_York across both 2024 DST changes and the golden log's 12 March 2023, Europe/Berlin),
 week and day grains, --actor account, and the revenue and acquisition rule options.
 
-One real disagreement is known (:data:`TIED_SESSIONS`): it is left out of the company cases and checked
-alone in ``test_sessions_with_tied_instants`` (strict xfail), so that every other metric keeps being
-compared on the same data.
+A disagreement this file found (sessions split by DuckDB where several events share an instant) is
+fixed; ``test_sessions_with_tied_instants`` keeps its reproduction. :data:`TIED_SESSIONS` is where a
+known disagreement would be listed (left out of the company cases, checked alone in a strict xfail).
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ ENGINES = ("polars", "duckdb")
 REL, ABS = 1e-9, 1e-12
 COUNT_IDS = frozenset(m.id for m in METRICS.values() if m.unit == "count")
 FEATURE_IDS = frozenset(m.id for m in METRICS.values() if "features" in m.roles)  # only with --by feature
-# A real disagreement today (see test_sessions_with_tied_instants): on the company, where some actors have
-# several events at one instant, these ids are compared in that xfail case only; everywhere else in full.
-TIED_SESSIONS = frozenset({"sessions_per_user", "avg_session_duration", "median_session_duration"})
+# Ids of a known disagreement on the company, compared in their own xfail case only (none today).
+TIED_SESSIONS: frozenset[str] = frozenset()
+SESSION_IDS = ["avg_session_duration", "median_session_duration", "sessions_per_user"]
 COMPANY_CUSTOMERS = 150  # ~230 accounts, ~6,000 events: the file runs in well under a minute
 STEPS = ["Signed Up", "Dashboard Viewed", "Report Created"]  # events the sample company writes, in order
 
@@ -332,17 +332,13 @@ def test_engagement_alone(company: Data) -> None:
     assert_long_equal(left, right, [], known("company"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DuckDB splits a session whose first instant several events share: generated company "
-    f"(write_sample customers={COMPANY_CUSTOMERS}), --month 2024-03: sessions_per_user 79/41 = 1.926829 (polars) "
-    "vs 80/41 = 1.951220 (duckdb); avg_session_duration 12603/79 = 159.532 vs 12603/80 = 157.538 "
-    "(u00187: 4 events at 2024-03-02T03:46:31Z); engagement/base.py sessions(): shift(1) and cum_sum "
-    "over('who', order_by='ts') break the tie differently"))
 def test_sessions_with_tied_instants(company: Data) -> None:
-    """The known disagreement, alone; when it is fixed (XPASS fails), empty TIED_SESSIONS."""
-    assert TIED_SESSIONS, "no known disagreement left: remove this case"
-    left, right = both("compute", sorted(TIED_SESSIONS), **company.kwargs(month="2024-03"))
+    """DuckDB split a session whose first instant several events share: generated company, --month 2024-03:
+    sessions_per_user 79/41 (polars) vs 80/41 (duckdb), u00187 with 4 events at 2024-03-02T03:46:31Z
+    (engagement/base.py sessions(): the two windows broke the tie differently; now a row number breaks it)."""
+    left, right = both("compute", SESSION_IDS, **company.kwargs(month="2024-03"))
     assert_long_equal(left, right, [])
+    assert left.filter(pl.col("metric") == "sessions_per_user")["numerator"].to_list() == [79.0]
 
 
 # ---------------------------------------------------------------------------------------------

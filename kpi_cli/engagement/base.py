@@ -121,7 +121,9 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
                        native(day_period.select("day", "idx")), keys,
                        counts="counts" in needs).collect(backend="polars").to_native()]
     if "sessions" in needs:
-        parts.append(sessions(native(acting), session_gap_s, keys).collect(backend="polars").to_native())
+        # A row number breaks ties of instants: SQL engines may order tied rows differently in each window.
+        parts.append(sessions(native(acting.with_row_index("_r")), session_gap_s, keys)
+                     .collect(backend="polars").to_native())
     if "trailing" in needs:
         parts.append(trailing(acting, day_period, mau_days, keys))
     windows = [m for m in OWN_GRAIN if m in needs and OWN_GRAIN[m] != cal.grain]
@@ -284,11 +286,13 @@ def sessions(acting: nw.LazyFrame, gap_s: float, groups: tuple[str, ...] = ()) -
     which it had an event.
     """
     order = nw.col("ts")
-    prev = order.shift(1).over("who", order_by="ts")
+    # Tied instants in one order for both windows (``_r``: a row number, when the caller has one).
+    by = ["ts", "_r"] if "_r" in acting.collect_schema().names() else ["ts"]
+    prev = order.shift(1).over("who", order_by=by)
     gap_us = int(gap_s * 1_000_000)
     runs = acting.with_columns(
         ((prev.is_null()) | (order - prev > gap_us)).cast(nw.Int64).alias("_new"))
-    runs = runs.with_columns(nw.col("_new").cum_sum().over("who", order_by="ts").alias("_run"))
+    runs = runs.with_columns(nw.col("_new").cum_sum().over("who", order_by=by).alias("_run"))
     runs = runs.with_columns(nw.when(nw.col("session_id").is_null()).then(nw.col("_run").cast(nw.String))
                              .otherwise(nw.col("session_id")).alias("_sid"))
     start = nw.col("ts").min().over("who", "_sid")

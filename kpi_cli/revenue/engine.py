@@ -38,8 +38,11 @@ def change_points(segments: nw.LazyFrame, rates: nw.LazyFrame, groups: list[str]
         ]
     )
     points = deltas.group_by(*unit, "idx").agg(fsum(nw.col("dv")))
-    running = unfixed(fixed(nw.col("dv")).cum_sum().over(*unit, order_by="idx"))
-    points = points.with_columns(nw.when(running.abs() < EPS).then(0.0).otherwise(running).alias("b"))
+    # The running sum is a column before it is read: SQL engines would compute a window once per use.
+    points = points.with_columns(fixed(nw.col("dv")).cum_sum().over(*unit, order_by="idx").alias("_run"))
+    running = unfixed(nw.col("_run"))
+    points = points.with_columns(running.alias("b")).with_columns(
+        nw.when(nw.col("b").abs() < EPS).then(0.0).otherwise(nw.col("b")).alias("b")).drop("_run")
     # Both read only b, so one pass: a is the previous b, paid_before any earlier b > 0.
     points = points.with_columns(
         nw.col("b").shift(1).over(*unit, order_by="idx").fill_null(0.0).alias("a"),
@@ -84,9 +87,10 @@ def roll_forward(points: nw.LazyFrame, periods: nw.LazyFrame, rates: nw.LazyFram
     combos = native.select(*per_currency).unique()
     dense = combos.join(periods, how="cross").join(native, on=[*per_currency, "idx"], how="left")
     dense = dense.with_columns(nw.col("d_native").fill_null(0.0))
-    level = unfixed(fixed(nw.col("d_native")).cum_sum().over(*per_currency, order_by="idx"))
+    dense = dense.with_columns(fixed(nw.col("d_native")).cum_sum().over(*per_currency, order_by="idx").alias("_lvl"))
+    dense = dense.with_columns(unfixed(nw.col("_lvl")).alias("n_e")).drop("_lvl")
     # Sums of +v/−v deltas leave float dust where the stock is really 0; snap it like change points.
-    dense = dense.with_columns(nw.when(level.abs() < EPS).then(0.0).otherwise(level).alias("n_e"))
+    dense = dense.with_columns(nw.when(nw.col("n_e").abs() < EPS).then(0.0).otherwise(nw.col("n_e")).alias("n_e"))
     dense = dense.join(rates, on=["currency", "idx"], how="left").with_columns(
         nw.col("n_e").shift(1).over(*per_currency, order_by="idx").fill_null(0.0).alias("n_s"),
         nw.col("rate").shift(1).over(*per_currency, order_by="idx").alias("rate_s"),
