@@ -177,13 +177,14 @@ def per_period(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, da
         rows = rows.with_columns(nw.when(nw.col("_counted")).then(guess).alias("_g")).join(
             engine.table(days), on="_g", how="left")
         day = nw.col("_g") - (ts < nw.col("_lo")).cast(nw.Int64) + (ts >= nw.col("_hi")).cast(nw.Int64)
-    keyed = rows.select(nw.when(nw.col("_counted")).then(day).otherwise(-2).alias("day"),
+    keyed = rows.select(nw.when(nw.col("_counted")).then(day).otherwise(-2).cast(nw.Int32).alias("day"),
                         nw.when(nw.col("_counted")).then(nw.col("_who")).alias("who"),
-                        "_ok", nw.when(nw.col("_ok")).then(ts).alias("_at"))
-    pairs = keyed.group_by("day", "who").agg(nw.len().alias("_n"), nw.col("_ok").sum().alias("_g"),
+                        nw.when(nw.col("_ok")).then(ts).alias("_at"))
+    # Good rows are the non-null instants: a count, not a sum of booleans (128-bit on DuckDB).
+    pairs = keyed.group_by("day", "who").agg(nw.len().alias("_n"), nw.col("_at").count().alias("_g"),
                                              nw.col("_at").max().alias("_m"))
-    periods = pl.concat([day_period.select(pl.col("day").cast(pl.Int64), pl.col("idx").cast(pl.Int64)),
-                         pl.DataFrame({"day": [-2], "idx": [-2]}, schema={"day": pl.Int64, "idx": pl.Int64})])
+    periods = pl.concat([day_period.select(pl.col("day").cast(pl.Int32), pl.col("idx").cast(pl.Int64)),
+                         pl.DataFrame({"day": [-2], "idx": [-2]}, schema={"day": pl.Int32, "idx": pl.Int64})])
     return pairs.join(engine.table(periods), on="day", how="left").group_by("idx").agg(
         nw.len().alias("dau_sum"), nw.col("who").n_unique().alias("active"), nw.col("_n").sum().alias("_rows"),
         nw.col("_g").sum().alias("_good"), nw.col("_m").max().alias("_end"))
