@@ -52,6 +52,16 @@ class Engine(Protocol):
         ...
 
 
+def keep(engine: Engine, frame: nw.LazyFrame) -> nw.LazyFrame:
+    """``frame`` worked out once and held on the engine, for several results read from it.
+
+    Without it an engine recomputes a lazy frame for every result (SQL engines inline it). An engine
+    without a ``keep`` method recomputes.
+    """
+    held = getattr(engine, "keep", None)
+    return held(frame) if held is not None else frame
+
+
 class PolarsEngine:
     """The default engine: Polars' lazy scans, collected on its streaming engine."""
 
@@ -75,6 +85,9 @@ class PolarsEngine:
         assert isinstance(native, pl.LazyFrame)
         return native.collect(engine="streaming")
 
+    def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
+        return nw.from_native(self.collect(frame).lazy())
+
 
 class DuckDBEngine:
     """DuckDB in-process: its Parquet reader, its threads, one connection (session zone UTC)."""
@@ -86,6 +99,7 @@ class DuckDBEngine:
 
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
+        self.kept = 0
 
     def scan(self, files: list[str], columns: dict[str, str], instants: frozenset[str],
              keys: frozenset[str] = frozenset()) -> nw.LazyFrame:
@@ -107,6 +121,12 @@ class DuckDBEngine:
         out = frame.collect(backend="polars").to_native()
         assert isinstance(out, pl.DataFrame)
         return out
+
+    def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
+        self.kept += 1
+        name = f"_kpi_kept_{self.kept}"
+        frame.to_native().create(name)  # a table of the in-memory database, on this connection
+        return nw.from_native(self.con.table(name))
 
 
 @functools.cache

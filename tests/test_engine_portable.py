@@ -133,3 +133,31 @@ def test_a_text_timestamp_is_refused_by_name(tmp_path: Path) -> None:
                                          "timestamp column"):
         compute("dau", data=tmp_path, month="2024-02", engine="duckdb")
     assert compute("dau", data=tmp_path, month="2024-02").height == 1
+
+
+@pytest.mark.parametrize("kw", [c for c in CASES if "window" not in c and "mau_days" not in c])
+def test_lifecycle_and_stickiness_equal_polars(plain: Path, spy: list[str], kw: dict) -> None:
+    from kpi_cli import api
+
+    for table in (api.lifecycle, api.stickiness):
+        spy.clear()
+        fast, duck = table(data=plain, **kw), table(data=plain, engine="duckdb", **kw)
+        assert spy == ["duckdb"]
+        assert fast.height > 0
+        assert_frame_equal(fast, duck)
+
+
+def test_hand_computed_lifecycle(tmp_path: Path, spy: list[str]) -> None:
+    """u1 active in Jan and Mar, u2 in Feb and Mar, u3 in Dec 2023 and Mar. March: new 0, returning 1 (u2),
+    resurrecting 2 (u1, u3: seen before, not in Feb); February: new 1 (u2), dormant -1 (u1)."""
+    stamps = {"u1": ["2024-01-05", "2024-03-02"], "u2": ["2024-02-10", "2024-03-03"],
+              "u3": ["2023-12-20", "2024-03-09"]}
+    rows = [(f"{d}T12:00:00", u) for u, ds in stamps.items() for d in ds]
+    frame = pl.DataFrame(rows, schema=["timestamp", "user_id"], orient="row").with_columns(
+        pl.col("timestamp").str.to_datetime(time_zone="UTC"), event=pl.lit("x"))
+    frame.write_parquet(tmp_path / "events.parquet")
+    from kpi_cli import api
+
+    out = api.lifecycle(data=tmp_path, from_="2024-02", to="2024-03", engine="duckdb")
+    assert spy == ["duckdb"]
+    assert out.select("new", "returning", "resurrecting", "dormant").rows() == [(1, 0, 0, -1), (0, 1, 2, 0)]

@@ -50,6 +50,8 @@ class EngagementBase:
     events: pl.DataFrame  # every clean event: who, ts, event, account_id (whole log)
     groups: list[str] = field(default_factory=list)  # --by dimensions
     keys: list[str] = field(default_factory=list)  # their internal columns in ``table`` and ``events``
+    # Table-command counts an engine worked out itself ("lifecycle", "stickiness"; see tables.py).
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours

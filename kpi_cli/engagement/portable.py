@@ -25,7 +25,7 @@ import polars as pl
 from kpi_cli.engagement.base import EngagementBase, assemble, layout
 from kpi_cli.engagement.events import active_condition_nw, event_rules
 from kpi_cli.engagement.streamed import HYGIENE_COLUMNS, NO_HYGIENE
-from kpi_cli.engines import FILE, LINE, engine_for
+from kpi_cli.engines import FILE, LINE, engine_for, keep
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.periods import resolve_range
 from kpi_cli.values import MAX_INSTANT, MIN_INSTANT
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from kpi_cli.periods import Calendar, RangeRequest
 
 DAY_US = 86_400_000_000
+PARTS = frozenset({"lifecycle"})  # the optional parts of the engagement table this path computes
 CHECK = "_check"
 
 
@@ -45,7 +46,7 @@ def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusio
             engine: str, actor: str = "user") -> bool:
     """True for a run on another engine than Polars that reads the active-user table of a plain
     Parquet log alone (no ``--by``, no exclusions, no ``-v``)."""
-    if engine == "polars" or by or exclusions or ds.audit or needs or not ds.has("events"):
+    if engine == "polars" or by or exclusions or ds.audit or not needs <= PARTS or not ds.has("events"):
         return False
     typed = ds.typed("events", rules=event_rules)
     who = "account_id" if actor == "account" else "user_id"
@@ -54,7 +55,7 @@ def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusio
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, engine_name: str,
-          actor: str = "user", mau_days: int = 30) -> EngagementBase:
+          actor: str = "user", mau_days: int = 30, needs: frozenset[str] = frozenset()) -> EngagementBase:
     """The engagement table of :func:`kpi_cli.engagement.streamed.build` (no optional parts), on
     ``engine_name``: one scan of the log for a named range (the default range and ``--last`` need the
     data's end first: one scan more)."""
@@ -68,12 +69,15 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     good = nw.col(CHECK).is_null()
     end: int | None = None
     if req.last is not None or req.is_empty():
-        found = engine.collect(log.select(nw.when(good).then(nw.col("timestamp")).max().alias("end")))
-        end = found["end"][0]
+        end = engine.collect(log.select(nw.when(good).then(nw.col("timestamp")).max().alias("end")))["end"][0]
     lo, hi = resolve_range(req, cal, as_of, end)
     grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days)
     counted = good & ~nw.col(who).is_null() & active_condition_nw(roles)
-    groups = engine.collect(per_period(engine, log, counted, who, day_bounds, day_period))
+    lifecycle = "lifecycle" in needs
+    found = pairs(engine, log, counted, who, day_bounds, day_period, before=lifecycle)
+    if lifecycle:  # three results read the pairs: worked out once
+        found = keep(engine, found)
+    groups = engine.collect(per_period(found))
     rows, n_good, last = (int(groups["_rows"].sum()), int(groups["_good"].sum()), groups["_end"].max())
     flagged = pl.DataFrame(schema={"_file": pl.UInt32, "_line": pl.Int64, "_check": pl.UInt16})
     if rows - n_good:
@@ -94,7 +98,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     out = assemble([table], periods.join(n_days, on="idx", how="left"), [], grid.first)
     empty = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
-    return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, pl.DataFrame())
+    tables = table_counts(engine, found, grid.first) if lifecycle else {}
+    return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, pl.DataFrame(), tables=tables)
 
 
 def _paths(files: dict[str, int]) -> dict[str, int]:
@@ -151,23 +156,26 @@ def checked(engine: Engine, typed: Typed) -> nw.LazyFrame:
     return log.with_columns(code.alias(CHECK))
 
 
-def per_period(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bounds: list[int],
-               day_period: pl.DataFrame) -> nw.LazyFrame:
-    """``idx, dau_sum, active, _rows, _good, _end`` from one scan of the checked ``log``.
+def pairs(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bounds: list[int],
+          day_period: pl.DataFrame, *, before: bool = False) -> nw.LazyFrame:
+    """``day, idx, who, _n, _g, _m`` from one scan of the checked ``log``: the distinct (day, actor)
+    pairs of the ``counted`` rows in the days' span, with the period ``idx`` of each day.
 
-    Per period: Σ over its days of distinct actors, and distinct actors, of the ``counted`` rows in
-    the days' span. Every other row lands in period -2, so the row, good-row and last-good-instant
-    figures (summed over all periods) come from the same scan. A row's local day: a guess by whole
-    UTC days from the first bound (local days are 23–25 hours long, so the guess is at most one off)
-    corrected with the guessed day's bounds, from one join with the small table of days.
+    Every other row lands in day and period -2 with no actor, so the row (``_n``), good-row (``_g``)
+    and last-good-instant (``_m``) figures, summed over all pairs, come from the same scan. With
+    ``before``, counted rows before the first day are kept as day and period -1 (for first-seen).
+    A row's local day: a guess by whole UTC days from the first bound (local days are 23–25 hours
+    long, so the guess is at most one off) corrected with the guessed day's bounds, from one join
+    with the small table of days.
     """
     n = len(day_bounds) - 1
     ts = nw.col("timestamp")
     good = nw.col(CHECK).is_null()
+    early = (counted & (ts < day_bounds[0])) if before else nw.lit(value=False)
     counted = counted & (ts >= day_bounds[0]) & (ts < day_bounds[-1])
     guess = (ts - day_bounds[0]) // DAY_US
     rows = log.select(ts, good.alias("_ok"), counted.fill_null(value=False).alias("_counted"),
-                      nw.col(f"_key_{who}").alias("_who"))
+                      early.fill_null(value=False).alias("_early"), nw.col(f"_key_{who}").alias("_who"))
     if all(b == day_bounds[0] + i * DAY_US for i, b in enumerate(day_bounds)):  # UTC days: the guess is the day
         day = guess
     else:
@@ -177,15 +185,34 @@ def per_period(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, da
         rows = rows.with_columns(nw.when(nw.col("_counted")).then(guess).alias("_g")).join(
             engine.table(days), on="_g", how="left")
         day = nw.col("_g") - (ts < nw.col("_lo")).cast(nw.Int64) + (ts >= nw.col("_hi")).cast(nw.Int64)
-    keyed = rows.select(nw.when(nw.col("_counted")).then(day).otherwise(-2).cast(nw.Int32).alias("day"),
-                        nw.when(nw.col("_counted")).then(nw.col("_who")).alias("who"),
-                        nw.when(nw.col("_ok")).then(ts).alias("_at"))
+    keyed = rows.select(
+        nw.when(nw.col("_counted")).then(day).when(nw.col("_early")).then(-1).otherwise(-2).cast(nw.Int32)
+        .alias("day"),
+        nw.when(nw.col("_counted") | nw.col("_early")).then(nw.col("_who")).alias("who"),
+        nw.when(nw.col("_ok")).then(ts).alias("_at"))
     # Good rows are the non-null instants: a count, not a sum of booleans (128-bit on DuckDB).
-    pairs = keyed.group_by("day", "who").agg(nw.len().alias("_n"), nw.col("_at").count().alias("_g"),
+    found = keyed.group_by("day", "who").agg(nw.len().alias("_n"), nw.col("_at").count().alias("_g"),
                                              nw.col("_at").max().alias("_m"))
     periods = pl.concat([day_period.select(pl.col("day").cast(pl.Int32), pl.col("idx").cast(pl.Int64)),
-                         pl.DataFrame({"day": [-2], "idx": [-2]}, schema={"day": pl.Int32, "idx": pl.Int64})])
-    return pairs.join(engine.table(periods), on="day", how="left").group_by("idx").agg(
+                         pl.DataFrame({"day": [-2, -1], "idx": [-2, -1]}, schema={"day": pl.Int32, "idx": pl.Int64})])
+    return found.join(engine.table(periods), on="day", how="left")
+
+
+def per_period(found: nw.LazyFrame) -> nw.LazyFrame:
+    """``idx, dau_sum, active, _rows, _good, _end`` from :func:`pairs`: per period, Σ over its days of
+    distinct actors, and distinct actors (periods -1 and -2 carry the figures of the other rows)."""
+    return found.group_by("idx").agg(
         nw.len().alias("dau_sum"), nw.col("who").n_unique().alias("active"), nw.col("_n").sum().alias("_rows"),
         nw.col("_g").sum().alias("_good"), nw.col("_m").max().alias("_end"))
 
+
+def table_counts(engine: Engine, found: nw.LazyFrame, first: int) -> dict[str, pl.DataFrame]:
+    """The lifecycle and stickiness counts of :mod:`kpi_cli.engagement.tables`, on the engine."""
+    from kpi_cli.engagement.tables import distinct, lifecycle_counts, stickiness_counts
+
+    acting = found.filter(nw.col("day") > -2)
+    first_seen = acting.group_by("who").agg(nw.col("idx").min().alias("first_idx"))
+    active = distinct(acting.filter(nw.col("idx") >= 0), "idx", "who")
+    in_grid = acting.filter(nw.col("idx") >= 0)
+    return {"lifecycle": engine.collect(lifecycle_counts(active, first_seen)),
+            "stickiness": engine.collect(stickiness_counts(in_grid, first))}
