@@ -161,3 +161,25 @@ def test_hand_computed_lifecycle(tmp_path: Path, spy: list[str]) -> None:
     out = api.lifecycle(data=tmp_path, from_="2024-02", to="2024-03", engine="duckdb")
     assert spy == ["duckdb"]
     assert out.select("new", "returning", "resurrecting", "dormant").rows() == [(1, 0, 0, -1), (0, 1, 2, 0)]
+
+
+@pytest.mark.parametrize("kw", [c for c in CASES if "window" not in c and "mau_days" not in c])
+def test_the_portable_pipeline_on_polars_equals_the_streamed_path(plain: Path, spy: list[str],
+                                                                  monkeypatch: pytest.MonkeyPatch, kw: dict) -> None:
+    """The default engine's own fast path (streamed slices) and the portable pipeline run on the Polars
+    engine give the same numbers and tables."""
+    from kpi_cli import api
+
+    ids = {"week": "dau,wau,active_users", "day": "dau,active_users"}.get(kw.get("period", "month"), ACTIVE)
+    streamed = [compute(ids, data=plain, **kw), api.lifecycle(data=plain, **kw), api.stickiness(data=plain, **kw)]
+    assert spy == []
+    real = portable.applies
+
+    def everywhere(ds, *, engine: str, **rest):
+        return real(ds, engine="duckdb", **rest)  # the same conditions, on any engine
+
+    monkeypatch.setattr(portable, "applies", everywhere)
+    ported = [compute(ids, data=plain, **kw), api.lifecycle(data=plain, **kw), api.stickiness(data=plain, **kw)]
+    assert spy == ["polars"] * 3
+    for left, right in zip(streamed, ported, strict=True):
+        assert_frame_equal(left, right)
