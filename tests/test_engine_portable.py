@@ -42,9 +42,11 @@ def plain(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("kw", [c for c in CASES if "window" not in c])
+@pytest.mark.parametrize("kw", CASES)
 def test_active_family_equals_polars(plain: Path, spy: list[str], kw: dict) -> None:
     ids = {"week": "dau,wau,active_users", "day": "dau,active_users"}.get(kw.get("period", "month"), ACTIVE)
+    if kw.get("window"):
+        ids += ",dau_wau,wau_mau"
     fast = compute(ids, data=plain, **kw)
     duck = compute(ids, data=plain, engine="duckdb", **kw)
     assert spy == ["duckdb"]
@@ -183,3 +185,17 @@ def test_the_portable_pipeline_on_polars_equals_the_streamed_path(plain: Path, s
     assert spy == ["polars"] * 3
     for left, right in zip(streamed, ported, strict=True):
         assert_frame_equal(left, right)
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_hand_computed_trailing_week(tmp_path: Path, spy: list[str], engine: str) -> None:
+    """u1 active on 1 March only, u2 on 8 March: the 7 days ending 8 March (2–8 March) hold u2 alone,
+    the 30 days both. On 8 March: WAU 1, MAU 2, DAU/WAU 1, WAU/MAU 0.5."""
+    frame = pl.DataFrame({"timestamp": ["2024-03-01T10:00:00", "2024-03-08T10:00:00"], "event": ["x", "x"],
+                          "user_id": ["u1", "u2"]}).with_columns(pl.col("timestamp").str.to_datetime(time_zone="UTC"))
+    frame.write_parquet(tmp_path / "events.parquet")
+    out = compute("wau,mau,dau_wau,wau_mau", data=tmp_path, from_="2024-03-08", to="2024-03-08", period="day",
+                  window="trailing", engine=engine)
+    assert spy == (["duckdb"] if engine == "duckdb" else [])
+    assert dict(zip(out["metric"], out["value"], strict=True)) == {"wau": 1.0, "mau": 2.0, "dau_wau": 1.0,
+                                                                   "wau_mau": 0.5}

@@ -21,7 +21,7 @@ from kpi_cli.revenue import engine
 
 PORTABLE: list[Callable[..., object]] = [
     portable.checked, portable.pairs, portable.per_period, engine.change_points, engine.roll_forward, base.sessions,
-    base.aggregate, tables.lifecycle_counts, tables.stickiness_counts,
+    base.aggregate, base.trailing_diffs, tables.lifecycle_counts, tables.stickiness_counts,
 ]
 # Polars names a portable function may use: building small tables for the engine.
 SMALL_TABLES = {"DataFrame", "concat", "Int64", "Int32", "UInt32", "Float64", "String", "Boolean", "Schema", "col",

@@ -65,6 +65,8 @@ CASES = [
     {"from_": "2024-02-01", "to": "2024-04-30", "period": "week", "tz": "America/New_York"},
     {"from_": "2024-03-01", "to": "2024-03-31", "period": "day", "tz": "America/New_York"},
     {"from_": "2024-01", "to": "2024-04", "window": "trailing", "mau_days": 28},
+    # Early in the range the trailing month reaches back before the grid (into December's events).
+    {"from_": "2024-01-02", "to": "2024-01-12", "period": "day", "window": "trailing"},
     {"from_": "2024-01", "to": "2024-04", "actor": "account"},
     {"from_": "2024-01", "to": "2024-04", "week_start": "sun", "period": "week"},
     {"last": 2, "as_of": "2024-04-15"},

@@ -206,24 +206,43 @@ def trailing(acting: pl.DataFrame, day_period: pl.DataFrame, mau_days: int, grou
     group's own pairs (an actor active in two groups counts in both).
     """
     keys = list(groups)
-    pairs = acting.filter(pl.col("day") >= 0).select(*keys, "who", "day").unique().sort(*keys, "who", "day")
-    n_days = day_period.height
-    out = groups_cross(pairs, keys, day_period.select("day", "idx"))
-    for name, length in (("trail_7", 7), ("trail_n", mau_days)):
-        nxt = pl.col("day").shift(-1).over([*keys, "who"])
-        stop = pl.min_horizontal(pl.col("day") + length, nxt.fill_null(n_days))
-        diff = pl.concat([pairs.select(*keys, "day", pl.lit(1).alias("d")),
-                          pairs.select(*keys, stop.alias("day"), pl.lit(-1).alias("d"))]).group_by(*keys, "day").agg(
-            pl.col("d").sum())
-        counts = out.select(*keys, "day").join(diff, on=[*keys, "day"], how="left").sort(*keys, "day").select(
-            *keys, "day", over(pl.col("d").fill_null(0).cum_sum(), keys).alias(name))
-        out = out.join(counts, on=[*keys, "day"], how="left")
-    daily = pairs.group_by(*keys, "day").agg(pl.len().alias("dau"))
-    out = out.join(daily, on=[*keys, "day"], how="left").with_columns(pl.col("dau").fill_null(0))
+    pairs = nw.from_native(acting.lazy().filter(pl.col("day") >= 0).select(*keys, "who", "day").unique())
+    diffs = trailing_diffs(pairs, day_period.height, mau_days, keys).collect(backend="polars").to_native()
+    return trailing_from_diffs(diffs, day_period, keys)
+
+
+def trailing_diffs(pairs: nw.LazyFrame, n_days: int, mau_days: int, keys: list[str]) -> nw.LazyFrame:
+    """``keys…, day, d7, dn, dau`` from the distinct (keys…, who, day ≥ 0) ``pairs``, on any engine:
+    per day, how many actors' 7-day and ``mau_days``-day coverage starts (+1) and stops (−1) there,
+    and the day's distinct actors. Small: one row per (group, day)."""
+    nxt = nw.col("day").shift(-1).over(*keys, "who", order_by="day")
+    stops = {c: nw.min_horizontal(nw.col("day") + length, nxt.fill_null(n_days)) for c, length in
+             (("d7", 7), ("dn", mau_days))}
+    ends = pairs.with_columns(*[stop.alias(f"_{c}") for c, stop in stops.items()])
+    columns = ["d7", "dn", "dau"]
+
+    def marks(day: str, values: dict[str, int]) -> nw.LazyFrame:
+        return ends.select(*keys, nw.col(day).cast(nw.Int64).alias("day"),
+                           *[nw.lit(values.get(c, 0), dtype=nw.Int64).alias(c) for c in columns])
+
+    frames = [marks("day", {"d7": 1, "dn": 1, "dau": 1}), marks("_d7", {"d7": -1}), marks("_dn", {"dn": -1})]
+    return nw.concat(frames).group_by(*keys, "day").agg(*[nw.col(c).sum() for c in columns])
+
+
+def trailing_from_diffs(diffs: pl.DataFrame, day_period: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """:func:`trailing`'s per-period table from :func:`trailing_diffs` (days past the grid dropped)."""
+    out = groups_cross(diffs, keys, day_period.select("day", "idx"))
+    # Engines differ in integer sum types (DuckDB: 128-bit decimals): one type from here on.
+    diffs = diffs.with_columns(pl.col("day", "d7", "dn", "dau").cast(pl.Int64))
+    out = out.join(diffs, on=[*keys, "day"], how="left").with_columns(
+        pl.col("d7", "dn", "dau").fill_null(0)).sort(*keys, "day")
+    out = out.with_columns(over(pl.col("d7").cum_sum(), keys).alias("trail_7"),
+                           over(pl.col("dn").cum_sum(), keys).alias("trail_n"))
+
     def share(num: str, den: str) -> pl.Expr:
         return pl.when(pl.col(den) > 0).then(pl.col(num) / pl.col(den))
 
-    per_period = out.sort(*keys, "day").group_by(*keys, "idx").agg(
+    per_period = out.group_by(*keys, "idx").agg(
         pl.col("trail_7").last(), pl.col("trail_n").last(),
         share("dau", "trail_n").mean().alias("dau_mau_t"),
         share("trail_7", "trail_n").mean().alias("wau_mau_t"),

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engagement.base import EngagementBase, assemble, layout
+from kpi_cli.engagement.base import EngagementBase, assemble, layout, trailing_diffs, trailing_from_diffs
 from kpi_cli.engagement.events import active_condition_nw, event_rules
 from kpi_cli.engagement.streamed import HYGIENE_COLUMNS, NO_HYGIENE
 from kpi_cli.engines import FILE, LINE, engine_for, keep
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from kpi_cli.periods import Calendar, RangeRequest
 
 DAY_US = 86_400_000_000
-PARTS = frozenset({"lifecycle"})  # the optional parts of the engagement table this path computes
+PARTS = frozenset({"lifecycle", "trailing"})  # the optional parts of the engagement table this path computes
 CHECK = "_check"
 
 
@@ -75,7 +75,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     counted = good & ~nw.col(who).is_null() & active_condition_nw(roles)
     lifecycle = "lifecycle" in needs
     found = pairs(engine, log, counted, who, day_bounds, day_period, before=lifecycle)
-    if lifecycle:  # three results read the pairs: worked out once
+    if needs:  # several results read the pairs: worked out once
         found = keep(engine, found)
     groups = engine.collect(per_period(found))
     rows, n_good, last = (int(groups["_rows"].sum()), int(groups["_good"].sum()), groups["_end"].max())
@@ -96,7 +96,12 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         pl.col("idx").cast(pl.Int64), pl.col("dau_sum").cast(pl.UInt32), pl.col("active").cast(pl.UInt32))
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
-    out = assemble([table], periods.join(n_days, on="idx", how="left"), [], grid.first)
+    parts = [table]
+    if "trailing" in needs:
+        in_days = found.filter(nw.col("day") >= 0).select("who", nw.col("day").cast(nw.Int64))
+        diffs = engine.collect(trailing_diffs(in_days, day_period.height, mau_days, []))
+        parts.append(trailing_from_diffs(diffs, day_period, []))
+    out = assemble(parts, periods.join(n_days, on="idx", how="left"), [], grid.first)
     empty = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
     tables = table_counts(engine, found, grid.first) if lifecycle else {}
     return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, pl.DataFrame(), tables=tables)

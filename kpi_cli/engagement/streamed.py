@@ -206,8 +206,10 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     in_grid = days.filter(pl.col("idx") >= 0)
     table = in_grid.group_by("idx").agg(pl.len().alias("dau_sum"), pl.col("who").n_unique().alias("active"))
     parts = [table.collect()]
-    acting = (in_grid.select("idx", pl.col("day").cast(pl.Int64), "who").collect() if needs & {"trailing", "lifecycle"}
-              else pl.DataFrame())
+    # Every counted day, those before the grid too: a trailing window ending early in the range reaches
+    # back into them (the full path's active rows hold them as well).
+    acting = (days.filter(pl.col("day") >= 0).select("idx", pl.col("day").cast(pl.Int64), "who").collect()
+              if needs & {"trailing", "lifecycle"} else pl.DataFrame())
     if "trailing" in needs:
         parts.append(trailing(acting, day_period, mau_days))
     if "sessions" in needs:
