@@ -142,7 +142,7 @@ def stream(ds: Dataset, who: str, cut: Callable[[pl.LazyFrame], pl.LazyFrame]) -
     if who not in typed.frame.collect_schema().names():
         msg = f"events: no {who} column to count actors by"
         raise UsageError(msg)
-    bad = pl.col("_check").is_not_null()
+    bad = bad_row(ds)
     plan = typed.frame.with_columns(bad.alias("_bad"), pl.when(~bad).then(pl.col("timestamp")).alias("timestamp"))
     total = plan.select(pl.len()).collect().item()
 
@@ -164,6 +164,17 @@ def stream(ds: Dataset, who: str, cut: Callable[[pl.LazyFrame], pl.LazyFrame]) -
     report.duplicates = None  # not looked for: they cannot change a distinct count
     report.used = rows - report.rejected
     return found, int(end)  # type: ignore[arg-type]
+
+
+def bad_row(ds: Dataset) -> pl.Expr:
+    """True on a row of the log that fails a check; a constant False when the Parquet statistics prove
+    there is none (:mod:`kpi_cli.clean_proof`): the checks, and the columns only they read, are skipped."""
+    key = "events:no-bad-row"
+    if key not in ds.memo:
+        from kpi_cli.clean_proof import no_row_can_fail
+
+        ds.memo[key] = no_row_can_fail(ds.typed("events", rules=event_rules))
+    return pl.lit(value=False) if ds.memo[key] else pl.col("_check").is_not_null()
 
 
 def _no_flags() -> pl.DataFrame:

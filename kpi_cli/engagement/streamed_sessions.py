@@ -37,10 +37,11 @@ def table(ds: Dataset, acting: pl.Expr, who: str, day_bounds: list[int], day_per
     ``acting`` marks a good row that makes its actor active; ``slice_starts`` holds the earliest good
     instant of each slice of ``slice_rows`` rows (None for a slice without one).
     """
+    from kpi_cli.engagement.streamed import bad_row
     from kpi_cli.locate import slot
 
     typed = ds.typed("events", rules=event_rules)
-    bad = pl.col("_check").is_not_null()
+    bad = bad_row(ds)
     ts = pl.col("timestamp")
     day = slot(ts, day_bounds)
     idx = pl.when(day >= 0).then(pl.lit(day_period["idx"]).gather(day.clip(lower_bound=0))).otherwise(-1)
