@@ -81,7 +81,13 @@ def _common(
     on_bad_rows: Annotated[str, _opt(help="error (default) | skip.", panel=INPUT, metavar="MODE")] = "error",
     rejects: Annotated[Path | None, _opt(help="With skip: write the rejected rows here (CSV).", panel=INPUT,
                                          metavar="FILE")] = None,
-    engine: Annotated[str | None, _opt(help="polars (default) | duckdb.", panel=INPUT, metavar="ENGINE")] = None,
+    engine: Annotated[str | None, _opt(help="polars (default) | duckdb | spark (else KPI_ENGINE, config).",
+                                       panel=INPUT, metavar="ENGINE")] = None,
+    spark_master: Annotated[str | None, _opt(help="--engine spark: the master URL (default local[2]); "
+                                             "SPARK_REMOTE=sc://… uses Spark Connect instead.", panel=INPUT,
+                                             metavar="URL")] = None,
+    spark_conf: Annotated[list[str] | None, _opt(help="--engine spark: a Spark setting (repeatable).", panel=INPUT,
+                                                 metavar="KEY=VALUE")] = None,
     currency: Annotated[str | None, _opt(help="Reporting currency (fx_rates convert the others).", panel=REVENUE,
                                          metavar="CODE")] = None,
     discounts: Annotated[str | None, _opt(help="none | recurring (default) | all.", panel=REVENUE,
@@ -155,7 +161,7 @@ COMMON_DEFAULTS = {p.name: p.default for p in COMMON}
 
 # What each kind of command reads, so its --help lists only options that change its result.
 RANGE_OPTS = ("month", "quarter", "year", "from_", "to", "last", "period", "as_of", "tz", "week_start")
-INPUT_OPTS = ("data", "config", "on_bad_rows", "rejects", "engine")
+INPUT_OPTS = ("data", "config", "on_bad_rows", "rejects", "engine", "spark_master", "spark_conf")
 MONEY_OPTS = ("currency", "discounts", "churn_at")
 REVENUE_OPTS = (*MONEY_OPTS, "churn_denominator", "gross_margin", "within")
 EVENT_OPTS = ("actor", "identified_only", "exclude_file")
@@ -285,8 +291,26 @@ def start_run(common: dict[str, Any]) -> Run:
         raise UsageError(msg, hint="add --on-bad-rows skip")
     check_int("decimals", common["decimals"])
     run = Run.start(run_options(common, RunOptions))
+    spark_options(common, run.settings.values["engine"])
     say_config_warnings(run.settings, common)
     return run
+
+
+def spark_options(common: dict[str, Any], engine: str) -> None:
+    """``--spark-master`` and ``--spark-conf`` handed to the Spark session (made on first use), or a
+    usage error when the run's engine is not Spark."""
+    master, conf = common.get("spark_master"), common.get("spark_conf") or []
+    if master is None and not conf:
+        return
+    from kpi_cli.errors import UsageError
+
+    if engine != "spark":
+        msg = f"--spark-master and --spark-conf only make sense with --engine spark (the engine is {engine})"
+        raise UsageError(msg, hint="add --engine spark")
+    from kpi_cli.engines import configure_spark
+    from kpi_cli.options import parse_spark_conf
+
+    configure_spark(master, parse_spark_conf(conf))
 
 
 def run_options(common: dict[str, Any], options_class: Any) -> Any:
@@ -339,6 +363,8 @@ def compute(
       kpi compute mrr --month 2023-03
 
       kpi compute mrr,nrr,customer_churn_rate --from 2023-01 --to 2023-12 --by plan -f csv > kpis.csv
+
+      kpi compute dau,mau,dau_mau --year 2023 --data events/ --engine spark
     """
     from kpi_cli.api import compute_run, pql_list_run
 

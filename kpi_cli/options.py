@@ -13,7 +13,7 @@ CHOICES = {
     "churn_at": ("end", "cancel"),
     "churn_denominator": ("start", "start_plus_new"),
     "on_bad_rows": ("error", "skip"),
-    "engine": ("polars", "duckdb"),
+    "engine": ("polars", "duckdb", "spark"),
     "actor": ("user", "account"),
     "cac_basis": ("blended", "paid"),
     "payback_basis": ("new", "new_plus_expansion"),
@@ -119,7 +119,29 @@ def check_choice(option: str, value: str) -> str:
         except ImportError:
             msg = "--engine duckdb needs the duckdb package, which is not installed"
             raise UsageError(msg, hint="pip install 'kpi-cli[duckdb]', or use --engine polars (the default)") from None
+    if option == "engine" and value == "spark":
+        from importlib.util import find_spec
+
+        if find_spec("pyspark") is None:  # found, not imported: importing pyspark takes a while
+            msg = "--engine spark needs pyspark, which is not installed"
+            raise UsageError(msg, hint="pip install 'kpi-cli[spark]' (and a Java 17 runtime), or use --engine polars")
     return value
+
+
+def parse_spark_conf(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``--spark-conf KEY=VALUE`` (repeatable) as a dict, else a usage error naming the bad one.
+
+    >>> parse_spark_conf(["spark.executor.memory=4g", "spark.sql.shuffle.partitions=64"])
+    {'spark.executor.memory': '4g', 'spark.sql.shuffle.partitions': '64'}
+    """
+    out = {}
+    for pair in pairs:
+        key, sep, value = str(pair).partition("=")
+        if not sep or not key.strip():
+            msg = f"--spark-conf {pair!r} is not KEY=VALUE"
+            raise UsageError(msg, hint="e.g. --spark-conf spark.executor.memory=4g")
+        out[key.strip()] = value
+    return out
 
 
 def check_int(option: str, value: int | None) -> int | None:
