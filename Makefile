@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit contract bench bench-quick bench-company clean sample
+.PHONY: demo test test-spark lint typecheck unit contract bench bench-quick bench-company clean sample
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,20 @@ contract: $(DEVSTAMP)
 	$(BIN)/python ../shared/contract/check.py $(BIN)/kpi
 
 test: lint typecheck unit
+
+# The Spark engine's tests (tests/test_engine_spark.py, marker `spark`, deselected by `make test`): Java 17
+# from apt when missing (as root), pyspark into the venv when missing; neither is ever a reason to skip.
+test-spark: $(DEVSTAMP)
+	@if ! command -v java >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+				|| { apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless; }; \
+		else \
+			echo "test-spark: no java, and no apt-get as root to install openjdk-17-jre-headless" >&2; exit 1; \
+		fi; \
+	fi
+	@$(BIN)/python -c "import pyspark" 2>/dev/null || $(BIN)/pip install --quiet 'pyspark>=4.0'
+	$(BIN)/pytest -m spark tests/test_engine_spark.py  # -q is in addopts: a second one hides the closing counts
 
 bench: $(DEVSTAMP)
 	$(BIN)/python bench/run.py --suite every

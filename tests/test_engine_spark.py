@@ -1,0 +1,262 @@
+"""``--engine spark`` reads a plain Parquet log itself (issue 11): the same numbers as Polars, on local Spark.
+
+One Spark session (``local[2]``, two shuffle partitions, no UI) serves the whole run: each case is
+computed on the default engine and on Spark, whose scan, row checks, local days and per-period
+reduction run in Spark (a spy checks the portable path ran). Bad rows are raised, counted and
+rejected alike, by file and line, also across several files whose names URIs escape.
+
+Marked ``spark``: ``make test`` deselects it (pyproject's ``-m "not spark"``), ``make test-spark``
+installs Java and pyspark when missing and runs it with ``-m spark``; there a missing pyspark or
+Java fails the run (the session fixture raises), it is never skipped.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from test_streamed import CASES, _log
+
+from kpi_cli import api, compute, engines
+from kpi_cli.api import Run, _options
+from kpi_cli.engagement import portable
+from kpi_cli.errors import BadRowsError, UsageError
+
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("spark")]
+
+ACTIVE = "dau,mau,dau_mau,active_users"
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[engines.SparkEngine]:
+    """The run's one Spark engine (and session), made as ``kpi --engine spark`` makes it."""
+    engines.configure_spark("local[2]", {"spark.sql.shuffle.partitions": "2"})
+    engine = engines.engine_for("spark")
+    assert isinstance(engine, engines.SparkEngine)
+    yield engine
+    engine.spark.stop()
+    engines.engine_for.cache_clear()
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The engines the portable path ran on."""
+    ran: list[str] = []
+    real = portable.build
+
+    def counted(*args, **kwargs):
+        ran.append(args[5])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(portable, "build", counted)
+    return ran
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("plain")
+    _log().write_parquet(folder / "events.parquet", row_group_size=500)
+    return folder
+
+
+def test_the_session_is_set_up_as_kpi_needs(spark: engines.SparkEngine) -> None:
+    conf = spark.spark.conf
+    assert conf.get("spark.sql.session.timeZone") == "UTC"
+    assert conf.get("spark.sql.parquet.inferTimestampNTZ.enabled") == "false"
+    assert conf.get("spark.sql.shuffle.partitions") == "2"
+    assert spark.spark.sparkContext.master == "local[2]"
+    assert spark.spark.sparkContext.uiWebUrl is None  # no UI
+    assert engines.engine_for("spark") is spark  # one session per process
+
+
+def test_the_scan_equals_polars_scan(spark: engines.SparkEngine, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spark's scan gives what Polars' gives: each row's file as the path given (Spark names it by an
+    escaped URI, e.g. ``file:/abs/a%20b.parquet``), its line (row index + 2), instants as µs, headers
+    renamed; naive and UTC timestamps alike."""
+    monkeypatch.chdir(tmp_path)
+    log = _log(600).rename({"user_id": "User Id"})
+    files = ["a b+c%d é.parquet", "plain.parquet"]
+    log.head(300).write_parquet(files[0], row_group_size=64)
+    log.tail(340).with_columns(pl.col("timestamp").dt.replace_time_zone(None)).write_parquet(files[1])
+    columns = {"timestamp": "timestamp", "user_id": "User Id"}
+    instants = frozenset({"timestamp"})
+    order = [engines.FILE, engines.LINE]
+    fast = engines.PolarsEngine().collect(engines.PolarsEngine().scan(files, columns, instants)).sort(order)
+    scanned = spark.collect(spark.scan(files, columns, instants, frozenset({"user_id"}))).sort(order)
+    assert scanned["_key_user_id"].n_unique() == log["User Id"].n_unique()
+    assert_frame_equal(fast, scanned.drop("_key_user_id"))
+    assert scanned.schema[engines.LINE] == scanned.schema["timestamp"] == pl.Int64
+
+
+@pytest.mark.parametrize("kw", [c for c in CASES if "window" not in c])
+def test_active_family_equals_polars(plain: Path, spy: list[str], kw: dict) -> None:
+    ids = {"week": "dau,wau,active_users", "day": "dau,active_users"}.get(kw.get("period", "month"), ACTIVE)
+    fast = compute(ids, data=plain, **kw)
+    on_spark = compute(ids, data=plain, engine="spark", **kw)
+    assert spy == ["spark"]
+    assert fast.height > 0
+    assert_frame_equal(fast, on_spark)
+
+
+def test_a_hand_computed_new_york_day(tmp_path: Path, spy: list[str]) -> None:
+    """Around the spring-forward night in New York (2024-03-10: 23 hours long), UTC instants:
+    u1 at 04:59 (Mar 9, 23:59 local), u1 and u2 at 05:00 (Mar 10, 00:00), u3 at 03:59 Mar 11 (Mar 10,
+    23:59 EDT), u3 at 04:00 Mar 11 (Mar 11, 00:00 EDT). Local days: Mar 9 {u1}, Mar 10 {u1, u2, u3},
+    Mar 11 {u3}. The timestamps are naive in the file: read as UTC instants, not TIMESTAMP_NTZ."""
+    stamps = ["2024-03-10T04:59:00", "2024-03-10T05:00:00", "2024-03-10T05:00:00", "2024-03-11T03:59:00",
+              "2024-03-11T04:00:00"]
+    frame = pl.DataFrame({"timestamp": stamps, "event": ["x"] * 5, "user_id": ["u1", "u1", "u2", "u3", "u3"]})
+    frame.with_columns(pl.col("timestamp").str.to_datetime()).write_parquet(tmp_path / "events.parquet")
+    out = compute("dau", data=tmp_path, from_="2024-03-09", to="2024-03-11", period="day", tz="America/New_York",
+                  engine="spark")
+    assert spy == ["spark"]
+    assert out["value"].to_list() == [1.0, 3.0, 1.0]
+
+
+def _bad_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        user_id=pl.when(pl.int_range(pl.len()) % 97 == 5).then(None).otherwise(pl.col("user_id")),
+        event=pl.when(pl.int_range(pl.len()) % 89 == 3).then(pl.lit("")).otherwise(pl.col("event")))
+
+
+def _bad_log(tmp_path: Path) -> Path:
+    _bad_rows(_log(400)).write_parquet(tmp_path / "events.parquet", row_group_size=100)
+    return tmp_path
+
+
+def _skipped(data: Path | str, engine: str) -> tuple[pl.DataFrame, object, pl.DataFrame]:
+    run = Run.start(_options(data, {"from_": "2024-01", "to": "2024-04", "on_bad_rows": "skip", "engine": engine}))
+    out = api.compute_run(ACTIVE, run)
+    return out, run.dataset.reports["events"], pl.concat(run.dataset.rejected).sort("line")
+
+
+def test_bad_rows_are_raised_alike(tmp_path: Path, spy: list[str]) -> None:
+    data = _bad_log(tmp_path)
+    errors = []
+    for engine in ("polars", "spark"):
+        with pytest.raises(BadRowsError) as caught:
+            compute("dau", data=data, from_="2024-01", to="2024-04", engine=engine)
+        errors.append(caught.value)
+    assert spy == ["spark"]
+    assert errors[0].total == errors[1].total == 10
+    assert str(errors[0]) == str(errors[1])
+    assert errors[0].lines == errors[1].lines
+
+
+def test_bad_rows_are_skipped_and_rejected_alike(tmp_path: Path, spy: list[str]) -> None:
+    data = _bad_log(tmp_path)
+    (fast, fast_report, fast_rejects), (slow, slow_report, slow_rejects) = (_skipped(data, e)
+                                                                            for e in ("polars", "spark"))
+    assert spy == ["spark"]
+    assert_frame_equal(fast, slow)
+    assert (fast_report.rows_read, fast_report.rejected, fast_report.used) == (
+        slow_report.rows_read, slow_report.rejected, slow_report.used) == (440, 10, 430)
+    assert fast_report.reasons == slow_report.reasons
+    assert_frame_equal(fast_rejects, slow_rejects)
+
+
+def test_several_files_are_one_log(tmp_path: Path, spy: list[str]) -> None:
+    folder = tmp_path / "events"
+    folder.mkdir()
+    for i, part in enumerate(_log().iter_slices(1_000)):
+        part.write_parquet(folder / f"part-{i}.parquet")
+    kw = {"from_": "2024-01", "to": "2024-04"}
+    assert_frame_equal(compute(ACTIVE, data=tmp_path, **kw), compute(ACTIVE, data=tmp_path, engine="spark", **kw))
+    assert spy == ["spark"]
+
+
+def test_bad_rows_in_several_files_keep_their_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            spy: list[str]) -> None:
+    """Names that a URI escapes (a space, '+', '%', non-ASCII) and a relative data folder: Spark names a
+    row's file ``file:/abs/a%20b.parquet``; each bad row is still shown at its own file and line."""
+    folder = tmp_path / "data dir" / "events"
+    folder.mkdir(parents=True)
+    for part, name in zip(_bad_rows(_log(900)).iter_slices(320), ("a b.parquet", "c+d.parquet", "é%20.parquet"),
+                          strict=True):
+        part.write_parquet(folder / name)
+    monkeypatch.chdir(tmp_path)
+    (fast, fast_report, fast_rejects), (slow, slow_report, slow_rejects) = (_skipped("data dir", e)
+                                                                            for e in ("polars", "spark"))
+    assert spy == ["spark"]
+    assert_frame_equal(fast, slow)
+    assert fast_report.rejected == slow_report.rejected > 10
+    assert_frame_equal(fast_rejects, slow_rejects)
+    shown = []
+    for engine in ("polars", "spark"):
+        with pytest.raises(BadRowsError) as caught:
+            compute("dau", data="data dir", from_="2024-01", to="2024-04", engine=engine)
+        shown.append(caught.value.lines)
+    assert shown[0] == shown[1]
+    assert {line.split(":")[0] for line in shown[1]} == {"data dir/events/a b.parquet", "data dir/events/c+d.parquet"}
+
+
+@pytest.mark.parametrize("kw", [CASES[1], CASES[5]])
+def test_lifecycle_and_stickiness_equal_polars(plain: Path, spy: list[str], kw: dict) -> None:
+    for table in (api.lifecycle, api.stickiness):
+        spy.clear()
+        fast, on_spark = table(data=plain, **kw), table(data=plain, engine="spark", **kw)
+        assert spy == ["spark"]
+        assert fast.height > 0
+        assert_frame_equal(fast, on_spark)
+
+
+def test_the_command_line_runs_on_spark(plain: Path, run, spy: list[str]) -> None:
+    args = ["compute", ACTIVE, "--data", plain, "--from", "2024-01", "--to", "2024-04", "-f", "csv"]
+    fast = run(*args)
+    on_spark = run(*args, "--engine", "spark", "--spark-master", "local[2]",
+                   "--spark-conf", "spark.sql.shuffle.partitions=2")
+    assert (fast.exit_code, on_spark.exit_code) == (0, 0), on_spark.stderr
+    assert spy == ["spark"]
+    assert fast.stdout == on_spark.stdout
+    assert run(*args, env={"KPI_ENGINE": "spark"}).stdout == fast.stdout
+    assert spy == ["spark", "spark"]
+
+
+def errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith(("kpi: error:", "hint:"))]
+
+
+def test_spark_not_installed_is_a_usage_error(plain: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("pyspark", "pyspark.sql"):  # pyspark can be neither found nor imported now
+        monkeypatch.setitem(sys.modules, name, None)
+    result = run("compute", "dau", "--month", "2024-02", "--data", plain, "--engine", "spark")
+    assert result.exit_code == 2
+    assert errors(result.stderr) == [
+        "kpi: error: --engine spark needs pyspark, which is not installed",
+        "hint: pip install 'kpi-cli[spark]' (and a Java 17 runtime), or use --engine polars"]
+    with pytest.raises(UsageError, match="needs pyspark"):
+        engines.SparkEngine()
+
+
+def test_no_java_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(engines.shutil, "which", lambda _name: None)
+    with pytest.raises(UsageError, match="needs a Java runtime, and none was found"):
+        engines.SparkEngine()
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--engine", "spark", "--spark-conf", "spark.executor.memory"],
+     "kpi: error: --spark-conf 'spark.executor.memory' is not KEY=VALUE"),
+    (["--spark-master", "local[1]"],
+     "kpi: error: --spark-master and --spark-conf only make sense with --engine spark (the engine is polars)"),
+    (["--engine", "spark", "--spark-conf", "spark.sql.session.timeZone=America/New_York"],
+     "kpi: error: --spark-conf spark.sql.session.timeZone: kpi sets it to UTC, which its results depend on"),
+])
+def test_spark_options_are_checked(plain: Path, run, args: list[str], line: str) -> None:
+    result = run("compute", "dau", "--month", "2024-02", "--data", plain, *args)
+    assert result.exit_code == 2
+    assert errors(result.stderr)[0] == line
+
+
+def test_nanosecond_timestamps_are_refused_by_name(tmp_path: Path) -> None:
+    _log().with_columns(pl.col("timestamp").cast(pl.Datetime("ns", "UTC"))).write_parquet(tmp_path / "events.parquet")
+    with pytest.raises(UsageError, match="nanosecond timestamps, which --engine spark cannot read"):
+        compute("dau", data=tmp_path, month="2024-02", engine="spark")
+    assert compute("dau", data=tmp_path, month="2024-02").height == 1
+
