@@ -178,9 +178,11 @@ class SparkEngine:
             raise UsageError(msg, hint="pip install 'kpi-cli[spark]' (and a Java 17 runtime), "
                                        "or use --engine polars") from None
         settings = {**SPARK_SESSION, **(conf or {})}
-        if remote:
+        if remote:  # the server's own settings stand but for the SQL ones, which each session sets
             builder = SparkSession.builder.remote(remote)
             for key, value in settings.items():
+                if key in SPARK_SESSION and not key.startswith("spark.sql."):
+                    continue
                 builder = builder.config(key, value)
             try:
                 self.spark = builder.getOrCreate()
@@ -223,6 +225,7 @@ class SparkEngine:
         picked += [F.xxhash64(col(columns[c])).alias(f"_key_{c}") for c in sorted(keys)]
         try:
             raw = self.spark.read.option("mergeSchema", "true").parquet(*[local.get(p, p) for p in files])
+            _ = raw.schema  # read the footers now: Spark Connect reads lazily, and would fail at collect
         except Exception as e:
             if "PARQUET_TYPE_ILLEGAL" in str(e) and "NANOS" in str(e):
                 msg = "a Parquet column holds nanosecond timestamps, which --engine spark cannot read"
