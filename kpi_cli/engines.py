@@ -248,6 +248,9 @@ class SparkEngine:
         assert isinstance(out, pl.DataFrame)
         return out
 
+    def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
+        return nw.from_native(frame.to_native().cache())  # worked out by the first result, reused by the rest
+
 
 @functools.cache
 def engine_for(name: str) -> Engine:

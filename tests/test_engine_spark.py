@@ -96,9 +96,11 @@ def test_the_scan_equals_polars_scan(spark: engines.SparkEngine, tmp_path: Path,
     assert scanned.schema[engines.LINE] == scanned.schema["timestamp"] == pl.Int64
 
 
-@pytest.mark.parametrize("kw", [c for c in CASES if "window" not in c])
+@pytest.mark.parametrize("kw", CASES)
 def test_active_family_equals_polars(plain: Path, spy: list[str], kw: dict) -> None:
     ids = {"week": "dau,wau,active_users", "day": "dau,active_users"}.get(kw.get("period", "month"), ACTIVE)
+    if kw.get("window"):
+        ids += ",dau_wau,wau_mau"
     fast = compute(ids, data=plain, **kw)
     on_spark = compute(ids, data=plain, engine="spark", **kw)
     assert spy == ["spark"]
@@ -119,6 +121,19 @@ def test_a_hand_computed_new_york_day(tmp_path: Path, spy: list[str]) -> None:
                   engine="spark")
     assert spy == ["spark"]
     assert out["value"].to_list() == [1.0, 3.0, 1.0]
+
+
+def test_a_hand_computed_trailing_week(tmp_path: Path, spy: list[str]) -> None:
+    """u1 active on 1 March only, u2 on 8 March: the 7 days ending 8 March (2–8 March) hold u2 alone,
+    the 30 days both. On 8 March: WAU 1, MAU 2, DAU/WAU 1, WAU/MAU 0.5."""
+    frame = pl.DataFrame({"timestamp": ["2024-03-01T10:00:00", "2024-03-08T10:00:00"], "event": ["x", "x"],
+                          "user_id": ["u1", "u2"]}).with_columns(pl.col("timestamp").str.to_datetime(time_zone="UTC"))
+    frame.write_parquet(tmp_path / "events.parquet")
+    out = compute("wau,mau,dau_wau,wau_mau", data=tmp_path, from_="2024-03-08", to="2024-03-08", period="day",
+                  window="trailing", engine="spark")
+    assert spy == ["spark"]
+    assert dict(zip(out["metric"], out["value"], strict=True)) == {"wau": 1.0, "mau": 2.0, "dau_wau": 1.0,
+                                                                   "wau_mau": 0.5}
 
 
 def _bad_rows(frame: pl.DataFrame) -> pl.DataFrame:
