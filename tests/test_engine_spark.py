@@ -278,3 +278,10 @@ def test_nanosecond_timestamps_are_refused_by_name(tmp_path: Path) -> None:
         compute("dau", data=tmp_path, month="2024-02", engine="spark")
     assert compute("dau", data=tmp_path, month="2024-02").height == 1
 
+
+
+def test_revenue_on_spark_is_a_usage_error_not_a_crash(spark: engines.SparkEngine, golden_dir: Path) -> None:
+    from kpi_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match="--engine spark does not run revenue metrics yet"):
+        compute("mrr", data=golden_dir, month="2023-02", engine="spark")
