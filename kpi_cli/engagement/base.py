@@ -139,15 +139,19 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     return EngagementBase(out, grid, hygiene, actor, rows, first_seen, everything, list(by), list(keys))
 
 
-def layout(cal: Calendar, lo: date, hi: date, complete_before: int, mau_days: int
-           ) -> tuple[Grid, list[int], pl.DataFrame]:
+def layout(cal: Calendar, lo: date, hi: date, complete_before: int, mau_days: int,
+           reach: tuple[date, date] | None = None) -> tuple[Grid, list[int], pl.DataFrame]:
     """The grid (one period either side of ``lo``…``hi``), the UTC instants of its local days and
     ``day, idx``: each day's period. Days reach back far enough for a trailing window ending on
-    the first requested day."""
+    the first requested day, and over ``reach`` (first day, end day) when given; a day past the
+    grid gets the index one past its last period."""
     starts = cal.starts(cal.step(lo, -1), cal.step(hi, 1))
     grid = Grid(cal, starts, 1, len(starts) - 2, complete_before)
     day_cal = Calendar("day", cal.tz, cal.week_start)
-    days = day_cal.starts(min(starts[0], starts[1] - timedelta(days=mau_days - 1)), starts[-1])
+    first_day, end_day = min(starts[0], starts[1] - timedelta(days=mau_days - 1)), starts[-1]
+    if reach is not None:
+        first_day, end_day = min(first_day, reach[0]), max(end_day, reach[1])
+    days = day_cal.starts(first_day, end_day)
     day_period = pl.DataFrame(
         {"day": list(range(len(days) - 1)), "idx": [bisect_right(starts, d) - 1 for d in days[:-1]]},
         schema={"day": pl.Int64, "idx": pl.Int64},
@@ -251,6 +255,22 @@ def trailing_from_diffs(diffs: pl.DataFrame, day_period: pl.DataFrame, keys: lis
     return per_period.with_columns(pl.col("dau_mau_t", "wau_mau_t", "dau_wau_t").cast(pl.Float64))
 
 
+def share_windows(starts: list[date], first: int, cal: Calendar) -> tuple[list[date], list[date]]:
+    """The calendar weeks starting in periods ``first``… and the months they lie in (both by first day)."""
+    week, month = (Calendar(g, cal.tz, cal.week_start) for g in ("week", "month"))
+    weeks = [w for w in week.starts(starts[first], starts[-1] - timedelta(days=1)) if w >= starts[first]]
+    return weeks, (month.starts(weeks[0], weeks[-1]) if weeks else [])
+
+
+def share_reach(starts: list[date], first: int, cal: Calendar) -> tuple[date, date] | None:
+    """The first and the end (exclusive) local day of what :func:`calendar_shares` reads."""
+    weeks, months = share_windows(starts, first, cal)
+    if not weeks:
+        return None
+    month = Calendar("month", cal.tz, cal.week_start)
+    return min(weeks[0], months[0]), max(weeks[-1] + timedelta(days=7), month.step(months[-1]))
+
+
 def calendar_shares(acting_log: pl.DataFrame, starts: list[date], first: int, cal: Calendar,
                     groups: tuple[str, ...] = ()) -> pl.DataFrame:
     """Per (group…,) period: the mean, over calendar weeks starting in it, of WAU / MAU of the week's
@@ -261,12 +281,11 @@ def calendar_shares(acting_log: pl.DataFrame, starts: list[date], first: int, ca
     and left out of the mean. With groups the same runs on each group's own rows.
     """
     keys = list(groups)
-    week, month, day = (Calendar(g, cal.tz, cal.week_start) for g in ("week", "month", "day"))
-    weeks = [w for w in week.starts(starts[first], starts[-1] - timedelta(days=1)) if w >= starts[first]]
+    month, day = (Calendar(g, cal.tz, cal.week_start) for g in ("month", "day"))
+    weeks, months = share_windows(starts, first, cal)
     if not weeks:
         return pl.DataFrame(schema={**dict.fromkeys(keys, pl.String), "idx": pl.Int64, "wau_mau_c": pl.Float64,
                                     "dau_wau_c": pl.Float64})
-    months = month.starts(weeks[0], weeks[-1])
     span_days = day.starts(weeks[0], weeks[-1] + timedelta(days=6))
 
     def locate(col: str, bounds: list[int]) -> pl.Expr:

@@ -24,20 +24,23 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.engagement.base import EngagementBase, assemble, layout, trailing
+from kpi_cli.engagement.base import EngagementBase, assemble, calendar_shares, layout, share_reach, trailing
 from kpi_cli.engagement.events import Roles, active_condition, actor_key, event_rules
 from kpi_cli.engagement.hygiene import Hygiene
+from kpi_cli.engagement.windows import OWN_GRAIN, window_counts, window_reach
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.periods import resolve_range
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from kpi_cli.dataset import Dataset
     from kpi_cli.engagement.events import Exclusions
     from kpi_cli.periods import Calendar, RangeRequest
 
 # The optional parts of the engagement table a plain log streams: (day, actor) pairs, and sessions
 # (kpi_cli.engagement.streamed_sessions) when the log has no session_id.
-PAIR_PARTS = frozenset({"lifecycle", "trailing", "sessions"})
+PAIR_PARTS = frozenset({"lifecycle", "trailing", "sessions", "wau", "mau", "shares", "counts"})
 HYGIENE_COLUMNS = ("event_id", "anonymous_id")  # either present: the full hygiene path
 BATCH_ROWS = 1_000_000
 NO_HYGIENE = Hygiene(repeated_ids=0, merged_anonymous=0, anonymous_rows=0, dropped_anonymous=0)
@@ -54,6 +57,7 @@ class Pairs:
     pairs: pl.DataFrame  # day: Int32, who: UInt64
     end: int  # the last instant of any good row (µs), active or not
     starts: list[int | None]  # the first good instant of each slice read (None: no good row)
+    ends: list[int | None]  # the last good instant of each slice read (None: no good row)
 
 
 def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusions: Exclusions | None,
@@ -113,8 +117,9 @@ def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: boo
 
     found, end = stream(ds, who, cut)
     starts = [f["_start"].min() for f in found]
+    ends = [f["_end"].max() for f in found]
     return Pairs(_distinct([f.filter(pl.col("day") > -2).select("day", "who") for f in found]), end,
-                 starts)  # type: ignore[arg-type]
+                 starts, ends)  # type: ignore[arg-type]
 
 
 def _acting(roles: Roles, who: str) -> pl.Expr:
@@ -209,6 +214,10 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     lo, hi = resolve_range(req, cal, as_of, None if explicit else data_end(ds))
     lifecycle = "lifecycle" in needs
     grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days)
+    windows = [m for m in OWN_GRAIN if m in needs and OWN_GRAIN[m] != cal.grain]
+    reach = _reach(grid.starts, grid.first, grid.last, cal, windows, shares="shares" in needs)
+    if reach is not None:  # calendar windows read whole, past the grid's days: the pairs cover them
+        grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days, reach)
     found = pairs(ds, roles, who, day_bounds, before=lifecycle)
     grid = replace(grid, complete_before=min(as_of, found.end))
     days = found.pairs.lazy().with_columns(
@@ -228,6 +237,18 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
 
         parts.append(streamed_sessions.table(ds, _acting(roles, who), who, day_bounds, day_period, session_gap_s,
                                              BATCH_ROWS, found.starts))
+    if "counts" in needs:
+        from kpi_cli.engagement import streamed_counts
+
+        parts.append(streamed_counts.table(ds, roles, _acting(roles, who), who, day_bounds, day_period, BATCH_ROWS,
+                                           list(zip(found.starts, found.ends, strict=True))))
+    if windows or "shares" in needs:
+        # Weeks and months are whole local days: a day's first instant stands for its rows.
+        log = found.pairs.filter(pl.col("day") >= 0).select(
+            "who", pl.lit(pl.Series(day_bounds, dtype=pl.Int64)).gather(pl.col("day")).alias("ts"))
+        if "shares" in needs:
+            parts.append(calendar_shares(log, grid.starts, grid.first, cal))
+        parts += [window_counts(log, grid.starts, grid.first, grid.last, cal, m, []) for m in windows]
     first_seen = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
     if lifecycle:
         first_seen = days.group_by("who").agg(pl.col("idx").min().alias("first_idx")).collect()
@@ -236,6 +257,16 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     out = assemble(parts, periods.join(n_days, on="idx", how="left"), [], grid.first)
     return EngagementBase(out, grid, NO_HYGIENE, actor, acting if lifecycle else pl.DataFrame(), first_seen,
                           pl.DataFrame())
+
+
+def _reach(starts: list[date], first: int, last: int, cal: Calendar, windows: list[str], *, shares: bool
+           ) -> tuple[date, date] | None:
+    """The local days the calendar windows of ``windows`` (wau, mau) and the shares read, if any."""
+    spans = [window_reach(starts, first, last, cal, m) for m in windows]
+    if shares:
+        spans.append(share_reach(starts, first, cal))
+    found = [s for s in spans if s is not None]
+    return (min(s[0] for s in found), max(s[1] for s in found)) if found else None
 
 
 def cohort_inputs(ds: Dataset, roles: Roles, who: str, bounds: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, int]:

@@ -47,16 +47,20 @@ def table(ds: Dataset, acting: pl.Expr, who: str, day_bounds: list[int], day_per
     idx = pl.when(day >= 0).then(pl.lit(day_period["idx"]).gather(day.clip(lower_bound=0))).otherwise(-1)
     # As the full path: a day before the grid lets sessions that start there be recognised and left out.
     window = (ts >= day_bounds[0] - SESSION_CAP_US) & (ts < day_bounds[-1])
-    plan = (typed.frame.with_columns(bad.alias("_bad"))
-            .filter(~pl.col("_bad") & acting & window & pl.col(who).is_not_null())
-            .select(actor_key(pl.col(who)).alias("who"), ts.alias("ts"), idx.cast(pl.Int64).alias("idx")))
+
+    def plan(lf: pl.LazyFrame) -> pl.LazyFrame:
+        return (lf.with_columns(bad.alias("_bad")).filter(~pl.col("_bad") & acting & window & pl.col(who).is_not_null())
+                .select(actor_key(pl.col(who)).alias("who"), ts.alias("ts"), idx.cast(pl.Int64).alias("idx")))
+
     later = _later_starts(slice_starts)
     gap_us = int(gap_s * 1_000_000)
     carry = pl.DataFrame(schema=ROWS)
     found: list[pl.DataFrame] = []
 
     def read(i: int) -> pl.DataFrame:
-        return plan.slice(i * slice_rows, slice_rows).collect(engine="streaming")
+        # The slice first, then the filter: slice i holds the rows of the first pass's slice i (a slice
+        # after a filter would also read the log from its start, every time).
+        return plan(typed.frame.slice(i * slice_rows, slice_rows)).collect(engine="streaming")
 
     with ThreadPoolExecutor(max_workers=1) as reader:
         coming = reader.submit(read, 0) if slice_starts else None

@@ -56,6 +56,15 @@ def windows_of(starts: list[date], first: int, last: int, cal: Calendar, window:
     return wins, [(idx, position[w]) for idx, w in wanted]
 
 
+def window_reach(starts: list[date], first: int, last: int, cal: Calendar, metric_id: str
+                 ) -> tuple[date, date] | None:
+    """The first and the end (exclusive) local day of the windows :func:`window_counts` reads."""
+    wins, _ = windows_of(starts, first, last, cal, OWN_GRAIN[metric_id])
+    if not wins:
+        return None
+    return wins[0], Calendar(OWN_GRAIN[metric_id], cal.tz, cal.week_start).step(wins[-1])
+
+
 def window_counts(log: pl.DataFrame, starts: list[date], first: int, last: int, cal: Calendar, metric_id: str,
                   keys: list[str]) -> pl.DataFrame:
     """Per (group…,) period: ``metric_id`` (``wau``/``mau``) read from calendar windows, as a column
