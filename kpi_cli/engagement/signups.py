@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from kpi_cli.engagement.groups import at_first, at_last, groups_cross
+from kpi_cli.engagement.groups import at_first, at_last, groups_cross, over
 from kpi_cli.errors import UsageError
 from kpi_cli.locate import slot
 from kpi_cli.options import parse_duration_days
@@ -127,21 +127,37 @@ def reactivation_rate(base: EngagementBase, _roles: Roles, _id: str, options: di
     """Actors idle ≥ ``inactive_days`` at the start of P (and active before) who are active in P / those.
 
     With groups an actor's group is that of its last event before P.
+
+    Linear in (actor, active period) pairs, however many periods: for an actor active in period p (its
+    last event at t) and next in period q, the periods j in (p, q] see t as the last activity before
+    them, so the actor is idle at the start of those of them that begin more than the idle span after
+    t, and reactivated in q when q is one of them. A difference array over periods sums the spans.
     """
     idle_us = int(float(options.get("inactive_days", 30)) * DAY_US)
+    keys = list(base.keys)
     bounds = base.grid.frame()["b_us"].to_list()
-    acting = base.events  # activity before the range matters, so the whole log
-    frames = [pl.DataFrame(schema={"who": pl.String, **dict.fromkeys(base.keys, pl.String), "idx": pl.Int64,
-                                   "hit": pl.Boolean})]
-    for j in range(base.grid.first, base.grid.last + 1):
-        start, stop = bounds[j], bounds[j + 1]
-        last_before = acting.filter(pl.col("ts") < start).group_by("who").agg(
-            pl.col("ts").max().alias("t_last"), *[at_last(k) for k in base.keys])
-        idle = last_before.filter(pl.col("t_last") < start - idle_us).select("who", *base.keys)
-        back = acting.filter(pl.col("ts") >= start, pl.col("ts") < stop)["who"].unique()
-        frames.append(idle.with_columns(pl.lit(j, dtype=pl.Int64).alias("idx"),
-                                        pl.col("who").is_in(back.implode()).alias("hit")))
-    return _per_period(base, pl.concat(frames), pl.col("hit").sum(), pl.len(), tuple(base.keys))
+    first, last = base.grid.first, base.grid.last
+    # The whole log: activity before the range matters.
+    periods = base.events.select("who", "ts", *keys).with_columns(slot(pl.col("ts"), bounds).alias("p"))
+    spans = periods.group_by("who", "p").agg(pl.col("ts").max().alias("t"), *[at_last(k) for k in keys]).sort(
+        "who", "p").with_columns(pl.col("p").shift(-1).over("who").alias("q"))
+    # The first period starting more than idle_us after t (a bound above t + idle_us): always after p.
+    idle_from = slot(pl.col("t") + idle_us, bounds) + 1
+    spans = spans.with_columns(
+        pl.max_horizontal(idle_from, pl.lit(first)).alias("lo"),
+        pl.min_horizontal(pl.col("q").fill_null(last), pl.lit(last)).alias("hi"),
+    ).filter(pl.col("lo") <= pl.col("hi"))
+    marks = pl.concat([
+        spans.select(*keys, pl.col("lo").alias("idx"), pl.lit(1).alias("d"), pl.lit(0).alias("n")),
+        spans.select(*keys, (pl.col("hi") + 1).alias("idx"), pl.lit(-1).alias("d"), pl.lit(0).alias("n")),
+        spans.filter(pl.col("q") == pl.col("hi")).select(*keys, pl.col("q").alias("idx"), pl.lit(0).alias("d"),
+                                                          pl.lit(1).alias("n")),
+    ]).with_columns(pl.col("idx").cast(pl.Int64)).group_by(*keys, "idx").agg(pl.col("d", "n").sum())
+    grid = groups_cross(marks, keys, _requested(base))
+    counted = grid.join(marks, on=[*keys, "idx"], how="left").with_columns(pl.col("d", "n").fill_null(0)).sort(
+        *keys, "idx")
+    counted = counted.with_columns(over(pl.col("d").cum_sum(), keys).alias("d")).filter(pl.col("d") > 0)
+    return _per_period(base, counted, pl.col("n").sum(), pl.col("d").sum(), tuple(keys))
 
 
 def w2wai(base: EngagementBase, roles: Roles, metric_id: str, _o: dict[str, Any]) -> pl.DataFrame:
