@@ -373,3 +373,17 @@ def test_cli_by_output_shape(tmp_path: Path) -> None:
         "sessions_per_user,2023-03-01,team,1.5,3.0,2.0,false",
         "sessions_per_user,2023-03-01,,1.0,1.0,1.0,false",
     ]
+
+
+def test_a_group_active_only_outside_what_the_periods_read_has_no_rows(tmp_path: Path) -> None:
+    """The groups of a --by run are those with activity in what its periods read, whichever metrics
+    are asked: plan "old" is active only in 2022, so March 2023's dau and its off-grain wau (weeks
+    starting in March: the 6th, 13th, 20th, 27th; u1 in the first) list "pro" alone."""
+    rows = [["e1", "u1", "a1", "2023-03-07T10:00:00Z", "Page Viewed", "pro"],
+            ["e2", "u2", "a2", "2022-06-07T10:00:00Z", "Page Viewed", "old"]]
+    data = write(tmp_path, rows)
+    for metrics in ("dau", "dau,wau,wau_mau"):
+        out = compute(metrics, data=data, month="2023-03", by="plan")
+        assert set(out["plan"].to_list()) == {"pro"}, metrics
+    out = compute("wau", data=data, month="2023-03", by="plan")
+    assert by_group(out, "wau") == {"pro": 0.25}

@@ -18,7 +18,7 @@ import polars as pl
 from kpi_cli.engagement.events import Exclusions, Roles, active, actor_key, property_value
 from kpi_cli.engagement.groups import group_exprs, groups_cross, internal_names, over
 from kpi_cli.engagement.hygiene import Hygiene, load_events
-from kpi_cli.engagement.windows import OWN_GRAIN, window_counts
+from kpi_cli.engagement.windows import OWN_GRAIN, window_counts, window_reach
 from kpi_cli.engines import backend
 from kpi_cli.errors import UsageError
 from kpi_cli.grid import Grid
@@ -131,6 +131,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     windows = [m for m in OWN_GRAIN if m in needs and OWN_GRAIN[m] != cal.grain]
     if "shares" in needs or windows:
         log = active(events, roles).select(who.alias("who"), "ts", *dims).filter(pl.col("who").is_not_null())
+        log = by_day(log, cal, window_days(grid.starts, grid.first, grid.last, cal, windows, shares="shares" in needs))
         if "shares" in needs:
             parts.append(calendar_shares(log, starts, grid.first, cal, keys))
         parts += [window_counts(log, starts, grid.first, grid.last, cal, m, list(keys)) for m in windows]
@@ -157,6 +158,28 @@ def layout(cal: Calendar, lo: date, hi: date, complete_before: int, mau_days: in
         schema={"day": pl.Int64, "idx": pl.Int64},
     )
     return grid, [day_cal.instant(d) for d in days], day_period
+
+
+def window_days(starts: list[date], first: int, last: int, cal: Calendar, windows: list[str], *, shares: bool
+                ) -> tuple[date, date] | None:
+    """The local days (first, end) the calendar windows of ``windows`` (wau, mau) and the shares read."""
+    spans = [window_reach(starts, first, last, cal, m) for m in windows]
+    if shares:
+        spans.append(share_reach(starts, first, cal))
+    found = [s for s in spans if s is not None]
+    return (min(s[0] for s in found), max(s[1] for s in found)) if found else None
+
+
+def by_day(log: pl.DataFrame, cal: Calendar, days: tuple[date, date] | None) -> pl.DataFrame:
+    """The rows of ``log`` (``who, ts``, groups) in the local ``days``, one per actor, group and day, the
+    day's first instant for ``ts``: calendar weeks and months are whole local days, so they count the same
+    distinct actors from far fewer rows."""
+    if days is None:
+        return log.clear()
+    bounds = [cal.instant(d) for d in Calendar("day", cal.tz, cal.week_start).starts(*days)]
+    inside = log.lazy().filter(pl.col("ts") >= bounds[0], pl.col("ts") < bounds[-1])
+    first = pl.lit(pl.Series(bounds, dtype=pl.Int64)).gather(slot(pl.col("ts"), bounds))
+    return inside.with_columns(first.alias("ts")).unique().collect()
 
 
 def event_columns(roles: Roles, actor: str, by: tuple[str, ...], needs: frozenset[str]) -> frozenset[str] | None:

@@ -24,15 +24,14 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.engagement.base import EngagementBase, assemble, calendar_shares, layout, share_reach, trailing
+from kpi_cli.engagement.base import EngagementBase, assemble, calendar_shares, layout, trailing, window_days
 from kpi_cli.engagement.events import Roles, active_condition, actor_key, event_rules
 from kpi_cli.engagement.hygiene import Hygiene
-from kpi_cli.engagement.windows import OWN_GRAIN, window_counts, window_reach
+from kpi_cli.engagement.windows import OWN_GRAIN, window_counts
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.periods import resolve_range
 
 if TYPE_CHECKING:
-    from datetime import date
 
     from kpi_cli.dataset import Dataset
     from kpi_cli.engagement.events import Exclusions
@@ -215,7 +214,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     lifecycle = "lifecycle" in needs
     grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days)
     windows = [m for m in OWN_GRAIN if m in needs and OWN_GRAIN[m] != cal.grain]
-    reach = _reach(grid.starts, grid.first, grid.last, cal, windows, shares="shares" in needs)
+    reach = window_days(grid.starts, grid.first, grid.last, cal, windows, shares="shares" in needs)
     if reach is not None:  # calendar windows read whole, past the grid's days: the pairs cover them
         grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days, reach)
     found = pairs(ds, roles, who, day_bounds, before=lifecycle)
@@ -257,16 +256,6 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     out = assemble(parts, periods.join(n_days, on="idx", how="left"), [], grid.first)
     return EngagementBase(out, grid, NO_HYGIENE, actor, acting if lifecycle else pl.DataFrame(), first_seen,
                           pl.DataFrame())
-
-
-def _reach(starts: list[date], first: int, last: int, cal: Calendar, windows: list[str], *, shares: bool
-           ) -> tuple[date, date] | None:
-    """The local days the calendar windows of ``windows`` (wau, mau) and the shares read, if any."""
-    spans = [window_reach(starts, first, last, cal, m) for m in windows]
-    if shares:
-        spans.append(share_reach(starts, first, cal))
-    found = [s for s in spans if s is not None]
-    return (min(s[0] for s in found), max(s[1] for s in found)) if found else None
 
 
 def cohort_inputs(ds: Dataset, roles: Roles, who: str, bounds: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, int]:
