@@ -100,7 +100,7 @@ class Run:
         if streamed.applies(self.dataset, by=by, needs=needs, exclusions=self.exclusions, engine=v["engine"],
                             actor=self.options.actor):
             base = streamed.build(self.dataset, cal, req, as_of, roles, self.options.actor, self.options.mau_days,
-                                  needs, parse_duration_days(self.options.session_gap, "--session-gap") * 86_400)
+                                  needs, parse_duration_days(self.options.session_gap, "--session-gap") * 86_400, by)
             self.info["hygiene"] = base.hygiene
             return base
         base = build_engagement(self.dataset, cal, req, as_of, roles,

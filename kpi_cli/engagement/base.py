@@ -56,9 +56,11 @@ class EngagementBase:
 
 SESSION_CAP_US = 24 * 3_600_000_000  # a session never spans more than 24 hours
 # Optional parts of the table, computed only when a metric asks for them.
-# "counts": role counts and active accounts; "lifecycle": first-seen periods and the active rows
-# (the lifecycle and stickiness tables); "wau"/"mau": those read from calendar windows off their grain.
-ALL_PARTS = frozenset({"sessions", "trailing", "shares", "lifecycle", "entrants", "counts", "wau", "mau"})
+# "counts": role counts and active accounts ("accounts": active accounts are read); "lifecycle": first-seen
+# periods and the active rows (the lifecycle and stickiness tables); "wau"/"mau": those read from calendar
+# windows off their grain.
+ALL_PARTS = frozenset({"sessions", "trailing", "shares", "lifecycle", "entrants", "counts", "accounts", "wau",
+                       "mau"})
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",

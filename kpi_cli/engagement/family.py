@@ -123,6 +123,8 @@ def _cached_parts(ids: tuple[str, ...], window: str | None, grain: str) -> froze
     columns = {c for i in ids for c in (METRICS[i].value, *(METRICS[i].ratio or ()))}
     if columns & {"logins", "key_actions", "invites", "active_accounts"}:
         needs.add("counts")
+    if "active_accounts" in columns:  # the streamed counts leave accounts out unless asked
+        needs.add("accounts")
     return frozenset(needs)
 
 

@@ -26,6 +26,7 @@ import polars as pl
 
 from kpi_cli.engagement.base import EngagementBase, assemble, calendar_shares, layout, trailing, window_days
 from kpi_cli.engagement.events import Roles, active_condition, actor_key, event_rules
+from kpi_cli.engagement.groups import group_exprs, internal_names
 from kpi_cli.engagement.hygiene import Hygiene
 from kpi_cli.engagement.windows import OWN_GRAIN, window_counts
 from kpi_cli.errors import DataError, UsageError
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 # The optional parts of the engagement table a plain log streams: (day, actor) pairs, and sessions
 # (kpi_cli.engagement.streamed_sessions) when the log has no session_id.
-PAIR_PARTS = frozenset({"lifecycle", "trailing", "sessions", "wau", "mau", "shares", "counts"})
+PAIR_PARTS = frozenset({"lifecycle", "trailing", "sessions", "wau", "mau", "shares", "counts", "accounts"})
 HYGIENE_COLUMNS = ("event_id", "anonymous_id")  # either present: the full hygiene path
 BATCH_ROWS = 1_000_000
 NO_HYGIENE = Hygiene(repeated_ids=0, merged_anonymous=0, anonymous_rows=0, dropped_anonymous=0)
@@ -65,39 +66,65 @@ def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusio
 
     An ``--actor account`` run on a log without account ids goes the full way, to its error there.
     """
-    if by or exclusions or ds.audit or engine != "polars" or not needs <= PAIR_PARTS:
+    if exclusions or ds.audit or engine != "polars" or not needs <= PAIR_PARTS:
         return False
     if not ds.has("events"):
         return False
     typed = ds.typed("events", rules=event_rules)
     who = "account_id" if actor == "account" else "user_id"
-    if "sessions" in needs and "session_id" in typed.present:  # see streamed_sessions
+    # See streamed_sessions; with groups a session counts in every group it touched: the full path.
+    if "sessions" in needs and ("session_id" in typed.present or by):
         return False
+    if by and not _resolvable(ds, typed.frame.collect_schema().names(), by):
+        return False  # the full path names the unknown dimension
     return who in typed.present and not set(HYGIENE_COLUMNS) & set(typed.present)
+
+
+def _resolvable(ds: Dataset, names: list[str], by: tuple[str, ...]) -> bool:
+    """Every dimension is a property, a column of the log, or a column of customers."""
+    from kpi_cli.loading import load_source
+
+    customers = None
+    for dim in by:
+        if dim.startswith("prop.") or dim in names:
+            continue
+        customers = customers or load_source("customers", ds.settings, required=False)
+        known = set() if customers is None else {*customers.mapping, *customers.extra}
+        if dim not in known or "customer_id" not in known:
+            return False
+    return True
+
+
+def dimensions(ds: Dataset, by: tuple[str, ...]) -> list[pl.Expr]:
+    """The ``--by`` group expressions (:func:`kpi_cli.engagement.groups.group_exprs`) on the typed log."""
+    schema = ds.typed("events", rules=event_rules).frame.collect_schema()
+    exprs = group_exprs(ds, pl.DataFrame(schema=schema), by)
+    return [e.alias(k) for e, k in zip(exprs, internal_names(by), strict=True)]
 
 
 def data_end(ds: Dataset) -> int:
     """The last instant of the plain log's good rows, from a pass over the timestamps and checks."""
     key = "events:plain:end"
     if key not in ds.memo:
-        ds.memo[key] = _scan(ds, Roles(), "user_id", [], before=False).end
+        ds.memo[key] = _scan(ds, Roles(), "user_id", [], before=False, by=()).end
     end: int = ds.memo[key]  # type: ignore[assignment]
     return end
 
 
-def pairs(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: bool) -> Pairs:
-    """The log's distinct active (day, actor) pairs on the days ``bounds`` cut (cached per run)."""
+def pairs(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: bool, by: tuple[str, ...] = ()
+          ) -> Pairs:
+    """The log's distinct active (day, group…, actor) pairs on the days ``bounds`` cut (cached per run)."""
     active_roles = (tuple(roles.events("active_events")), tuple(roles.events("inactive_events")))
-    key = f"events:plain:{who}:{active_roles}:{bounds[0]}:{bounds[-1]}:{len(bounds)}:{before}"
+    key = f"events:plain:{who}:{active_roles}:{bounds[0]}:{bounds[-1]}:{len(bounds)}:{before}:{by}"
     if key not in ds.memo:
-        ds.memo[key] = _scan(ds, roles, who, bounds, before=before)
+        ds.memo[key] = _scan(ds, roles, who, bounds, before=before, by=by)
         ds.memo["events:plain:end"] = ds.memo[key].end  # type: ignore[attr-defined]
     found: Pairs = ds.memo[key]  # type: ignore[assignment]
     return found
 
 
-def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: bool) -> Pairs:
-    """One streamed pass, each slice cut to its distinct (day, actor) pairs.
+def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: bool, by: tuple[str, ...]) -> Pairs:
+    """One streamed pass, each slice cut to its distinct (day, group…, actor) pairs.
 
     A slice's pairs are distinct within it; a day that appears in more than one slice (a time-sorted
     log: the day a slice boundary falls on) is made distinct again at the end, the others already are.
@@ -110,14 +137,18 @@ def _scan(ds: Dataset, roles: Roles, who: str, bounds: list[int], *, before: boo
     counted = ~pl.col("_bad") & _acting(roles, who) & (day >= (-1 if before else 0)) & (day < n_days)
     day = pl.when(counted).then(day).otherwise(-2).cast(pl.Int32)
 
+    # Uncounted rows keep no group: they would only make groups of day -2.
+    dims = [pl.when(pl.col("day") > -2).then(d).alias(d.meta.output_name()) for d in dimensions(ds, by)]
+    keys = internal_names(by)
+
     def cut(lf: pl.LazyFrame) -> pl.LazyFrame:
-        return lf.with_columns(day.alias("day")).group_by("day").agg(
+        return lf.with_columns(day.alias("day")).with_columns(dims).group_by("day", *keys).agg(
             pl.when(pl.col("day") > -2).then(actor_key(pl.col(who))).unique().alias("who"), *SLICE_STATS)
 
     found, end = stream(ds, who, cut)
     starts = [f["_start"].min() for f in found]
     ends = [f["_end"].max() for f in found]
-    return Pairs(_distinct([f.filter(pl.col("day") > -2).select("day", "who") for f in found]), end,
+    return Pairs(_distinct([f.filter(pl.col("day") > -2).select("day", *keys, "who") for f in found], keys), end,
                  starts, ends)  # type: ignore[arg-type]
 
 
@@ -185,15 +216,15 @@ def _no_flags() -> pl.DataFrame:
     return pl.DataFrame(schema={"_file": pl.UInt32, "_line": pl.Int64, "_check": pl.UInt16})
 
 
-def _distinct(found: list[pl.DataFrame]) -> pl.DataFrame:
-    """Every slice's (day, [who…]) lists as distinct (day, who) rows.
+def _distinct(found: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:
+    """Every slice's (day, group…, [who…]) lists as distinct (day, group…, who) rows.
 
     Only the days found in more than one slice need another look: the others are distinct already.
     """
-    schema = pl.Schema({"day": pl.Int32(), "who": pl.UInt64()})
+    schema = pl.Schema({"day": pl.Int32(), **dict.fromkeys(keys, pl.String()), "who": pl.UInt64()})
     if not found:
         return pl.DataFrame(schema=schema)
-    days = pl.concat([f.select("day") for f in found])
+    days = pl.concat([f.select("day").unique() for f in found])
     shared = days.filter(days["day"].is_duplicated())["day"].unique().implode()
     flat = [f.filter(~pl.col("day").is_in(shared)).explode("who").drop_nulls() for f in found]
     again = pl.concat([f.filter(pl.col("day").is_in(shared)).explode("who") for f in found]).drop_nulls().unique()
@@ -201,13 +232,15 @@ def _distinct(found: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, actor: str = "user",
-          mau_days: int = 30, needs: frozenset[str] = frozenset(), session_gap_s: float = 1800.0) -> EngagementBase:
+          mau_days: int = 30, needs: frozenset[str] = frozenset(), session_gap_s: float = 1800.0,
+          by: tuple[str, ...] = ()) -> EngagementBase:
     """The engagement table of :func:`kpi_cli.engagement.base.build` for the parts in
     :data:`PAIR_PARTS`, from the streamed pairs: the same columns, the same values."""
     if actor not in ("user", "account"):
         msg = f"--actor {actor!r} is not one of user, account"
         raise UsageError(msg)
     who = "user_id" if actor == "user" else "account_id"
+    keys = internal_names(by)
     explicit = req.last is None and not req.is_empty()
     # A named range needs no data end to resolve; the default and --last do (one pass more).
     lo, hi = resolve_range(req, cal, as_of, None if explicit else data_end(ds))
@@ -217,20 +250,21 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     reach = window_days(grid.starts, grid.first, grid.last, cal, windows, shares="shares" in needs)
     if reach is not None:  # calendar windows read whole, past the grid's days: the pairs cover them
         grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days, reach)
-    found = pairs(ds, roles, who, day_bounds, before=lifecycle)
+    found = pairs(ds, roles, who, day_bounds, before=lifecycle, by=by)
     grid = replace(grid, complete_before=min(as_of, found.end))
     days = found.pairs.lazy().with_columns(
         pl.when(pl.col("day") >= 0).then(pl.lit(day_period["idx"]).gather(pl.col("day").clip(lower_bound=0)))
         .otherwise(-1).alias("idx"))
     in_grid = days.filter(pl.col("idx") >= 0)
-    table = in_grid.group_by("idx").agg(pl.len().alias("dau_sum"), pl.col("who").n_unique().alias("active"))
+    # A day lies in one period: Σ daily actives adds each pair once.
+    table = in_grid.group_by(*keys, "idx").agg(pl.len().alias("dau_sum"), pl.col("who").n_unique().alias("active"))
     parts = [table.collect()]
     # Every counted day, those before the grid too: a trailing window ending early in the range reaches
     # back into them (the full path's active rows hold them as well).
-    acting = (days.filter(pl.col("day") >= 0).select("idx", pl.col("day").cast(pl.Int64), "who").collect()
+    acting = (days.filter(pl.col("day") >= 0).select(*keys, "idx", pl.col("day").cast(pl.Int64), "who").collect()
               if needs & {"trailing", "lifecycle"} else pl.DataFrame())
     if "trailing" in needs:
-        parts.append(trailing(acting, day_period, mau_days))
+        parts.append(trailing(acting, day_period, mau_days, tuple(keys)))
     if "sessions" in needs:
         from kpi_cli.engagement import streamed_sessions
 
@@ -240,22 +274,23 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         from kpi_cli.engagement import streamed_counts
 
         parts.append(streamed_counts.table(ds, roles, _acting(roles, who), who, day_bounds, day_period, BATCH_ROWS,
-                                           list(zip(found.starts, found.ends, strict=True))))
+                                           list(zip(found.starts, found.ends, strict=True)), dimensions(ds, by),
+                                           accounts="accounts" in needs))
     if windows or "shares" in needs:
         # Weeks and months are whole local days: a day's first instant stands for its rows.
         log = found.pairs.filter(pl.col("day") >= 0).select(
-            "who", pl.lit(pl.Series(day_bounds, dtype=pl.Int64)).gather(pl.col("day")).alias("ts"))
+            "who", pl.lit(pl.Series(day_bounds, dtype=pl.Int64)).gather(pl.col("day")).alias("ts"), *keys)
         if "shares" in needs:
-            parts.append(calendar_shares(log, grid.starts, grid.first, cal))
-        parts += [window_counts(log, grid.starts, grid.first, grid.last, cal, m, []) for m in windows]
+            parts.append(calendar_shares(log, grid.starts, grid.first, cal, tuple(keys)))
+        parts += [window_counts(log, grid.starts, grid.first, grid.last, cal, m, keys) for m in windows]
     first_seen = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
     if lifecycle:
         first_seen = days.group_by("who").agg(pl.col("idx").min().alias("first_idx")).collect()
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
-    out = assemble(parts, periods.join(n_days, on="idx", how="left"), [], grid.first)
+    out = assemble(parts, periods.join(n_days, on="idx", how="left"), keys, grid.first)
     return EngagementBase(out, grid, NO_HYGIENE, actor, acting if lifecycle else pl.DataFrame(), first_seen,
-                          pl.DataFrame())
+                          pl.DataFrame(), list(by), keys)
 
 
 def cohort_inputs(ds: Dataset, roles: Roles, who: str, bounds: list[int]) -> tuple[pl.DataFrame, pl.DataFrame, int]:

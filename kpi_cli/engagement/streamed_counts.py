@@ -57,12 +57,17 @@ def shared_days(spans: list[tuple[int | None, int | None]], day_bounds: list[int
 
 
 def table(ds: Dataset, roles: Roles, acting: pl.Expr, who: str, day_bounds: list[int], day_period: pl.DataFrame,
-          slice_rows: int, spans: list[tuple[int | None, int | None]]) -> pl.DataFrame:
-    """``idx, active_accounts, logins, key_actions, invites``: base.aggregate's counts, streamed.
+          slice_rows: int, spans: list[tuple[int | None, int | None]], dims: list[pl.Expr] | None = None, *,
+          accounts: bool = True) -> pl.DataFrame:
+    """``group…, idx, active_accounts, logins, key_actions, invites``: base.aggregate's counts, streamed.
 
     ``acting`` marks a good row that makes its actor active; ``spans`` holds the first and last good
-    instant of each slice of ``slice_rows`` rows (None for a slice without one), from the first pass.
+    instant of each slice of ``slice_rows`` rows (None for a slice without one), from the first pass;
+    ``dims`` the ``--by`` group expressions (a row's groups follow from its columns, so copies share them).
+    Without ``accounts`` the active accounts are neither read nor returned.
     """
+    dims = dims or []
+    keys = [d.meta.output_name() for d in dims]
     from kpi_cli.engagement.streamed import bad_row
 
     typed = ds.typed("events", rules=event_rules)
@@ -77,39 +82,43 @@ def table(ds: Dataset, roles: Roles, acting: pl.Expr, who: str, day_bounds: list
     bits = [pl.col("event").is_in(roles.events(role)).fill_null(value=False).cast(pl.UInt8) * (1 << i)
             for i, (role, _) in enumerate(ROLE_COUNTS)]
     mask = pl.sum_horizontal(bits).cast(pl.UInt8)
-    has_accounts = "account_id" in names
     account = (pl.when(acting & pl.col("account_id").is_not_null()).then(actor_key(pl.col("account_id")))
-               if has_accounts else pl.lit(None, dtype=pl.UInt64))
+               if accounts and "account_id" in names else pl.lit(None, dtype=pl.UInt64))
     row = pl.struct(values)
 
     def plan(lf: pl.LazyFrame) -> pl.LazyFrame:
         return (lf.filter(counted).with_columns(mask.alias("_mask"))
                 .filter((pl.col("_mask") > 0) | account.is_not_null())
-                .select(day.cast(pl.Int32).alias("day"), idx.cast(pl.Int64).alias("idx"), account.alias("account"),
-                        "_mask", *[pl.when(pl.col("_mask") > 0).then(row.hash(seed)).alias(f"_h{i}")
-                                   for i, seed in enumerate(ROW_SEEDS)]))
+                .select(day.cast(pl.Int32).alias("day"), idx.cast(pl.Int64).alias("idx"), *dims,
+                        account.alias("account"), "_mask",
+                        *[pl.when(pl.col("_mask") > 0).then(row.hash(seed)).alias(f"_h{i}")
+                          for i, seed in enumerate(ROW_SEEDS)]))
     shared = pl.Series("day", shared_days(spans, day_bounds), dtype=pl.Int32).implode()
-    row_key = ["day", "_mask", "_h0", "_h1"]
+    row_key = ["day", *keys, "_mask", "_h0", "_h1"]
 
     def read(offset: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         # The slice first, then the filter: a slice after a filter would read the log from its start.
         rows = plan(typed.frame.slice(offset, slice_rows)).collect(engine="streaming")
-        accounts = rows.filter(pl.col("account").is_not_null()).select("idx", "account").unique()
+        seen = rows.filter(pl.col("account").is_not_null()).select(*keys, "idx", "account").unique()
         distinct = rows.filter(pl.col("_mask") > 0).select(row_key).unique()
-        alone = distinct.filter(~pl.col("day").is_in(shared)).group_by("day", "_mask").agg(pl.len().alias("n"))
-        return accounts, alone, distinct.filter(pl.col("day").is_in(shared))
+        alone = distinct.filter(~pl.col("day").is_in(shared)).group_by("day", *keys, "_mask").agg(
+            pl.len().alias("n"))
+        return seen, alone, distinct.filter(pl.col("day").is_in(shared))
 
     with ThreadPoolExecutor(max_workers=2) as workers:
         found = list(workers.map(read, range(0, slice_rows * len(spans), slice_rows)))
-    accounts = pl.concat([f[0] for f in found]).unique() if found else pl.DataFrame(
-        schema={"idx": pl.Int64, "account": pl.UInt64})
+    groups = dict.fromkeys(keys, pl.String)
+    active = pl.concat([f[0] for f in found]).unique() if found else pl.DataFrame(
+        schema={**groups, "idx": pl.Int64, "account": pl.UInt64})
     kept = pl.concat([f[2] for f in found]) if found else pl.DataFrame(
-        schema={"day": pl.Int32, "_mask": pl.UInt8, "_h0": pl.UInt64, "_h1": pl.UInt64})
-    again = kept.unique().group_by("day", "_mask").agg(pl.len().alias("n"))
+        schema={"day": pl.Int32, **groups, "_mask": pl.UInt8, "_h0": pl.UInt64, "_h1": pl.UInt64})
+    again = kept.unique().group_by("day", *keys, "_mask").agg(pl.len().alias("n"))
     per_day = pl.concat([*[f[1] for f in found], again]).with_columns(pl.col("n").cast(pl.Int64))
     per_day = per_day.join(day_period.with_columns(pl.col("day").cast(pl.Int32)), on="day")
-    counts = per_day.group_by("idx").agg(
+    counts = per_day.group_by(*keys, "idx").agg(
         [pl.col("n").filter((pl.col("_mask") & (1 << i)) > 0).sum().alias(name)
          for i, (_, name) in enumerate(ROLE_COUNTS)])
-    out = accounts.group_by("idx").agg(pl.len().cast(pl.Int64).alias("active_accounts"))
-    return out.join(counts, on="idx", how="full", coalesce=True)
+    if not accounts:
+        return counts
+    out = active.group_by(*keys, "idx").agg(pl.len().cast(pl.Int64).alias("active_accounts"))
+    return out.join(counts, on=[*keys, "idx"], how="full", coalesce=True)
