@@ -106,6 +106,9 @@ class DuckDBEngine:
 
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
+        # kpi sorts what it collects: rows need not keep the file's order inside the engine, which lets
+        # DuckDB run its aggregates without reassembling that order (20M plain events: 1.73 → 1.45 s).
+        self.con.execute("SET preserve_insertion_order = false")
         self.kept = 0
 
     def scan(self, files: list[str], columns: dict[str, str], instants: frozenset[str],

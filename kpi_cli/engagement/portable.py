@@ -137,6 +137,10 @@ def checked(engine: Engine, typed: Typed) -> nw.LazyFrame:
             raise UsageError(msg, hint="write the timestamps as UTC instants, or use --engine polars")
     keys = frozenset(c for c in ("user_id", "account_id") if c in present)
     log = engine.scan(typed.src.files, {c: typed.src.mapping[c] for c in present}, frozenset({"timestamp"}), keys)
+    from kpi_cli.clean_proof import no_row_can_fail
+
+    if no_row_can_fail(typed):  # the statistics show no null, empty or out-of-range value: no check per row
+        return log.with_columns(nw.lit(None, dtype=nw.Int64).alias(CHECK))
     text = [c for c in present if c != "timestamp"]
     # As the Polars parse of the events log: empty text is a missing value (not trimmed: speed).
     log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c) for c in text)
@@ -178,7 +182,10 @@ def pairs(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bou
     good = nw.col(CHECK).is_null()
     early = (counted & (ts < day_bounds[0])) if before else nw.lit(value=False)
     counted = counted & (ts >= day_bounds[0]) & (ts < day_bounds[-1])
-    guess = (ts - day_bounds[0]) // DAY_US
+    # Floor division as x - x mod d over d, exact in floats below 2⁵³ µs: Narwhals spells ``//`` on SQL
+    # engines as a CASE of type tests per row (~0.5 s on 20M rows on DuckDB).
+    since = ts - day_bounds[0]
+    guess = ((since - since % DAY_US) / DAY_US).cast(nw.Int64)
     rows = log.select(ts, good.alias("_ok"), counted.fill_null(value=False).alias("_counted"),
                       early.fill_null(value=False).alias("_early"), nw.col(f"_key_{who}").alias("_who"))
     if all(b == day_bounds[0] + i * DAY_US for i, b in enumerate(day_bounds)):  # UTC days: the guess is the day
