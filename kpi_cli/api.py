@@ -94,7 +94,8 @@ class Run:
         if portable.applies(self.dataset, by=by, needs=needs, exclusions=self.exclusions, engine=v["engine"],
                             actor=self.options.actor):
             base = portable.build(self.dataset, cal, req, as_of, roles, v["engine"], self.options.actor,
-                                  self.options.mau_days, needs)
+                                  self.options.mau_days, needs,
+                                  parse_duration_days(self.options.session_gap, "--session-gap") * 86_400)
             self.info["hygiene"] = base.hygiene
             return base
         if streamed.applies(self.dataset, by=by, needs=needs, exclusions=self.exclusions, engine=v["engine"],

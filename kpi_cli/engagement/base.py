@@ -351,8 +351,10 @@ def sessions(acting: nw.LazyFrame, gap_s: float, groups: tuple[str, ...] = ()) -
     which it had an event.
     """
     order = nw.col("ts")
-    # Tied instants in one order for both windows (``_r``: a row number, when the caller has one).
-    by = ["ts", "_r"] if "_r" in acting.collect_schema().names() else ["ts"]
+    # Tied instants in one order for both windows (``_r``: a row number, when the caller has one; ``_f``
+    # the file it is a line of).
+    names = acting.collect_schema().names()
+    by = ["ts", *[c for c in ("_f", "_r") if c in names]]
     prev = order.shift(1).over("who", order_by=by)
     gap_us = int(gap_s * 1_000_000)
     runs = acting.with_columns(

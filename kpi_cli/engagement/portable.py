@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engagement.base import EngagementBase, assemble, layout, trailing_diffs, trailing_from_diffs
+from kpi_cli.engagement import portable_parts
+from kpi_cli.engagement.base import EngagementBase, assemble, layout, trailing_diffs, trailing_from_diffs, window_days
 from kpi_cli.engagement.events import active_condition_nw, event_rules
 from kpi_cli.engagement.streamed import HYGIENE_COLUMNS, NO_HYGIENE
+from kpi_cli.engagement.windows import OWN_GRAIN
 from kpi_cli.engines import FILE, LINE, engine_for, keep
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.periods import resolve_range
@@ -38,7 +40,8 @@ if TYPE_CHECKING:
     from kpi_cli.periods import Calendar, RangeRequest
 
 DAY_US = 86_400_000_000
-PARTS = frozenset({"lifecycle", "trailing"})  # the optional parts of the engagement table this path computes
+# The optional parts of the engagement table this path computes (see also portable_parts).
+PARTS = frozenset({"lifecycle", "trailing", "sessions", "counts", "accounts", "wau", "mau", "shares"})
 CHECK = "_check"
 
 
@@ -51,11 +54,14 @@ def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusio
     typed = ds.typed("events", rules=event_rules)
     who = "account_id" if actor == "account" else "user_id"
     parquet = typed.src.columnar and all(f.lower().endswith(".parquet") for f in typed.src.files)
+    if "sessions" in needs and "session_id" in typed.present:  # as streamed: an exported id may come back
+        return False
     return parquet and who in typed.present and not set(HYGIENE_COLUMNS) & set(typed.present)
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, engine_name: str,
-          actor: str = "user", mau_days: int = 30, needs: frozenset[str] = frozenset()) -> EngagementBase:
+          actor: str = "user", mau_days: int = 30, needs: frozenset[str] = frozenset(),
+          session_gap_s: float = 1800.0) -> EngagementBase:
     """The engagement table of :func:`kpi_cli.engagement.streamed.build` (no optional parts), on
     ``engine_name``: one scan of the log for a named range (the default range and ``--last`` need the
     data's end first: one scan more)."""
@@ -65,14 +71,19 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     who = "user_id" if actor == "user" else "account_id"
     engine = engine_for(engine_name)
     typed = ds.typed("events", rules=event_rules)
-    log = checked(engine, typed)
+    log = checked(engine, typed, extras="counts" in needs)
     good = nw.col(CHECK).is_null()
     end: int | None = None
     if req.last is not None or req.is_empty():
         end = engine.collect(log.select(nw.when(good).then(nw.col("timestamp")).max().alias("end")))["end"][0]
     lo, hi = resolve_range(req, cal, as_of, end)
     grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days)
-    counted = good & ~nw.col(who).is_null() & active_condition_nw(roles)
+    windows = [m for m in OWN_GRAIN if m in needs and OWN_GRAIN[m] != cal.grain]
+    reach = window_days(grid.starts, grid.first, grid.last, cal, windows, shares="shares" in needs)
+    if reach is not None:  # calendar windows read whole, past the grid's days: the pairs cover them
+        grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days, reach)
+    acting = active_condition_nw(roles)
+    counted = good & ~nw.col(who).is_null() & acting
     lifecycle = "lifecycle" in needs
     found = pairs(engine, log, counted, who, day_bounds, day_period, before=lifecycle)
     if needs:  # several results read the pairs: worked out once
@@ -101,6 +112,15 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         in_days = found.filter(nw.col("day") >= 0).select("who", nw.col("day").cast(nw.Int64))
         diffs = engine.collect(trailing_diffs(in_days, day_period.height, mau_days, []))
         parts.append(trailing_from_diffs(diffs, day_period, []))
+    if "counts" in needs:
+        values = [*typed.present, *typed.src.extra]
+        parts.append(portable_parts.counts(engine, log, good, who, acting, roles, day_bounds, day_period, values,
+                                           accounts="accounts" in needs))
+    if "sessions" in needs:
+        parts.append(portable_parts.session_table(engine, log, counted, who, day_bounds, day_period, session_gap_s))
+    if windows or "shares" in needs:
+        parts += portable_parts.window_tables(engine, found, day_bounds, grid.starts, grid.first, grid.last, cal,
+                                              windows, shares="shares" in needs)
     out = assemble(parts, periods.join(n_days, on="idx", how="left"), [], grid.first)
     empty = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
     tables = table_counts(engine, found, grid.first) if lifecycle else {}
@@ -118,9 +138,10 @@ def _paths(files: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def checked(engine: Engine, typed: Typed) -> nw.LazyFrame:
+def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFrame:
     """The log on ``engine`` with ``_check``: the index of the first failing check of ``typed``
-    (the Polars parse's numbering), null on a good row."""
+    (the Polars parse's numbering), null on a good row; with ``extras`` the source's extra columns too
+    (as they are: no check reads them)."""
     schema = typed.src.frame.collect_schema()
     present = typed.present
     for c in present:
@@ -136,7 +157,8 @@ def checked(engine: Engine, typed: Typed) -> nw.LazyFrame:
             msg = f"events: naive times read in {typed.src.zones[c]} are not supported on --engine {engine.name}"
             raise UsageError(msg, hint="write the timestamps as UTC instants, or use --engine polars")
     keys = frozenset(c for c in ("user_id", "account_id") if c in present)
-    log = engine.scan(typed.src.files, {c: typed.src.mapping[c] for c in present}, frozenset({"timestamp"}), keys)
+    columns = {c: typed.src.mapping[c] for c in present} | ({e: e for e in typed.src.extra} if extras else {})
+    log = engine.scan(typed.src.files, columns, frozenset({"timestamp"}), keys)
     from kpi_cli.clean_proof import no_row_can_fail
 
     if no_row_can_fail(typed):  # the statistics show no null, empty or out-of-range value: no check per row
@@ -173,33 +195,17 @@ def pairs(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bou
     Every other row lands in day and period -2 with no actor, so the row (``_n``), good-row (``_g``)
     and last-good-instant (``_m``) figures, summed over all pairs, come from the same scan. With
     ``before``, counted rows before the first day are kept as day and period -1 (for first-seen).
-    A row's local day: a guess by whole UTC days from the first bound (local days are 23–25 hours
-    long, so the guess is at most one off) corrected with the guessed day's bounds, from one join
-    with the small table of days.
+    A row's local day: :func:`day_of`.
     """
-    n = len(day_bounds) - 1
     ts = nw.col("timestamp")
     good = nw.col(CHECK).is_null()
     early = (counted & (ts < day_bounds[0])) if before else nw.lit(value=False)
     counted = counted & (ts >= day_bounds[0]) & (ts < day_bounds[-1])
-    # Floor division as x - x mod d over d, exact in floats below 2⁵³ µs: Narwhals spells ``//`` on SQL
-    # engines as a CASE of type tests per row (~0.5 s on 20M rows on DuckDB).
-    since = ts - day_bounds[0]
-    guess = ((since - since % DAY_US) / DAY_US).cast(nw.Int64)
     rows = log.select(ts, good.alias("_ok"), counted.fill_null(value=False).alias("_counted"),
                       early.fill_null(value=False).alias("_early"), nw.col(f"_key_{who}").alias("_who"))
-    if all(b == day_bounds[0] + i * DAY_US for i, b in enumerate(day_bounds)):  # UTC days: the guess is the day
-        day = guess
-    else:
-        days = pl.DataFrame({"_g": list(range(n + 1)), "_lo": day_bounds,
-                             "_hi": [*day_bounds[1:], MAX_INSTANT + DAY_US]},
-                            schema={"_g": pl.Int64, "_lo": pl.Int64, "_hi": pl.Int64})
-        rows = rows.with_columns(nw.when(nw.col("_counted")).then(guess).alias("_g")).join(
-            engine.table(days), on="_g", how="left")
-        day = nw.col("_g") - (ts < nw.col("_lo")).cast(nw.Int64) + (ts >= nw.col("_hi")).cast(nw.Int64)
-    keyed = rows.select(
-        nw.when(nw.col("_counted")).then(day).when(nw.col("_early")).then(-1).otherwise(-2).cast(nw.Int32)
-        .alias("day"),
+    keyed = day_of(engine, rows, day_bounds).select(
+        nw.when(nw.col("_counted")).then(nw.col("day")).when(nw.col("_early")).then(-1).otherwise(-2)
+        .cast(nw.Int32).alias("day"),
         nw.when(nw.col("_counted") | nw.col("_early")).then(nw.col("_who")).alias("who"),
         nw.when(nw.col("_ok")).then(ts).alias("_at"))
     # Good rows are the non-null instants: a count, not a sum of booleans (128-bit on DuckDB).
@@ -208,6 +214,29 @@ def pairs(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bou
     periods = pl.concat([day_period.select(pl.col("day").cast(pl.Int32), pl.col("idx").cast(pl.Int64)),
                          pl.DataFrame({"day": [-2, -1], "idx": [-2, -1]}, schema={"day": pl.Int32, "idx": pl.Int64})])
     return found.join(engine.table(periods), on="day", how="left")
+
+
+def day_of(engine: Engine, rows: nw.LazyFrame, day_bounds: list[int]) -> nw.LazyFrame:
+    """``rows`` and ``day`` (Int32): the index of the local day of ``day_bounds`` holding each ``_counted``
+    row's ``timestamp`` (null on the other rows; -1 or the day count just outside the bounds).
+
+    A guess by whole UTC days from the first bound (local days are 23–25 hours long, so the guess is at
+    most one off) corrected with the guessed day's bounds, from one join with the small table of days.
+    """
+    n = len(day_bounds) - 1
+    ts = nw.col("timestamp")
+    # Floor division as x - x mod d over d, exact in floats below 2⁵³ µs: Narwhals spells ``//`` on SQL
+    # engines as a CASE of type tests per row (~0.5 s on 20M rows on DuckDB).
+    since = ts - day_bounds[0]
+    guess = ((since - since % DAY_US) / DAY_US).cast(nw.Int64)
+    if all(b == day_bounds[0] + i * DAY_US for i, b in enumerate(day_bounds)):  # UTC days: the guess is the day
+        return rows.with_columns(nw.when(nw.col("_counted")).then(guess).cast(nw.Int32).alias("day"))
+    days = pl.DataFrame({"_g": list(range(n + 1)), "_lo": day_bounds, "_hi": [*day_bounds[1:], MAX_INSTANT + DAY_US]},
+                        schema={"_g": pl.Int64, "_lo": pl.Int64, "_hi": pl.Int64})
+    joined = rows.with_columns(nw.when(nw.col("_counted")).then(guess).alias("_g")).join(
+        engine.table(days), on="_g", how="left")
+    day = nw.col("_g") - (ts < nw.col("_lo")).cast(nw.Int64) + (ts >= nw.col("_hi")).cast(nw.Int64)
+    return joined.with_columns(day.cast(nw.Int32).alias("day")).drop("_g", "_lo", "_hi")
 
 
 def per_period(found: nw.LazyFrame) -> nw.LazyFrame:
