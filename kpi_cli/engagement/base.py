@@ -368,11 +368,13 @@ def sessions(acting: nw.LazyFrame, gap_s: float, groups: tuple[str, ...] = ()) -
     per_session = runs.group_by(*piece).agg(
         nw.col("ts").min().alias("first"), nw.col("ts").max().alias("last"), nw.col("idx").min().alias("idx"))
     per_session = per_session.filter(nw.col("idx") >= 0).with_columns(
+        (nw.col("last") - nw.col("first")).alias("_us"),
         ((nw.col("last") - nw.col("first")) / 1_000_000).alias("seconds"))
     if groups:
         per_session = per_session.join(runs.select(*piece, *groups).unique(), on=piece, how="inner")
+    # Durations summed in whole µs: exact, so every engine and thread count gives the same bits.
     return per_session.group_by(*groups, "idx").agg(
-        nw.len().alias("sessions"), nw.col("seconds").sum().alias("session_seconds"),
+        nw.len().alias("sessions"), (nw.col("_us").sum() / 1_000_000).alias("session_seconds"),
         nw.col("seconds").median().alias("median_session_seconds"))
 
 

@@ -8,9 +8,9 @@ written on Narwhals, and only a small table comes back.
   column, extra columns included) counts once, as hygiene leaves it: the rows of the counted events are
   grouped by every column, so each distinct row is one group, then counted per period and event.
 - Active accounts: distinct (period, account) pairs of the active rows.
-- Sessions: :func:`kpi_cli.engagement.base.sessions` on the engine, over the active rows from a day
-  before the grid (a session starting there is recognised and left out), ties of instants broken by
-  file and line, so every window sees one order.
+- Sessions: :func:`kpi_cli.engagement.base.sessions` on the engine, over the distinct (actor, instant)
+  pairs of the active rows from a day before the grid (a session starting there is recognised and left
+  out): tied events are one point of a timeline, so no order between them needs deciding.
 - WAU/MAU off their grain and the calendar shares read the (day, actor) pairs, collected: weeks and
   months are whole local days, so a day's first instant stands for its rows (the streamed Polars path
   does the same).
@@ -77,15 +77,14 @@ def counts(engine: Engine, log: nw.LazyFrame, good: nw.Expr, who: str, acting: n
 def session_table(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bounds: list[int],
                   day_period: pl.DataFrame, gap_s: float) -> pl.DataFrame:
     """``idx, sessions, session_seconds, median_session_seconds`` of the ``counted`` rows."""
-    from kpi_cli.engines import FILE, LINE
-
     ts = nw.col("timestamp")
     window = counted & (ts >= day_bounds[0] - SESSION_CAP_US) & (ts < day_bounds[-1])
-    rows = with_periods(engine, log.filter(window).select(
-        "timestamp", nw.col(f"_key_{who}").alias("who"), nw.col(FILE).alias("_f"), nw.col(LINE).alias("_r")),
-        day_bounds, day_period)
-    acting = rows.select("who", nw.col("timestamp").alias("ts"), "idx", "_f", "_r",
-                         nw.lit(None, dtype=nw.String).alias("session_id"))
+    rows = with_periods(engine, log.filter(window).select("timestamp", nw.col(f"_key_{who}").alias("who")),
+                        day_bounds, day_period)
+    # Events of one actor at one instant are one point of its timeline: sessions are the same on the
+    # distinct (actor, instant) pairs, and without ties no order between tied rows needs deciding.
+    acting = rows.group_by("who", "timestamp", "idx").agg(nw.len().alias("_n")).select(
+        "who", nw.col("timestamp").alias("ts"), "idx", nw.lit(None, dtype=nw.String).alias("session_id"))
     out = engine.collect(sessions(acting, gap_s))
     return out.with_columns(pl.col("idx").cast(pl.Int64), pl.col("sessions").cast(pl.Int64),
                             pl.col("session_seconds", "median_session_seconds").cast(pl.Float64))
