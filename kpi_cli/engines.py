@@ -27,6 +27,7 @@ import narwhals as nw
 import polars as pl
 
 from kpi_cli.errors import UsageError
+from kpi_cli.money import DECIMAL
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -171,6 +172,7 @@ class SparkEngine:
     """Spark (PySpark 4): its Parquet reader, one session for the process (see :data:`SPARK_SESSION`)."""
 
     name = "spark"
+    money = DECIMAL  # Narwhals' Spark backend has no Int128: money sums are exact decimals there
 
     def __init__(self, master: str = "local[2]", conf: dict[str, str] | None = None,
                  remote: str | None = None) -> None:

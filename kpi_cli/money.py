@@ -8,9 +8,16 @@ integer addition is associative, so any order, thread count or engine gives the 
 decimal scale keeps amounts people write (``49.90``, ``0.1 + 0.2``) exact, and 10⁻¹² keeps even
 a ratio of tiny amounts (a $0.05 yearly plan is 0.004 a month) within 10⁻⁹ of the exact value.
 
+Engines without 128-bit integers (Narwhals' Spark backend has none) hold the same fixed point as
+``Decimal(38, 12)`` (:data:`DECIMAL`, an engine's ``money``; :func:`money_for`): decimal sums are
+exact too, so reruns give the same bits there, and equal Polars' within a pico-unit per term.
+
 Examples
 --------
 >>> import polars as pl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 >>> frame = pl.DataFrame({"v": [0.1, 0.2, 100 / 3]})
 >>> frame.select(fsum(pl.col("v"))).item()
 33.633333333333
@@ -18,10 +25,14 @@ Examples
 
 from __future__ import annotations
 
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 import narwhals as nw
 import polars as pl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 DIGITS = 12
 SCALE = 10**DIGITS  # pico-units per currency unit
@@ -57,3 +68,42 @@ def unfixed(expr: E) -> E:
 def fsum(expr: E) -> E:
     """The sum of ``expr`` in any order: each term rounded to 10⁻¹², added exactly."""
     return unfixed(fixed(expr).sum())
+
+
+@dataclass(frozen=True)
+class Money:
+    """How one engine holds fixed-point money: ``fixed`` a Float64 into it, ``unfixed`` back to a Float64."""
+
+    name: str
+    fixed: Callable[[nw.Expr], nw.Expr]
+    unfixed: Callable[[nw.Expr], nw.Expr]
+
+    def fsum(self, expr: nw.Expr) -> nw.Expr:
+        """The sum of ``expr`` in any order: each term rounded to 10⁻¹², added exactly."""
+        return self.unfixed(self.fixed(expr).sum())
+
+
+DECIMAL_TYPE = nw.Decimal(38, DIGITS)  # amounts below 10^26 currency units, like the Int128 ones' 10^18
+
+
+def _to_decimal(expr: nw.Expr) -> nw.Expr:
+    # Spark rounds the float's shortest decimal text half up to 12 places: 49.9 is 49.900000000000
+    # exactly, and a term differs from Polars' rounding of x · 10^12 by a pico-unit at most.
+    return expr.cast(DECIMAL_TYPE)
+
+
+def _from_decimal(expr: nw.Expr) -> nw.Expr:
+    # Through the decimal's text, parsed: the float nearest the decimal, as Polars' ``unfixed`` gives
+    # (a parse rounds correctly; a division need not).
+    return expr.cast(nw.String).cast(nw.Float64)
+
+
+PICO = Money("Int128 pico-units", fixed, unfixed)  # Polars, DuckDB: the bits of the functions above
+DECIMAL = Money("Decimal(38, 12)", _to_decimal, _from_decimal)  # Spark
+
+
+def money_for(engine: object) -> Money:
+    """The money of ``engine``: its ``money`` attribute, else Int128 pico-units (:data:`PICO`)."""
+    held = getattr(engine, "money", PICO)
+    assert isinstance(held, Money)
+    return held

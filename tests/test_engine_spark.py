@@ -16,17 +16,24 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import narwhals as nw
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from test_engine_equality import COMPANY_CUSTOMERS, assert_long_equal, assert_table_equal
 from test_streamed import CASES, _log
 
-from kpi_cli import api, compute, engines
+from kpi_cli import api, compute, engines, money
 from kpi_cli.api import Run, _options
 from kpi_cli.engagement import portable
-from kpi_cli.errors import BadRowsError, UsageError
+from kpi_cli.errors import BadRowsError, KpiError, UsageError
+from kpi_cli.registry import METRICS
+from kpi_cli.revenue import engine as revenue_engine
+from kpi_cli.sample import write_sample
+from tests.conftest import GOLDEN_HEADER, GOLDEN_ROWS, write_csv
 
 pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("spark")]
 
@@ -280,8 +287,120 @@ def test_nanosecond_timestamps_are_refused_by_name(tmp_path: Path) -> None:
 
 
 
-def test_revenue_on_spark_is_a_usage_error_not_a_crash(spark: engines.SparkEngine, golden_dir: Path) -> None:
-    from kpi_cli.errors import UsageError
+# ---------------------------------------------------------------------------------------------
+# revenue: the roll-forward on Spark, money summed as Decimal(38, 12) there (Int128 on Polars)
+# ---------------------------------------------------------------------------------------------
+REVENUE_IDS = [m.id for m in METRICS.values() if m.family == "revenue"]
+COMPANY = {"as_of": "2025-01-01"}
 
-    with pytest.raises(UsageError, match="--engine spark does not run revenue metrics yet"):
-        compute("mrr", data=golden_dir, month="2023-02", engine="spark")
+
+@pytest.fixture(scope="module")
+def golden_revenue(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """research revenue.md §4.1: 8 customers A–H, subscriptions only (as tests/test_engine_equality.py)."""
+    folder = tmp_path_factory.mktemp("golden_revenue")
+    write_csv(folder / "subscriptions.csv", GOLDEN_HEADER, GOLDEN_ROWS)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated company (kpi sample): several plans, segments, currencies with fx rates."""
+    folder = tmp_path_factory.mktemp("company")
+    write_sample(folder, customers=COMPANY_CUSTOMERS)
+    return folder
+
+
+@pytest.fixture
+def revenue_spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The money each revenue roll-forward summed in (so a case cannot pass by never reaching Spark)."""
+    used: list[str] = []
+    real = revenue_engine.roll_forward
+
+    def counted(*args, **kwargs):
+        used.append(args[6].name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(revenue_engine, "roll_forward", counted)
+    return used
+
+
+def test_every_revenue_id_on_the_golden_examples(golden_revenue: Path, revenue_spy: list[str]) -> None:
+    """Every revenue id of ``kpi list``: the family at once, and each id it leaves out alone (then both
+    engines fail alike: same error and hint)."""
+    kw = {"data": golden_revenue, "as_of": "2023-06-01", "from_": "2022-12", "to": "2023-03"}
+    fast, on_spark = compute("revenue", **kw), compute("revenue", engine="spark", **kw)
+    assert revenue_spy == ["Int128 pico-units", "Decimal(38, 12)"]
+    assert_long_equal(fast, on_spark, [])
+    # research revenue.md §4.2 and §4.3, worked out by hand: month-end MRR and the March movements.
+    values = {(m, str(p)): v for m, p, v in on_spark.select("metric", "period", "value").iter_rows()}
+    assert [values["mrr", f"{p}-01"] for p in ("2022-12", "2023-01", "2023-02", "2023-03")] == [450, 550, 750, 680]
+    assert [values[m, "2023-03-01"] for m in ("reactivation_mrr", "contraction_mrr", "customers")] == [60, 130, 6]
+    rest = [m for m in REVENUE_IDS if m not in set(fast["metric"])]
+    assert rest == ["freemium_conversion_rate"]  # it reads customers, which the golden export lacks
+    for mid in rest:
+        failures = []
+        for engine in ("polars", "spark"):
+            with pytest.raises(KpiError) as caught:
+                compute(mid, engine=engine, **kw)
+            failures.append((type(caught.value), str(caught.value), caught.value.hint))
+        assert failures[0] == failures[1]
+
+
+@pytest.mark.parametrize("kw", [
+    pytest.param({"from_": "2023-01", "to": "2024-12"}, id="two-years"),
+    pytest.param({"from_": "2024-01", "to": "2024-06", "by": "plan"}, id="by_plan"),
+    pytest.param({"from_": "2024-01", "to": "2024-06", "by": ("segment", "currency")}, id="by_segment_currency"),
+    pytest.param({"from_": "2024-02-05", "to": "2024-04-28", "period": "week", "tz": "America/New_York",
+                  "churn_at": "cancel", "discounts": "all"}, id="week-dst-cancel-all_discounts"),
+])
+def test_every_revenue_id_on_a_company(company: Path, revenue_spy: list[str], kw: dict) -> None:
+    kw = {"data": company, **COMPANY, **kw}
+    fast, on_spark = compute("revenue", **kw), compute("revenue", engine="spark", **kw)
+    assert revenue_spy[-1] == "Decimal(38, 12)"
+    assert set(fast["metric"]) == set(REVENUE_IDS)
+    by = [kw["by"]] if isinstance(kw.get("by"), str) else list(kw.get("by", ()))
+    assert_long_equal(fast, on_spark, by)
+    assert all(fast[g].n_unique() > 1 for g in by), "one group: the breakdown is not exercised"
+
+
+def test_revenue_tables_on_a_company(company: Path) -> None:
+    """``movements`` (per period and per customer) and ``cohort --of mrr`` read the same base on Spark."""
+    kw = {"data": company, **COMPANY, "from_": "2024-01", "to": "2024-12"}
+    for name, extra in (("movements", {"customers": True}), ("movements", {"by": "plan"}),
+                        ("cohort", {"of": "mrr"})):
+        table = getattr(api, name)
+        assert_table_equal(table(**kw, **extra), table(**kw, **extra, engine="spark"))
+
+
+def test_reruns_on_spark_give_the_same_bits(company: Path, spark: engines.SparkEngine) -> None:
+    """SPEC §4.2 on Spark: another shuffle partitioning (so other orders of the terms of each sum) gives
+    identical values, not just close ones."""
+    kw = {"data": company, **COMPANY, "from_": "2023-01", "to": "2024-12", "by": "plan", "engine": "spark"}
+    first = compute("revenue", **kw)
+    spark.spark.conf.set("spark.sql.shuffle.partitions", "3")
+    try:
+        again = compute("revenue", **kw)
+    finally:
+        spark.spark.conf.set("spark.sql.shuffle.partitions", "2")
+    assert_frame_equal(first, again, check_exact=True)
+
+
+def test_decimal_money_on_spark_is_the_exact_sum(spark: engines.SparkEngine) -> None:
+    """money.DECIMAL on Spark: each term at 12 decimals (its shortest text rounded half up), summed exactly,
+    read back as the float nearest the decimal sum, worked out by Python's ``decimal``; the same bits in
+    either row order. Polars' Int128 sum rounds x · 10¹² instead, which for 8999.123456789 (a float whose
+    error is near a pico-unit) can be a pico-unit off: below ~900 units the two give the same bits."""
+    def exact(terms: list[float]) -> float:
+        return float(sum(Decimal(repr(v)).quantize(Decimal("1e-12"), rounding=ROUND_HALF_UP) for v in terms))
+
+    small = [0.1, 0.2, 49.9, -7.25, 100 / 3, 1e-12, 0.004, 899.123456789, -0.3, 2 / 7] * 40
+    for values in (small, [*small, 8999.123456789] * 3):
+        frame = pl.DataFrame({"g": [i % 3 for i in range(len(values))], "v": values})
+        sums = [spark.collect(spark.table(rows).select(money.DECIMAL.fsum(nw.col("v")))).item()
+                for rows in (frame, frame.reverse())]
+        assert sums[0] == sums[1] == exact(values)
+        per_group = spark.collect(spark.table(frame).group_by("g").agg(money.DECIMAL.fsum(nw.col("v"))).sort("g"))
+        assert per_group["v"].to_list() == [exact(values[g::3]) for g in range(3)]
+    frame = pl.DataFrame({"v": small})
+    assert spark.collect(spark.table(frame).select(money.DECIMAL.fsum(nw.col("v")))).item() == frame.select(
+        money.fsum(pl.col("v"))).item()

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.engines import backend
+from kpi_cli.engines import engine_for
 from kpi_cli.errors import DataError, InvariantError, UsageError
 from kpi_cli.grid import Grid
+from kpi_cli.money import money_for
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 from kpi_cli.revenue import engine
 from kpi_cli.revenue.prep import (
@@ -186,9 +187,6 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
           by: tuple[str, ...] = (), engine_name: str = "polars", lookback: int = 0,
           clamp: bool = False) -> RevenueBase:
     """Load billing data and run the roll-forward for every requested period and group."""
-    if engine_name == "spark":  # money sums are 128-bit integers, which Narwhals' Spark backend lacks
-        msg = "--engine spark does not run revenue metrics yet (it runs the active-user family of event logs)"
-        raise UsageError(msg, hint="use --engine duckdb or polars for revenue")
     items = load_items(ds)
     grid = make_grid(cal, req, as_of, items, lookback, clamp)
     currency = reporting_currency(ds, items, rules.currency, per_currency="currency" in by)
@@ -204,7 +202,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
     segs = segments(items, rules, tuple(groups)).with_columns(pl.col("currency").fill_null(currency))
     first = max(grid.first - lookback, 0)
     periods = pl.DataFrame({"idx": list(range(grid.last + 1))}, schema={"idx": pl.Int64})
-    native = backend(engine_name)
+    on = engine_for(engine_name)
+    native, money = on.table, money_for(on)  # money: the engine's exact fixed point (Spark has no Int128)
     # Instants → period indexes by binary search on the (small) sorted boundary list, once.
     bounds = pl.lit(grid.frame()["b_us"])
     seg_lf = native(segs.select(
@@ -213,9 +212,9 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
         (bounds.search_sorted(pl.col("end_us"), side="right").cast(pl.Int64) - 1).alias("i1"),
         "value",
     ))
-    points_lf = engine.change_points(seg_lf, native(rates), groups, grid.last)
+    points_lf = engine.change_points(seg_lf, native(rates), groups, grid.last, money)
     points = points_lf.collect(backend="polars").to_native().with_columns(pl.col("idx").cast(pl.Int64))
-    table = engine.roll_forward(native(points), native(periods), native(rates), groups, first, grid.last)
+    table = engine.roll_forward(native(points), native(periods), native(rates), groups, first, grid.last, money)
     base = table.collect(backend="polars").to_native()
     # Engines differ in integer sum types (DuckDB gives 128-bit): one numeric type from here on.
     base = base.with_columns(pl.exclude("idx", *groups).cast(pl.Float64), pl.col("idx").cast(pl.Int64))

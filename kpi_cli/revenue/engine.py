@@ -8,6 +8,9 @@ there. Stocks (MRR, paying customers) are running sums of the per-period net cha
 Snapshot rule (SPEC §2): the state at the last instant of period j, i.e. a span [p0, p1)
 covers the end of period j iff p0 < B(j+1) ≤ p1, with B(j) the UTC instant period j starts.
 With i(t) the period containing t, that is i(p0) ≤ j < i(p1).
+
+Money is summed in the engine's fixed point (``money``: Int128 pico-units on Polars and DuckDB,
+Decimal(38, 12) on Spark; see :mod:`kpi_cli.money`), so reruns give the same bits on each engine.
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ from typing import Any
 
 import narwhals as nw
 
-from kpi_cli.money import fixed, fsum, unfixed
+from kpi_cli.money import PICO, Money
 
 EPS = 1e-6  # values closer than a millionth of a currency unit are equal
 UNIT = ["customer_id", "currency"]
 MOVES = ("new", "reactivation", "expansion", "contraction", "churned")
 
 
-def change_points(segments: nw.LazyFrame, rates: nw.LazyFrame, groups: list[str], last: int) -> nw.LazyFrame:
+def change_points(segments: nw.LazyFrame, rates: nw.LazyFrame, groups: list[str], last: int,
+                  money: Money = PICO) -> nw.LazyFrame:
     """Per unit (customer, currency, groups) and period where its MRR changes: a, b and class.
 
     ``last`` is the index of the last period wanted; ``rates`` has ``currency, idx, rate``.
@@ -37,10 +41,10 @@ def change_points(segments: nw.LazyFrame, rates: nw.LazyFrame, groups: list[str]
             seg.filter(nw.col("i1") <= last).select(*unit, nw.col("i1").alias("idx"), (-nw.col("value")).alias("dv")),
         ]
     )
-    points = deltas.group_by(*unit, "idx").agg(fsum(nw.col("dv")))
+    points = deltas.group_by(*unit, "idx").agg(money.fsum(nw.col("dv")))
     # The running sum is a column before it is read: SQL engines would compute a window once per use.
-    points = points.with_columns(fixed(nw.col("dv")).cum_sum().over(*unit, order_by="idx").alias("_run"))
-    running = unfixed(nw.col("_run"))
+    points = points.with_columns(money.fixed(nw.col("dv")).cum_sum().over(*unit, order_by="idx").alias("_run"))
+    running = money.unfixed(nw.col("_run"))
     points = points.with_columns(running.alias("b")).with_columns(
         nw.when(nw.col("b").abs() < EPS).then(0.0).otherwise(nw.col("b")).alias("b")).drop("_run")
     # Both read only b, so one pass: a is the previous b, paid_before any earlier b > 0.
@@ -66,7 +70,7 @@ def change_points(segments: nw.LazyFrame, rates: nw.LazyFrame, groups: list[str]
 
 
 def roll_forward(points: nw.LazyFrame, periods: nw.LazyFrame, rates: nw.LazyFrame, groups: list[str],
-                 first: int, last: int) -> nw.LazyFrame:
+                 first: int, last: int, money: Money = PICO) -> nw.LazyFrame:
     """Per group and period ``first..last``: start/end MRR and customers, each movement, fx.
 
     ``periods`` has one row per period index ``idx`` from 0 to ``last``.
@@ -78,17 +82,18 @@ def roll_forward(points: nw.LazyFrame, periods: nw.LazyFrame, rates: nw.LazyFram
         is_m = nw.col("movement") == m
         amount = {"new": b_r, "reactivation": b_r, "expansion": b_r - a_r, "contraction": a_r - b_r,
                   "churned": a_r}[m]
-        aggs += [fsum(nw.when(is_m).then(amount).otherwise(0.0)).alias(m),
+        aggs += [money.fsum(nw.when(is_m).then(amount).otherwise(0.0)).alias(m),
                  nw.when(is_m).then(1).otherwise(0).sum().alias(f"{m}_n")]
     aggs.append(((nw.col("b") > 0).cast(nw.Int64) - (nw.col("a") > 0).cast(nw.Int64)).sum().alias("d_customers"))
     moves = points.group_by(*groups, "idx").agg(*aggs)
     # Native MRR stock per currency: a running sum of net changes over the dense period list.
-    native = points.group_by(*per_currency, "idx").agg(fsum(nw.col("b") - nw.col("a")).alias("d_native"))
+    native = points.group_by(*per_currency, "idx").agg(money.fsum(nw.col("b") - nw.col("a")).alias("d_native"))
     combos = native.select(*per_currency).unique()
     dense = combos.join(periods, how="cross").join(native, on=[*per_currency, "idx"], how="left")
     dense = dense.with_columns(nw.col("d_native").fill_null(0.0))
-    dense = dense.with_columns(fixed(nw.col("d_native")).cum_sum().over(*per_currency, order_by="idx").alias("_lvl"))
-    dense = dense.with_columns(unfixed(nw.col("_lvl")).alias("n_e")).drop("_lvl")
+    level = money.fixed(nw.col("d_native")).cum_sum().over(*per_currency, order_by="idx")
+    dense = dense.with_columns(level.alias("_lvl"))
+    dense = dense.with_columns(money.unfixed(nw.col("_lvl")).alias("n_e")).drop("_lvl")
     # Sums of +v/−v deltas leave float dust where the stock is really 0; snap it like change points.
     dense = dense.with_columns(nw.when(nw.col("n_e").abs() < EPS).then(0.0).otherwise(nw.col("n_e")).alias("n_e"))
     dense = dense.join(rates, on=["currency", "idx"], how="left").with_columns(
@@ -96,9 +101,9 @@ def roll_forward(points: nw.LazyFrame, periods: nw.LazyFrame, rates: nw.LazyFram
         nw.col("rate").shift(1).over(*per_currency, order_by="idx").alias("rate_s"),
     )
     stock = dense.group_by(*groups, "idx").agg(
-        fsum(nw.col("n_e") * nw.col("rate")).alias("mrr"),
-        fsum(nw.col("n_s") * nw.col("rate_s").fill_null(nw.col("rate"))).alias("start_mrr"),
-        fsum(nw.col("n_s") * (nw.col("rate") - nw.col("rate_s").fill_null(nw.col("rate")))).alias("fx"),
+        money.fsum(nw.col("n_e") * nw.col("rate")).alias("mrr"),
+        money.fsum(nw.col("n_s") * nw.col("rate_s").fill_null(nw.col("rate"))).alias("start_mrr"),
+        money.fsum(nw.col("n_s") * (nw.col("rate") - nw.col("rate_s").fill_null(nw.col("rate")))).alias("fx"),
     )
     table = stock.join(moves, on=[*groups, "idx"], how="left")
     fill = [nw.col(m).fill_null(0.0) for m in MOVES] + [nw.col(f"{m}_n").fill_null(0) for m in MOVES]
