@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 def customer_values(base: RevenueBase) -> pl.DataFrame:
     """Dense ``customer_id, j, v`` (reporting currency) for every period a customer pays in."""
-    unit = ["customer_id", "currency"]
+    # A unit's own next change point ends its span: with --by, one customer has a unit per group (a plan
+    # change is two points at one period), and a shift over the customer alone followed row order.
+    unit = ["customer_id", "currency", *base.groups]
     last = base.grid.last
     pts = base.points.sort([*unit, "idx"]).with_columns(
         pl.col("idx").shift(-1).over(unit).fill_null(last + 1).alias("_next")).filter(pl.col("b") > 0)
