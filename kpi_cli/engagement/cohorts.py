@@ -43,10 +43,16 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         msg = f"--clock {clock!r} is not one of calendar, rolling"
         raise UsageError(msg)
     last = 0
-    if clock == "calendar" and not req.is_empty() and req.last is None and streamed.applies(
-            ds, by=(), needs=frozenset(), exclusions=exclusions, engine="polars",
-            actor="account" if of == "accounts" else "user"):
-        lo, hi = resolve_range(req, cal, as_of, None)
+    if streamed.applies(ds, by=(), needs=frozenset(), exclusions=exclusions, engine="polars",
+                        actor="account" if of == "accounts" else "user"):
+        from kpi_cli.engagement import streamed_rolling
+
+        end: int | None = None
+        if req.is_empty() or req.last is not None:  # as the full path: from the first event's month
+            first, end = streamed_rolling.span(ds)
+            if req.is_empty():
+                req = RangeRequest(from_=cal.local_date(first).isoformat()[:7])
+        lo, hi = resolve_range(req, cal, as_of, end)
         starts = cal.starts(lo, cal.step(hi, 1))
         bounds = [cal.instant(d) for d in starts]
         entry, seen, data_end = streamed.cohort_inputs(ds, roles, "user_id" if of == "users" else "account_id",
@@ -55,11 +61,16 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         last = len(starts) - 2
         entries = (entry.filter(pl.col("t0") >= bounds[0], pl.col("t0") < bounds[-1])
                    .with_columns(slot(pl.col("t0"), bounds).alias("c0")))
-        c0 = pl.col("c0").cast(pl.Int32)
-        hits = (seen.lazy().join(entries.lazy(), on="who")
-                .filter((pl.col("p") > c0) | ((pl.col("p") == c0) & (pl.col("last") >= pl.col("t0"))))
-                .select("who", "c0", (pl.col("p").cast(pl.Int64) - pl.col("c0")).alias("k")))
-        length = 0
+        if clock == "calendar":
+            c0 = pl.col("c0").cast(pl.Int32)
+            hits = (seen.lazy().join(entries.lazy(), on="who")
+                    .filter((pl.col("p") > c0) | ((pl.col("p") == c0) & (pl.col("last") >= pl.col("t0"))))
+                    .select("who", "c0", (pl.col("p").cast(pl.Int64) - pl.col("c0")).alias("k")))
+            length = 0
+        else:
+            length = ROLLING_DAYS[cal.grain] * DAY_US
+            hits = streamed_rolling.rolling_hits(ds, roles, "user_id" if of == "users" else "account_id", entries,
+                                                 length).lazy()
     else:
         entries, hits, starts, bounds, complete_before, length = _from_log(
             ds, cal, req, as_of, roles, of=of, clock=clock, identified_only=identified_only, exclusions=exclusions)
