@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from kpi_cli.engagement import streamed
 from kpi_cli.engagement.events import Exclusions
 from kpi_cli.engagement.hygiene import load_events
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from kpi_cli.dataset import Dataset
 
 ORDERS = ("loose", "strict", "any")
@@ -35,37 +38,33 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, steps: list
     if order not in ORDERS:
         msg = f"--order {order!r} is not one of {', '.join(ORDERS)}"
         raise UsageError(msg)
-    # Only the timestamp, event name and actor are read: a narrow log holds no other column.
-    narrow = frozenset({"event", "account_id"} if actor == "account" else {"event"})
-    events, _ = load_events(ds, identified_only, exclusions, narrow)
-    who = pl.col("actor") if actor == "user" else pl.col("account_id")
-    events = (events.with_columns(who.alias("who")).filter(pl.col("who").is_not_null())
-              .select("who", "ts", "event").sort("who", "ts").with_row_index("_row"))
-    missing = [s for s in steps if events.filter(pl.col("event") == s).height == 0]
+    if streamed.applies(ds, by=(), needs=frozenset(), exclusions=exclusions, engine="polars", actor=actor):
+        from kpi_cli.engagement import streamed_funnel
+
+        # A plain log: the actors in buckets, one pass each, so memory follows the largest bucket.
+        occurring, data_end = streamed_funnel.first_pass(ds, actor)
+        buckets: Iterable[pl.DataFrame] = streamed_funnel.buckets(ds, actor)
+    else:
+        # Only the timestamp, event name and actor are read: a narrow log holds no other column.
+        narrow = frozenset({"event", "account_id"} if actor == "account" else {"event"})
+        events, _ = load_events(ds, identified_only, exclusions, narrow)
+        who = pl.col("actor") if actor == "user" else pl.col("account_id")
+        # Ties of (actor, instant) stay in file order: hygiene leaves the rows in it.
+        events = (events.with_columns(who.alias("who")).filter(pl.col("who").is_not_null())
+                  .select("who", "ts", "event").sort("who", "ts", maintain_order=True).with_row_index("_row"))
+        occurring = set(events["event"].unique().drop_nulls())
+        data_end = int(events["ts"].max())  # type: ignore[arg-type]
+        buckets = [events]
+    missing = [s for s in steps if s not in occurring]
     if missing:
         msg = f"funnel step {missing[0]!r} never occurs in events"
         raise DataError(msg, hint="step names must match the event column exactly (kpi validate shows the file)")
-    data_end = int(events["ts"].max())  # type: ignore[arg-type]
+    assert data_end is not None  # a step occurs: some row has an actor
     lo, hi = resolve_range(req, cal, as_of, data_end)
     start, stop = cal.instant(lo), cal.instant(cal.step(hi, 1))
-    entries = (events.filter(pl.col("event") == steps[0], pl.col("ts") >= start, pl.col("ts") < stop)
-               .sort("ts", "_row").unique("who", keep="first")
-               .select("who", pl.col("ts").alias("t0"), pl.col("_row").alias("r0")))
-    mature = entries.filter(pl.col("t0") + window_us <= min(as_of, data_end))
-    pending = entries.height - mature.height
-    reached = [mature.select("who", "t0", pl.col("t0").alias("t"), pl.col("r0").alias("r"))]
-    for k, name in enumerate(steps[1:], start=1):
-        prev = reached[-1]
-        if order == "any":
-            nxt = _first_in_window(events, mature, name, window_us)
-            nxt = nxt.join(prev.select("who"), on="who", how="semi")
-            if k > 1:  # the time to step k is when the last of steps 1..k has happened
-                nxt = nxt.join(prev.select("who", pl.col("t").alias("_tp")), on="who").with_columns(
-                    pl.max_horizontal("t", "_tp").alias("t")).drop("_tp")
-        else:
-            nxt = _next_step(events, prev, name, order, same_as_before=steps[k - 1] == name)
-            nxt = nxt.filter(pl.col("t") <= pl.col("t0") + window_us)
-        reached.append(nxt)
+    parts = [_reach(events, steps, start, stop, window_us, order, min(as_of, data_end)) for events in buckets]
+    pending = sum(p for _, p in parts)
+    reached = [pl.concat([r[k] for r, _ in parts]) for k in range(len(steps))]
     counts = [r.height for r in reached]
     rows = []
     for k, (name, r) in enumerate(zip(steps, reached, strict=True)):
@@ -81,6 +80,31 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, steps: list
     return pl.DataFrame(rows, schema={"step": pl.Int64, "event": pl.String, "actors": pl.Int64,
                                       "conversion": pl.Float64, "step_conversion": pl.Float64,
                                       "median_time_to_convert": pl.Float64, "pending": pl.Int64})
+
+
+def _reach(events: pl.DataFrame, steps: list[str], start: int, stop: int, window_us: int, order: str,
+           complete_before: int) -> tuple[list[pl.DataFrame], int]:
+    """Per step, the entrants of ``events`` (``who, ts, event, _row``: rows numbered in (actor, time) order)
+    that reach it (``who, t0, t``), and how many entrants are pending."""
+    entries = (events.filter(pl.col("event") == steps[0], pl.col("ts") >= start, pl.col("ts") < stop)
+               .sort("ts", "_row").unique("who", keep="first")
+               .select("who", pl.col("ts").alias("t0"), pl.col("_row").alias("r0")))
+    mature = entries.filter(pl.col("t0") + window_us <= complete_before)
+    pending = entries.height - mature.height
+    reached = [mature.select("who", "t0", pl.col("t0").alias("t"), pl.col("r0").alias("r"))]
+    for k, name in enumerate(steps[1:], start=1):
+        prev = reached[-1]
+        if order == "any":
+            nxt = _first_in_window(events, mature, name, window_us)
+            nxt = nxt.join(prev.select("who"), on="who", how="semi")
+            if k > 1:  # the time to step k is when the last of steps 1..k has happened
+                nxt = nxt.join(prev.select("who", pl.col("t").alias("_tp")), on="who").with_columns(
+                    pl.max_horizontal("t", "_tp").alias("t")).drop("_tp")
+        else:
+            nxt = _next_step(events, prev, name, order, same_as_before=steps[k - 1] == name)
+            nxt = nxt.filter(pl.col("t") <= pl.col("t0") + window_us)
+        reached.append(nxt)
+    return [r.select("who", "t0", "t") for r in reached], pending
 
 
 def _next_step(events: pl.DataFrame, prev: pl.DataFrame, name: str, order: str, same_as_before: bool
