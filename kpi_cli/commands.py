@@ -59,7 +59,7 @@ def validate(common: dict[str, Any]) -> None:
     ds = run.dataset
     present = [s for s in SOURCES if ds.has(s)]
     if not present:
-        msg = f"no source found in {run.settings.data_dir}"
+        msg = f"no source found in {run.settings.data_place}"
         raise DataError(msg, hint=f"expected files named like {', '.join(s + '.csv' for s in SOURCES)}")
     errors: dict[str, KpiError] = {}
     for family, sources in FAMILIES:

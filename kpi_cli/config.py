@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kpi_cli.errors import DataError
+from kpi_cli.files import is_uri
 
 DEFAULTS: dict[str, Any] = {
     "data_dir": ".",
@@ -108,6 +109,7 @@ class Settings:
     project_file: Path | None = None
     warnings: list[str] = field(default_factory=list)  # unknown keys, for the command to print
     user_file: Path | None = None
+    listings: dict[str, Any] = field(default_factory=dict, repr=False)  # remote data directories, listed once
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -124,6 +126,12 @@ class Settings:
         if self.origin["data_dir"].startswith("config") and self.project_file and not raw.is_absolute():
             return self.project_file.parent / raw
         return raw
+
+    @property
+    def data_place(self) -> str:
+        """The data directory as a person reads it: a URI as given, else the local path."""
+        raw = str(self.values["data_dir"])
+        return raw.rstrip("/") if is_uri(raw) else str(self.data_dir)
 
     def provenance(self) -> list[tuple[str, str, str]]:
         """Rows of (setting, value, origin) for ``kpi config``."""

@@ -42,6 +42,9 @@ class Engine(Protocol):
     """What a pipeline needs from an engine."""
 
     name: str
+    # True when this process reads the files as cheaply as the engine (it runs here): kpi may then read
+    # Parquet statistics itself, and the rows where they cannot tell. A cluster's data is read there only.
+    near_data: bool
 
     def scan(self, files: list[str], columns: dict[str, str], instants: frozenset[str],
              keys: frozenset[str] = frozenset()) -> nw.LazyFrame:
@@ -74,6 +77,7 @@ class PolarsEngine:
     """The default engine: Polars' lazy scans, collected on its streaming engine."""
 
     name = "polars"
+    near_data = True
 
     def scan(self, files: list[str], columns: dict[str, str], instants: frozenset[str],
              keys: frozenset[str] = frozenset()) -> nw.LazyFrame:
@@ -101,6 +105,7 @@ class DuckDBEngine:
     """DuckDB in-process: its Parquet reader, its threads, one connection (session zone UTC)."""
 
     name = "duckdb"
+    near_data = True
 
     def __init__(self) -> None:
         import duckdb
@@ -120,9 +125,28 @@ class DuckDBEngine:
         picked = [f"epoch_us({quoted(h)}) AS {quoted(c)}" if c in instants else f"{quoted(h)} AS {quoted(c)}"
                   for c, h in columns.items()]
         picked += [f"hash({quoted(columns[c])}) AS {quoted('_key_' + c)}" for c in sorted(keys)]
+        if any(re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", f) and not f.startswith("file://") for f in files):
+            self._remote()
         rel = self.con.read_parquet(files, filename=True, file_row_number=True, union_by_name=True)
         return nw.from_native(rel.project(", ".join([f"filename AS {FILE}", f"file_row_number + 2 AS {LINE}",
                                                      *picked])))
+
+    def _remote(self) -> None:
+        """Load DuckDB's ``httpfs`` extension (object stores), which DuckDB installs from the internet;
+        S3 credentials come from the ``AWS_*`` environment variables, as DuckDB reads them."""
+        import duckdb
+
+        try:
+            self.con.execute("LOAD httpfs")
+        except duckdb.Error:  # not installed yet: DuckDB downloads it
+            try:
+                self.con.execute("INSTALL httpfs")
+                self.con.execute("LOAD httpfs")
+            except duckdb.Error as e:
+                msg = ("--engine duckdb reads object stores through its httpfs extension, which could not be "
+                       f"loaded ({str(e).splitlines()[0]})")
+                raise UsageError(msg, hint="run `INSTALL httpfs` in DuckDB once on a machine that is online, "
+                                           "or use --engine polars") from None
 
     def table(self, frame: pl.DataFrame | pl.LazyFrame) -> nw.LazyFrame:
         df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
@@ -172,6 +196,7 @@ class SparkEngine:
     """Spark (PySpark 4): its Parquet reader, one session for the process (see :data:`SPARK_SESSION`)."""
 
     name = "spark"
+    near_data = False
     money = DECIMAL  # Narwhals' Spark backend has no Int128: money sums are exact decimals there
 
     def __init__(self, master: str = "local[2]", conf: dict[str, str] | None = None,

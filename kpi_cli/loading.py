@@ -161,7 +161,7 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
     if not files:
         if not required:
             return None
-        msg = f"source {name} not found in {settings.data_dir}"
+        msg = f"source {name} not found in {settings.data_place}"
         hint = (f"put {name}.csv (or .parquet, .jsonl, a {name}/ folder) in the data directory, "
                 f"or pass --data DIR / set [sources.{name}] path")
         raise DataError(msg, hint=hint)

@@ -404,3 +404,16 @@ def test_decimal_money_on_spark_is_the_exact_sum(spark: engines.SparkEngine) -> 
     frame = pl.DataFrame({"v": small})
     assert spark.collect(spark.table(frame).select(money.DECIMAL.fsum(nw.col("v")))).item() == frame.select(
         money.fsum(pl.col("v"))).item()
+
+
+@pytest.mark.parametrize("folder", ["", "events"])
+def test_a_uri_data_directory_of_hive_parts(tmp_path: Path, spy: list[str], folder: str) -> None:
+    """``--data file:///…/`` (or the log's own folder): Spark is handed the listed parts as URIs and
+    gives the hand-worked values of tests/test_remote_data.py (``_SUCCESS``, ``_temporary/`` unread)."""
+    from test_remote_data import EXPECTED, _write
+
+    root = _write(tmp_path) / folder
+    out = compute("dau,mau", data=root.as_uri(), engine="spark", from_="2023-01", to="2023-02")
+    assert spy == ["spark"]
+    got = {(m, p.isoformat()): v for m, p, v in out.select("metric", "period", "value").rows()}
+    assert got == pytest.approx(EXPECTED, rel=1e-12)
