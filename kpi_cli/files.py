@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 SUFFIXES = (".parquet", ".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".json.gz")  # SPEC §1.1 order
 PART_SUFFIXES = (*SUFFIXES, ".ndjson.gz")
 REMOTE = ("s3://", "gs://", "gcs://", "az://", "abfs://", "http://", "https://", "hf://")
-LISTABLE = ("s3://", "s3a://", "gs://", "gcs://", "abfs://", "abfss://", "az://", "hdfs://", "viewfs://", "file://")
+LISTABLE = ("s3://", "s3a://", "gs://", "gcs://", "abfs://", "abfss://", "hdfs://", "file://")
 HIDDEN = ("_", ".")
 
 
@@ -110,9 +110,9 @@ class RemoteFolder:
         from pyarrow import fs
 
         self.uri = uri.rstrip("/")
-        self.scheme = uri[: uri.index("://") + 3]
+        listed = "s3://" + self.uri[6:] if self.uri.lower().startswith("s3a://") else self.uri  # Hadoop's name
         try:
-            self.fs, self.root = fs.FileSystem.from_uri(self.uri)
+            self.fs, self.root = fs.FileSystem.from_uri(listed)
             infos = self.fs.get_file_info(fs.FileSelector(self.root, allow_not_found=True))
         except (OSError, ValueError) as e:
             raise self._error(e) from None
@@ -124,7 +124,9 @@ class RemoteFolder:
                                    "(AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_*)")
 
     def _as_uri(self, path: str) -> str:
-        return self.scheme + path.lstrip("/") if self.scheme != "file://" else "file://" + path
+        """The URI of a listed ``path``: the given URI and the path below it (an account, a host, the
+        ``s3a`` scheme are kept as given)."""
+        return self.uri + "/" + path.removeprefix(self.root.rstrip("/") + "/")
 
     def _parts(self, path: str) -> list[str]:
         from pyarrow import fs

@@ -123,7 +123,7 @@ def _parquet_bytes(frame: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("data", ["s3://kpi/data/", "s3://kpi/data/events/", "s3://kpi/data"])
+@pytest.mark.parametrize("data", ["s3://kpi/data/", "s3://kpi/data/events/", "s3://kpi/data", "s3a://kpi/data/"])
 def test_an_s3_data_directory(s3: dict[str, str], data: str) -> None:
     _assert_hand_values(_values(_run("--data", data, env=s3)))
 
