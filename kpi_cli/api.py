@@ -95,7 +95,8 @@ class Run:
                             actor=self.options.actor):
             base = portable.build(self.dataset, cal, req, as_of, roles, v["engine"], self.options.actor,
                                   self.options.mau_days, needs,
-                                  parse_duration_days(self.options.session_gap, "--session-gap") * 86_400)
+                                  parse_duration_days(self.options.session_gap, "--session-gap") * 86_400,
+                                  identified_only=self.options.identified_only)
             self.info["hygiene"] = base.hygiene
             return base
         if streamed.applies(self.dataset, by=by, needs=needs, exclusions=self.exclusions, engine=v["engine"],
@@ -294,7 +295,8 @@ def cohort_run(run: Run, of: str = "customers", periods: int | None = None, crit
         roles = Roles.from_table(run.settings.tables.get("events", {}))
         return event_cohorts.table(run.dataset, cal, run.options.range, parse_as_of(run.options.as_of, cal), roles,
                                    of=of, criterion=criterion, clock=clock, periods=periods,
-                                   identified_only=run.options.identified_only, exclusions=run.exclusions)
+                                   identified_only=run.options.identified_only, exclusions=run.exclusions,
+                                   engine=str(v["engine"]))
     if of not in ("customers", "mrr"):
         msg = f"--of {of!r} is not one of customers, mrr, users, accounts"
         raise UsageError(msg)
@@ -343,7 +345,8 @@ def funnel_run(run: Run, steps: list[str], window: str = "14d", order: str = "lo
     window_us = int(parse_duration_days(window, "--window") * 86_400_000_000)
     return event_funnel.table(run.dataset, cal, run.options.range, parse_as_of(run.options.as_of, cal), steps,
                               window_us=window_us, order=order, actor=run.options.actor,
-                              identified_only=run.options.identified_only, exclusions=run.exclusions)
+                              identified_only=run.options.identified_only, exclusions=run.exclusions,
+                              engine=str(run.settings.values["engine"]))
 
 
 @whole_run

@@ -417,3 +417,56 @@ def test_a_uri_data_directory_of_hive_parts(tmp_path: Path, spy: list[str], fold
     assert spy == ["spark"]
     got = {(m, p.isoformat()): v for m, p, v in out.select("metric", "period", "value").rows()}
     assert got == pytest.approx(EXPECTED, rel=1e-12)
+
+
+def test_event_hygiene_on_spark(tmp_path: Path, spy: list[str]) -> None:
+    """``event_id`` dedup and the anonymous map on Spark: the hand-worked log of
+    tests/test_engine_hygiene.py (8 actors in March, 6 identified) and a generated messy log equal to Polars."""
+    from test_engine_hygiene import HAND, IDS, _messy, _write
+
+    hand = _write(tmp_path / "hand", HAND)
+    assert compute("active_users", data=hand, month="2024-03", engine="spark")["value"].to_list() == [8.0]
+    assert compute("active_users", data=hand, month="2024-03", engine="spark",
+                   identified_only=True)["value"].to_list() == [6.0]
+    messy = _write(tmp_path / "messy", _messy(1))
+    for kw in ({"from_": "2024-03", "to": "2024-05", "tz": "America/New_York"}, {"last": 2, "identified_only": True}):
+        assert_frame_equal(compute(IDS, data=messy, **kw), compute(IDS, data=messy, engine="spark", **kw))
+    assert spy == ["spark"] * 4
+
+
+def test_event_cohorts_on_spark(tmp_path: Path) -> None:
+    """Cohort inputs worked out on Spark: the hand-worked triangle of tests/test_engine_cohorts.py and a
+    generated log with sign-ups, event ids and anonymous ids on both clocks, equal to Polars."""
+    from test_engine_cohorts import HAND, _cells, _with_signups
+    from test_engine_hygiene import _write
+
+    from kpi_cli import cohort
+
+    hand = _write(tmp_path / "hand", HAND, ("event_id", "anonymous_id"))
+    cells = _cells(cohort(data=hand, of="users", period="week", from_="2024-03-04", to="2024-03-25", engine="spark"))
+    assert [cells[("2024-03-04", k)] for k in range(3)] == [(2.0, 2.0), (2.0, 1.0), (2.0, 1.0)]
+    assert [cells[("2024-03-11", k)] for k in range(3)] == [(2.0, 2.0), (2.0, 0.0), (2.0, None)]
+    messy = _write(tmp_path / "messy", _with_signups(4, ids=True, signups=True))
+    for kw in ({"of": "users", "period": "week", "tz": "America/New_York"},
+               {"of": "accounts", "period": "month", "clock": "rolling", "identified_only": True}):
+        assert_frame_equal(cohort(data=messy, **kw), cohort(data=messy, engine="spark", **kw))
+
+
+def test_funnels_on_spark(tmp_path: Path) -> None:
+    """Funnels worked out on Spark: the hand-worked log of tests/test_engine_funnel.py under each order, and
+    a generated log with event ids and anonymous ids, equal to Polars."""
+    from test_engine_cohorts import _with_signups
+    from test_engine_funnel import EXPECTED, HAND, PLAIN
+    from test_engine_hygiene import _write
+
+    from kpi_cli import funnel
+
+    hand = _write(tmp_path / "hand", HAND, PLAIN)
+    for (order, steps), actors in EXPECTED.items():
+        out = funnel(steps.split(","), data=hand, month="2024-03", order=order, engine="spark")
+        assert out["actors"].to_list() == actors, (order, steps)
+    messy = _write(tmp_path / "messy", _with_signups(5, ids=True, signups=True))
+    for kw in ({"order": "strict", "from_": "2024-03", "to": "2024-05"},
+               {"order": "loose", "window": "2d", "identified_only": True, "from_": "2024-03", "to": "2024-05"}):
+        steps = ["login", "invite", "export"]
+        assert_frame_equal(funnel(steps, data=messy, **kw), funnel(steps, data=messy, engine="spark", **kw))

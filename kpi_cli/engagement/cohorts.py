@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.engagement import streamed
+from kpi_cli.engagement import portable_cohorts, streamed
 from kpi_cli.engagement.events import Exclusions, Roles, active, actor_key
 from kpi_cli.engagement.hygiene import load_events
 from kpi_cli.errors import DataError, UsageError
@@ -31,7 +31,8 @@ ROLLING_DAYS = {"week": 7, "month": 30}
 
 def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, *, of: str = "users",
           criterion: str = "on", clock: str = "calendar", periods: int | None = None,
-          identified_only: bool = False, exclusions: Exclusions | None = None) -> pl.DataFrame:
+          identified_only: bool = False, exclusions: Exclusions | None = None, engine: str = "polars"
+          ) -> pl.DataFrame:
     """Long cohort table ``cohort, period_index, cohort_size, retained, rate``; null cohort = summary."""
     if cal.grain not in ROLLING_DAYS:
         msg = "event cohorts use --period week or month"
@@ -43,7 +44,12 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         msg = f"--clock {clock!r} is not one of calendar, rolling"
         raise UsageError(msg)
     last = 0
-    if streamed.applies(ds, by=(), needs=frozenset(), exclusions=exclusions, engine="polars",
+    if portable_cohorts.applies(ds, of=of, exclusions=exclusions, engine=engine):
+        length = ROLLING_DAYS[cal.grain] * DAY_US
+        entries, hits, starts, bounds, complete_before = portable_cohorts.inputs(
+            ds, cal, req, as_of, roles, engine, of=of, clock=clock, length_us=length, identified_only=identified_only)
+        last = len(starts) - 2
+    elif streamed.applies(ds, by=(), needs=frozenset(), exclusions=exclusions, engine="polars",
                         actor="account" if of == "accounts" else "user"):
         from kpi_cli.engagement import streamed_rolling
 

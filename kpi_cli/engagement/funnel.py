@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from kpi_cli.engagement import streamed
+from kpi_cli.engagement import portable_funnel, streamed
 from kpi_cli.engagement.events import Exclusions
 from kpi_cli.engagement.hygiene import load_events
 from kpi_cli.errors import DataError, UsageError
@@ -30,7 +30,7 @@ ORDERS = ("loose", "strict", "any")
 
 def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, steps: list[str], *,
           window_us: int, order: str = "loose", actor: str = "user", identified_only: bool = False,
-          exclusions: Exclusions | None = None) -> pl.DataFrame:
+          exclusions: Exclusions | None = None, engine: str = "polars") -> pl.DataFrame:
     """``step, event, actors, conversion, step_conversion, median_time_to_convert, pending``."""
     if len(steps) < 2:
         msg = "a funnel needs at least two steps"
@@ -38,12 +38,17 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, steps: list
     if order not in ORDERS:
         msg = f"--order {order!r} is not one of {', '.join(ORDERS)}"
         raise UsageError(msg)
-    if streamed.applies(ds, by=(), needs=frozenset(), exclusions=exclusions, engine="polars", actor=actor):
+    on_engine = None
+    buckets: Iterable[pl.DataFrame] = []
+    if portable_funnel.applies(ds, actor=actor, exclusions=exclusions, engine=engine):
+        on_engine = portable_funnel.Log(ds, engine, steps, actor=actor, order=order, identified_only=identified_only)
+        occurring, data_end = on_engine.occurring, on_engine.data_end
+    elif streamed.applies(ds, by=(), needs=frozenset(), exclusions=exclusions, engine="polars", actor=actor):
         from kpi_cli.engagement import streamed_funnel
 
         # A plain log: the actors in buckets, one pass each, so memory follows the largest bucket.
         occurring, data_end = streamed_funnel.first_pass(ds, actor)
-        buckets: Iterable[pl.DataFrame] = streamed_funnel.buckets(ds, actor)
+        buckets = streamed_funnel.buckets(ds, actor)
     else:
         # Only the timestamp, event name and actor are read: a narrow log holds no other column.
         narrow = frozenset({"event", "account_id"} if actor == "account" else {"event"})
@@ -63,6 +68,8 @@ def table(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, steps: list
     lo, hi = resolve_range(req, cal, as_of, data_end)
     start, stop = cal.instant(lo), cal.instant(cal.step(hi, 1))
     parts = [_reach(events, steps, start, stop, window_us, order, min(as_of, data_end)) for events in buckets]
+    if on_engine is not None:
+        parts = [portable_funnel.reach(on_engine, steps, start, stop, window_us, order, min(as_of, data_end))]
     pending = sum(p for _, p in parts)
     reached = [pl.concat([r[k] for r, _ in parts]) for k in range(len(steps))]
     counts = [r.height for r in reached]

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engagement import portable_parts
+from kpi_cli.engagement import portable_hygiene, portable_parts
 from kpi_cli.engagement.base import EngagementBase, assemble, layout, trailing_diffs, trailing_from_diffs, window_days
 from kpi_cli.engagement.events import active_condition_nw, event_rules
-from kpi_cli.engagement.streamed import HYGIENE_COLUMNS, NO_HYGIENE
+from kpi_cli.engagement.streamed import NO_HYGIENE
 from kpi_cli.engagement.windows import OWN_GRAIN
 from kpi_cli.engines import FILE, LINE, engine_for, keep
 from kpi_cli.errors import DataError, UsageError
@@ -47,8 +47,9 @@ CHECK = "_check"
 
 def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusions: Exclusions | None,
             engine: str, actor: str = "user") -> bool:
-    """True for a run on another engine than Polars that reads the active-user table of a plain
-    Parquet log alone (no ``--by``, no exclusions, no ``-v``)."""
+    """True for a run on another engine than Polars that reads the active-user table of a Parquet log
+    alone (no ``--by``, no exclusions, no ``-v``); event ids and anonymous ids are cleaned on the
+    engine (:mod:`kpi_cli.engagement.portable_hygiene`)."""
     if engine == "polars" or by or exclusions or ds.audit or not needs <= PARTS or not ds.has("events"):
         return False
     typed = ds.typed("events", rules=event_rules)
@@ -56,12 +57,12 @@ def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusio
     parquet = typed.src.columnar and all(f.lower().endswith(".parquet") for f in typed.src.files)
     if "sessions" in needs and "session_id" in typed.present:  # as streamed: an exported id may come back
         return False
-    return parquet and who in typed.present and not set(HYGIENE_COLUMNS) & set(typed.present)
+    return parquet and who in typed.present
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, engine_name: str,
           actor: str = "user", mau_days: int = 30, needs: frozenset[str] = frozenset(),
-          session_gap_s: float = 1800.0) -> EngagementBase:
+          session_gap_s: float = 1800.0, *, identified_only: bool = False) -> EngagementBase:
     """The engagement table of :func:`kpi_cli.engagement.streamed.build` (no optional parts), on
     ``engine_name``: one scan of the log for a named range (the default range and ``--last`` need the
     data's end first: one scan more)."""
@@ -73,9 +74,17 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     typed = ds.typed("events", rules=event_rules)
     log = checked(engine, typed, extras="counts" in needs)
     good = nw.col(CHECK).is_null()
+    files = {path: i for i, path in enumerate(typed.src.files)}
+    kept = good
+    if portable_hygiene.needed(typed.present):
+        log = portable_hygiene.resolve(engine, log, typed.present, _paths(files), identified_only=identified_only)
+        kept = nw.col(portable_hygiene.KEPT)
+        if actor == "user":
+            who = portable_hygiene.ACTOR
+            log = log.with_columns(nw.col(who).alias(f"_key_{who}"))
     end: int | None = None
     if req.last is not None or req.is_empty():
-        end = engine.collect(log.select(nw.when(good).then(nw.col("timestamp")).max().alias("end")))["end"][0]
+        end = engine.collect(log.select(nw.when(kept).then(nw.col("timestamp")).max().alias("end")))["end"][0]
     lo, hi = resolve_range(req, cal, as_of, end)
     grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days)
     windows = [m for m in OWN_GRAIN if m in needs and OWN_GRAIN[m] != cal.grain]
@@ -83,22 +92,25 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     if reach is not None:  # calendar windows read whole, past the grid's days: the pairs cover them
         grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days, reach)
     acting = active_condition_nw(roles)
-    counted = good & ~nw.col(who).is_null() & acting
+    counted = kept & ~nw.col(who).is_null() & acting
     lifecycle = "lifecycle" in needs
-    found = pairs(engine, log, counted, who, day_bounds, day_period, before=lifecycle)
+    found = pairs(engine, log, counted, who, day_bounds, day_period, before=lifecycle,
+                  kept=None if kept is good else kept)
     if needs:  # several results read the pairs: worked out once
         found = keep(engine, found)
     groups = engine.collect(per_period(found))
     rows, n_good, last = (int(groups["_rows"].sum()), int(groups["_good"].sum()), groups["_end"].max())
     flagged = pl.DataFrame(schema={"_file": pl.UInt32, "_line": pl.Int64, "_check": pl.UInt16})
     if rows - n_good:
-        files = {path: i for i, path in enumerate(typed.src.files)}
         bad = engine.collect(log.filter(~good).select(FILE, LINE, CHECK))
         flagged = bad.select(pl.col(FILE).replace_strict(_paths(files), return_dtype=pl.UInt32).alias("_file"),
                              pl.col(LINE).cast(pl.Int64).alias("_line"), pl.col(CHECK).cast(pl.UInt16))
     report = ds.settle(typed, flagged, rows)
     report.duplicates = None  # not looked for: they cannot change a distinct count
     report.used = rows - report.rejected
+    if last is None and n_good and identified_only:
+        msg = "no events left: every row is anonymous and --identified-only drops them"
+        raise DataError(msg, hint="drop --identified-only, or map user_id in kpi.toml")
     if last is None:
         msg = "no events to compute from (the file has only a header, or every row was rejected)"
         raise DataError(msg, hint="check the export, or run `kpi validate`")
@@ -114,7 +126,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         parts.append(trailing_from_diffs(diffs, day_period, []))
     if "counts" in needs:
         values = [*typed.present, *typed.src.extra]
-        parts.append(portable_parts.counts(engine, log, good, who, acting, roles, day_bounds, day_period, values,
+        parts.append(portable_parts.counts(engine, log, kept, who, acting, roles, day_bounds, day_period, values,
                                            accounts="accounts" in needs))
     if "sessions" in needs:
         parts.append(portable_parts.session_table(engine, log, counted, who, day_bounds, day_period, session_gap_s))
@@ -156,7 +168,7 @@ def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFra
         if instant and typed.src.zones.get(c):
             msg = f"events: naive times read in {typed.src.zones[c]} are not supported on --engine {engine.name}"
             raise UsageError(msg, hint="write the timestamps as UTC instants, or use --engine polars")
-    keys = frozenset(c for c in ("user_id", "account_id") if c in present)
+    keys = frozenset(c for c in ("user_id", "account_id", "anonymous_id") if c in present)
     columns = {c: typed.src.mapping[c] for c in present} | ({e: e for e in typed.src.extra} if extras else {})
     log = engine.scan(typed.src.files, columns, frozenset({"timestamp"}), keys)
     from kpi_cli.clean_proof import no_row_can_fail
@@ -189,13 +201,14 @@ def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFra
 
 
 def pairs(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bounds: list[int],
-          day_period: pl.DataFrame, *, before: bool = False) -> nw.LazyFrame:
+          day_period: pl.DataFrame, *, before: bool = False, kept: nw.Expr | None = None) -> nw.LazyFrame:
     """``day, idx, who, _n, _g, _m`` from one scan of the checked ``log``: the distinct (day, actor)
     pairs of the ``counted`` rows in the days' span, with the period ``idx`` of each day.
 
     Every other row lands in day and period -2 with no actor, so the row (``_n``), good-row (``_g``)
     and last-good-instant (``_m``) figures, summed over all pairs, come from the same scan. With
     ``before``, counted rows before the first day are kept as day and period -1 (for first-seen).
+    With ``kept`` (hygiene's survivors), the last instant is that of the last kept row.
     A row's local day: :func:`day_of`.
     """
     ts = nw.col("timestamp")
@@ -203,15 +216,17 @@ def pairs(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bou
     early = (counted & (ts < day_bounds[0])) if before else nw.lit(value=False)
     counted = counted & (ts >= day_bounds[0]) & (ts < day_bounds[-1])
     rows = log.select(ts, good.alias("_ok"), counted.fill_null(value=False).alias("_counted"),
-                      early.fill_null(value=False).alias("_early"), nw.col(f"_key_{who}").alias("_who"))
+                      early.fill_null(value=False).alias("_early"), nw.col(f"_key_{who}").alias("_who"),
+                      (good if kept is None else kept).fill_null(value=False).alias("_last"))
     keyed = day_of(engine, rows, day_bounds).select(
         nw.when(nw.col("_counted")).then(nw.col("day")).when(nw.col("_early")).then(-1).otherwise(-2)
         .cast(nw.Int32).alias("day"),
         nw.when(nw.col("_counted") | nw.col("_early")).then(nw.col("_who")).alias("who"),
-        nw.when(nw.col("_ok")).then(ts).alias("_at"))
+        nw.when(nw.col("_ok")).then(ts).alias("_at"),
+        *([] if kept is None else [nw.when(nw.col("_last")).then(ts).alias("_kept_at")]))
     # Good rows are the non-null instants: a count, not a sum of booleans (128-bit on DuckDB).
     found = keyed.group_by("day", "who").agg(nw.len().alias("_n"), nw.col("_at").count().alias("_g"),
-                                             nw.col("_at").max().alias("_m"))
+                                             nw.col("_at" if kept is None else "_kept_at").max().alias("_m"))
     periods = pl.concat([day_period.select(pl.col("day").cast(pl.Int32), pl.col("idx").cast(pl.Int64)),
                          pl.DataFrame({"day": [-2, -1], "idx": [-2, -1]}, schema={"day": pl.Int32, "idx": pl.Int64})])
     return found.join(engine.table(periods), on="day", how="left")

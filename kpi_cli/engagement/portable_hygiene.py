@@ -1,0 +1,97 @@
+"""Event hygiene of a Parquet log on any engine: ``event_id`` dedup and the anonymous → user map.
+
+The rules are :mod:`kpi_cli.engagement.hygiene`'s (SPEC §3.3), on the engine's scan of the log,
+written on Narwhals:
+
+- A blank id is no id (empty text is null here as in the Polars parse, also where Parquet
+  statistics let the row checks be skipped).
+- Rows repeating an ``event_id`` keep the earliest timestamp, then the first row in the files
+  (file index in the source's file list × 2⁴⁰ + line, as on Polars); the others are not *kept*.
+- The anonymous → user map comes from every kept row carrying both ids: each anonymous id maps to
+  the user of its earliest such row (timestamp, then place). Two user ids are never merged.
+- The actor of a row is its user id, else the user its anonymous id maps to, else the anonymous id
+  itself (a separate actor), or none with ``identified_only`` (then the row is not kept either).
+
+Ids are grouped by their text (exact); an actor is a 64-bit key: a user's key is its text's hash
+made even, an anonymous actor's the anonymous id's hash made odd, so the two never meet. Exact
+duplicate rows are left: they cannot change a distinct count, and the role counts group every
+column themselves (:func:`kpi_cli.engagement.portable_parts.counts`).
+
+Only distinct counts and counts of kept rows come from here; ``-v`` (the hygiene figures) keeps
+the Polars path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import narwhals as nw
+import polars as pl
+
+from kpi_cli.engines import FILE, LINE
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from kpi_cli.engines import Engine
+
+ROW_FILE = 1 << 40  # as kpi_cli.engagement.hygiene: a row's place is file index × 2⁴⁰ + line
+KEPT, ACTOR = "_kept", "actor"
+IDS = ("event_id", "user_id", "anonymous_id")
+
+
+def needed(present: Collection[str]) -> bool:
+    """True when the log has a column hygiene reads beyond the plain log's."""
+    return bool({"event_id", "anonymous_id"} & set(present))
+
+
+def resolve(engine: Engine, log: nw.LazyFrame, present: Collection[str], files: dict[str, int], *,
+            identified_only: bool) -> nw.LazyFrame:
+    """``log`` (checked: ``_check`` null on a good row, the ``_key_`` hashes of the ids) with blank ids
+    nulled, :data:`KEPT` (a good row that survives dedup and, with ``identified_only``, has a user)
+    and :data:`ACTOR` (the row's actor key, null where there is none).
+
+    ``files`` maps each path the engine may name a file by to its index in the source's file list.
+    """
+    missing = [c for c in IDS if c not in present]  # as on Polars: an absent id column is an empty one
+    log = log.with_columns(nw.lit(None, dtype=nw.String).alias(c) for c in missing)
+    log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c) for c in IDS)
+    good = nw.col("_check").is_null()
+    places = pl.DataFrame({FILE: list(files), "_fi": list(files.values())}, schema={FILE: pl.String, "_fi": pl.Int64})
+    log = log.join(engine.table(places), on=FILE, how="left").with_columns(
+        (nw.col("_fi") * ROW_FILE + nw.col(LINE).cast(nw.Int64)).alias("_row")).drop("_fi")
+    kept = good
+    if "event_id" in present:
+        ided = log.filter(good & ~nw.col("event_id").is_null()).select("event_id", "timestamp", "_row")
+        winners = earliest(ided, "event_id").select("_row", nw.lit(value=True).alias("_win"))
+        log = log.join(winners, on="_row", how="left")
+        kept = good & (nw.col("event_id").is_null() | ~nw.col("_win").is_null())
+    has_user, has_anon = ~nw.col("user_id").is_null(), ~nw.col("anonymous_id").is_null()
+    branches: list[tuple[nw.Expr, nw.Expr]] = []  # (when, actor key), first match wins
+    if "user_id" in present:
+        user_key = nw.col("_key_user_id") - nw.col("_key_user_id") % 2
+        branches.append((has_user, user_key))
+        if "anonymous_id" in present:
+            both = log.filter(kept & has_user & has_anon).select("anonymous_id", "timestamp", "_row",
+                                                                 user_key.alias("_mapped"))
+            log = log.join(earliest(both, "anonymous_id").select("anonymous_id", "_mapped"), on="anonymous_id",
+                           how="left")
+            branches.append((~nw.col("_mapped").is_null(), nw.col("_mapped")))
+    if "anonymous_id" in present and not identified_only:
+        branches.append((has_anon, nw.col("_key_anonymous_id") - nw.col("_key_anonymous_id") % 2 + 1))
+    actor: nw.Expr = nw.lit(None, dtype=nw.Int64)  # no id of a user at all
+    for i, (when, key) in enumerate(reversed(branches)):  # keys of one type: the innermost has no otherwise
+        actor = nw.when(when).then(key) if i == 0 else nw.when(when).then(key).otherwise(actor)
+    out = log.with_columns(actor.alias(ACTOR))
+    if identified_only:
+        kept = kept & ~nw.col(ACTOR).is_null()
+    return out.with_columns(kept.fill_null(value=False).alias(KEPT))
+
+
+def earliest(rows: nw.LazyFrame, key: str) -> nw.LazyFrame:
+    """Per ``key``, its earliest row of ``rows`` (timestamp, then ``_row``): that row, whole."""
+    ts = nw.col("timestamp")
+    first_at = rows.group_by(key).agg(ts.min().alias("_t0"))
+    at_first = rows.join(first_at, on=key, how="inner").filter(ts == nw.col("_t0"))
+    first_row = at_first.group_by(key).agg(nw.col("_row").min().alias("_r0"))
+    return at_first.join(first_row, on=key, how="inner").filter(nw.col("_row") == nw.col("_r0")).drop("_t0", "_r0")
