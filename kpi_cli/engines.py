@@ -128,7 +128,12 @@ class DuckDBEngine:
         if any(re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", f) and not f.startswith("file://") for f in files):
             self._remote()
         rel = self.con.read_parquet(files, filename=True, file_row_number=True, union_by_name=True)
-        return nw.from_native(rel.project(", ".join([f"filename AS {FILE}", f"file_row_number + 2 AS {LINE}",
+        name = "filename"
+        given = reported_as(files)
+        if given:  # each row names its file as given (DuckDB drops file:// and may qualify a path)
+            pairs = ", ".join(f"{_text(k)}: {_text(v)}" for k, v in given.items())
+            name = f"coalesce(MAP {{{pairs}}}[filename], filename)"
+        return nw.from_native(rel.project(", ".join([f"{name} AS {FILE}", f"file_row_number + 2 AS {LINE}",
                                                      *picked])))
 
     def _remote(self) -> None:
@@ -245,7 +250,7 @@ class SparkEngine:
         # Local paths go to Spark absolute: its JVM resolves a relative one from where it started.
         local = {p: os.path.abspath(p)  # noqa: PTH100 — normalised, links kept, as Spark qualifies a path
                  for p in files if not re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", p)}
-        given = {full: p for p, full in local.items() if full != p}
+        given = reported_as(files)
         if given:
             names = F.create_map(*[F.lit(x) for pair in given.items() for x in pair])
             path = F.coalesce(F.try_element_at(names, path), path)
@@ -280,6 +285,29 @@ class SparkEngine:
 
     def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
         return nw.from_native(frame.to_native().cache())  # worked out by the first result, reused by the rest
+
+
+def reported_as(files: list[str]) -> dict[str, str]:
+    """The other names an engine may give a row's file (absolute, resolved, a ``file://`` URI's path),
+    each mapped to the name it was given by, so that a row's file is always the given one."""
+    from urllib.parse import unquote, urlparse
+
+    out: dict[str, str] = {}
+    for given in files:
+        if given.lower().startswith("file://"):
+            local = unquote(urlparse(given).path)
+        elif re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", given):
+            continue  # an object store's URI comes back as given
+        else:
+            local = given
+        for variant in (local, os.path.abspath(local), str(Path(local).resolve())):  # noqa: PTH100
+            if variant != given:
+                out.setdefault(variant, given)
+    return out
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 @functools.cache

@@ -16,13 +16,14 @@ from collections.abc import Callable
 
 import pytest
 
-from kpi_cli.engagement import base, portable, portable_parts, tables
+from kpi_cli.engagement import base, portable, portable_hygiene, portable_parts, tables
 from kpi_cli.revenue import engine
 
 PORTABLE: list[Callable[..., object]] = [
     portable.checked, portable.pairs, portable.day_of, portable_parts.with_periods, portable.per_period,
     engine.change_points, engine.roll_forward, base.sessions,
     base.aggregate, base.trailing_diffs, tables.lifecycle_counts, tables.stickiness_counts,
+    portable_hygiene.resolve, portable_hygiene.earliest,
 ]
 # Polars names a portable function may use: building small tables for the engine.
 SMALL_TABLES = {"DataFrame", "concat", "Int64", "Int32", "UInt32", "Float64", "String", "Boolean", "Schema", "col",
