@@ -88,7 +88,7 @@ def test_sign_ups_that_are_not_activity(tmp_path: Path, spy: list[str], engine: 
 def _with_signups(seed: int, *, ids: bool, signups: bool) -> list[list[tuple]]:
     """A messy log (test_engine_hygiene; without ``ids``, no event or anonymous ids: the plain log) and
     80 actors arriving over four months, each with a first event (a sign-up, with ``signups``) and five
-    later events within 60 days."""
+    later events (mostly views): two within its first week, three within 60 days."""
     rnd = random.Random(seed)
     parts = _messy(seed)
     if not ids:
@@ -96,11 +96,14 @@ def _with_signups(seed: int, *, ids: bool, signups: bool) -> list[list[tuple]]:
                  for part in parts]
     for i in range(80):
         arrival = datetime(2024, 3, 1) + timedelta(minutes=rnd.randrange(0, 60 * 24 * 120))
-        times = [arrival, *(arrival + timedelta(minutes=rnd.randrange(0, 60 * 24 * 60)) for _ in range(5))]
+        soon = [arrival + timedelta(minutes=rnd.randrange(0, 60 * 24 * d)) for d in (2, 6)]  # two in the first week
+        rest = [arrival + timedelta(minutes=rnd.randrange(0, 60 * 24 * 60)) for _ in range(3)]
+        times = [arrival, *sorted(soon), *rest]
         for n, t in enumerate(times):
             eid = f"s{i}-{n}" if ids else None
             first = SIGNUP if signups else "view"
-            parts[n % 2].append((t, first if n == 0 else "view", f"s{i}", None, eid, rnd.choice("xyz")))
+            later = rnd.choice(["view", "view", "login", "export", "invite"])
+            parts[n % 2].append((t, first if n == 0 else later, f"s{i}", None, eid, rnd.choice("xyz")))
     return parts
 
 

@@ -472,3 +472,21 @@ def test_funnels_on_spark(tmp_path: Path) -> None:
                {"order": "loose", "window": "2d", "identified_only": True, "from_": "2024-03", "to": "2024-05"}):
         steps = ["login", "invite", "export"]
         assert_frame_equal(funnel(steps, data=messy, **kw), funnel(steps, data=messy, engine="spark", **kw))
+
+
+def test_signup_account_and_feature_metrics_on_spark(tmp_path: Path) -> None:
+    """The reduced log of kpi_cli.engagement.portable_entrants worked out on Spark: the hand-worked cases of
+    tests/test_engine_entrants.py and a generated log with ids and e-mails, equal to Polars."""
+    from test_engine_cohorts import _with_signups
+    from test_engine_entrants import FEATURES, SPECIALS, _log, _r, _write
+
+    rows = [_r(1, 10, 0, "Account Created", a) for a in "ABC"]
+    rows += [_r(8, 12, 0, "view", "A"), _r(8, 9, 30, "view", "B"), _r(15, 10, 30, "view", "B"),
+             _r(15, 9, 0, "view", "C"), _r(15, 11, 0, "view", "C")]
+    out = compute("w2wai", data=_log(tmp_path / "hand", rows), month="2024-03", engine="spark")
+    assert out.select("value", "numerator", "denominator").rows() == [(2 / 3, 2.0, 3.0)]
+    data = _write(tmp_path / "messy", _with_signups(4, ids=True, signups=True), ids=True)
+    kw = {"from_": "2024-03", "to": "2024-06", "tz": "America/New_York", "config": str(data / "kpi.toml")}
+    assert_frame_equal(compute(SPECIALS, data=data, **kw), compute(SPECIALS, data=data, engine="spark", **kw))
+    assert_frame_equal(compute(FEATURES, data=data, by="feature", **kw),
+                       compute(FEATURES, data=data, by="feature", engine="spark", **kw))

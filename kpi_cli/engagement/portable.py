@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engagement import portable_hygiene, portable_parts
+from kpi_cli.engagement import portable_entrants, portable_hygiene, portable_parts
 from kpi_cli.engagement.base import EngagementBase, assemble, layout, trailing_diffs, trailing_from_diffs, window_days
 from kpi_cli.engagement.events import active_condition_nw, event_rules
 from kpi_cli.engagement.streamed import NO_HYGIENE
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 DAY_US = 86_400_000_000
 # The optional parts of the engagement table this path computes (see also portable_parts).
-PARTS = frozenset({"lifecycle", "trailing", "sessions", "counts", "accounts", "wau", "mau", "shares"})
+PARTS = frozenset({"lifecycle", "trailing", "sessions", "counts", "accounts", "wau", "mau", "shares", "entrants"})
 CHECK = "_check"
 
 
@@ -56,6 +56,8 @@ def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusio
     who = "account_id" if actor == "account" else "user_id"
     parquet = typed.src.columnar and all(f.lower().endswith(".parquet") for f in typed.src.files)
     if "sessions" in needs and "session_id" in typed.present:  # as streamed: an exported id may come back
+        return False
+    if "entrants" in needs and "properties" in typed.present:  # e-mails may be JSON fields: see portable_entrants
         return False
     return parquet and who in typed.present
 
@@ -76,15 +78,23 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     good = nw.col(CHECK).is_null()
     files = {path: i for i, path in enumerate(typed.src.files)}
     kept = good
+    user = nw.when(~nw.col("user_id").is_null()).then(nw.col("_key_user_id")) if "user_id" in typed.present else (
+        nw.lit(None, dtype=nw.Int64))
     if portable_hygiene.needed(typed.present):
         log = portable_hygiene.resolve(engine, log, typed.present, _paths(files), identified_only=identified_only)
         kept = nw.col(portable_hygiene.KEPT)
+        user = nw.col(portable_hygiene.ACTOR)
         if actor == "user":
             who = portable_hygiene.ACTOR
             log = log.with_columns(nw.col(who).alias(f"_key_{who}"))
     end: int | None = None
-    if req.last is not None or req.is_empty():
-        end = engine.collect(log.select(nw.when(kept).then(nw.col("timestamp")).max().alias("end")))["end"][0]
+    span: tuple[int, int] | None = None
+    if req.last is not None or req.is_empty() or "entrants" in needs:
+        at = nw.when(kept).then(nw.col("timestamp"))
+        found_span = engine.collect(log.select(at.min().alias("first"), at.max().alias("end")))
+        end = found_span["end"][0]
+        if end is not None:
+            span = (int(found_span["first"][0]), int(end))
     lo, hi = resolve_range(req, cal, as_of, end)
     grid, day_bounds, day_period = layout(cal, lo, hi, as_of, mau_days)
     windows = [m for m in OWN_GRAIN if m in needs and OWN_GRAIN[m] != cal.grain]
@@ -134,9 +144,13 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         parts += portable_parts.window_tables(engine, found, day_bounds, grid.starts, grid.first, grid.last, cal,
                                               windows, shares="shares" in needs)
     out = assemble(parts, periods.join(n_days, on="idx", how="left"), [], grid.first)
+    events = pl.DataFrame()
+    if "entrants" in needs and span is not None:
+        events = portable_entrants.events(engine, log, kept & ~nw.col(who).is_null(), f"_key_{who}", user, roles,
+                                          cal, typed, span)
     empty = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
     tables = table_counts(engine, found, grid.first) if lifecycle else {}
-    return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, pl.DataFrame(), tables=tables)
+    return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, events, tables=tables)
 
 
 def _paths(files: dict[str, int]) -> dict[str, int]:

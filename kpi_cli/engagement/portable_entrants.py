@@ -1,0 +1,87 @@
+"""The events the sign-up, account and feature metrics read, reduced on the engine without changing them.
+
+Those metrics (:mod:`kpi_cli.engagement.signups`) read the clean log (``who, ts, event, account_id,
+email, invitee_email, user``) in two ways only:
+
+- rows of the events their roles name (sign-ups, activation, onboarding, key actions, account
+  creations, invitations, features): each such row is kept, exact copies once;
+- any other row only through an actor's or account's first or last instant before or after some
+  instant, or its presence in a period or a window of at least a day (reactivation, weekly active
+  accounts, PQL user counts, first-seen): the earliest and the latest row of each (user, actor,
+  account, local day) stand for all of them, because a window of a day or more has at most one of
+  its ends inside any day, and periods are whole local days.
+
+So the engine returns the named rows and two rows per (user, actor, account, local day) of the
+rest, with no event name (they match no role); the metrics run unchanged on that, in Polars. A log
+with a ``properties`` column (where ``email`` or ``invitee_email`` may sit in JSON) keeps the
+Polars path.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import narwhals as nw
+import polars as pl
+
+if TYPE_CHECKING:
+    from kpi_cli.engagement.events import Roles
+    from kpi_cli.engines import Engine
+    from kpi_cli.parsing import Typed
+    from kpi_cli.periods import Calendar
+
+ROLES = ("signup", "activation", "onboarding", "key_actions", "account_created", "invite")
+
+
+def named(roles: Roles) -> list[str]:
+    """Every event name a sign-up, account or feature metric reads by name."""
+    names = {e for role in ROLES for e in roles.events(role)}
+    features = roles.names.get("features") or {}
+    if isinstance(features, dict):
+        for evs in features.values():
+            names.update([evs] if isinstance(evs, str) else [str(e) for e in evs])
+    return sorted(names)
+
+
+def events(engine: Engine, log: nw.LazyFrame, rows: nw.Expr, who: str, user: nw.Expr, roles: Roles,
+           cal: Calendar, typed: Typed, span: tuple[int, int]) -> pl.DataFrame:
+    """The reduced clean log of the ``rows`` (kept, with an actor): ``who`` (the actor's key column),
+    ``ts``, ``event``, ``account_id``, ``email``, ``invitee_email``, ``user`` (the user's key)."""
+    from kpi_cli.engagement.portable import day_of
+
+    present = set(typed.present) | set(typed.src.extra)
+    text = {c: nw.col(c) if c in present else nw.lit(None, dtype=nw.String) for c in
+            ("account_id", "email", "invitee_email")}
+    ts = nw.col("timestamp")
+    base = log.filter(rows).with_columns(nw.col(who).alias("_who"), user.alias("_user"))
+    names = named(roles)
+    values = [*typed.present, *typed.src.extra]
+    picked = [nw.col("_who").alias("who"), ts.alias("ts"), nw.col("event"), *[e.alias(c) for c, e in text.items()],
+              nw.col("_user").alias("user")]
+    # Exact copies once: one group per distinct row (every column of the source).
+    kept = (base.filter(nw.col("event").is_in(names)).group_by(*values)
+            .agg(nw.col("_who").min(), nw.col("_user").min()).select(*picked))
+    first, last = span
+    lo = cal.local_date(first)
+    days = (cal.local_date(last) - lo).days + 1
+    bounds = [cal.instant(lo + timedelta(days=i)) for i in range(days + 1)]
+    rest = day_of(engine, base.filter(~nw.col("event").is_in(names)).select(
+        "_who", "_user", "timestamp", text["account_id"].alias("account_id"),
+        nw.lit(value=True).alias("_counted")), bounds)
+    ends = rest.group_by("_user", "_who", "account_id", "day").agg(ts.min().alias("_lo"), ts.max().alias("_hi"))
+    none = nw.lit(None, dtype=nw.String)
+    other = [nw.col("_who").alias("who"), None, none.alias("event"), nw.col("account_id"), none.alias("email"),
+             none.alias("invitee_email"), nw.col("_user").alias("user")]
+    earliest = ends.select(*[c if c is not None else nw.col("_lo").alias("ts") for c in other])
+    latest = ends.filter(nw.col("_hi") != nw.col("_lo")).select(
+        *[c if c is not None else nw.col("_hi").alias("ts") for c in other])
+    found = [engine.collect(kept), engine.collect(earliest), engine.collect(latest)]
+
+    def key_type(column: str) -> pl.DataType:  # an empty result may come back without a type
+        types = [f.schema[column] for f in found if f.schema[column] != pl.Null]
+        return types[0] if types else pl.Int64()
+
+    schema = pl.Schema({"who": key_type("who"), "ts": pl.Int64(), "event": pl.String(), "account_id": pl.String(),
+                        "email": pl.String(), "invitee_email": pl.String(), "user": key_type("user")})
+    return pl.concat([f.cast(schema) for f in found])
