@@ -168,3 +168,22 @@ def test_the_place_of_a_row_whatever_its_files_are_called(tmp_path: Path, spy: l
     out = compute("active_users", data=given, month="2024-03", engine="duckdb")
     assert out["value"].to_list() == [8.0]
     assert spy == ["duckdb"]
+
+
+@pytest.mark.parametrize("branch", ["many files", "shared anonymous key"])
+def test_the_other_ways_to_the_same_places_and_map(tmp_path: Path, spy: list[str], branch: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row's file index by a join with the table of names (past FEW_FILES names), and the anonymous map
+    joined by its text (when two mapped ids share a 64-bit key): the hand-worked numbers again."""
+    from kpi_cli.engagement import portable_hygiene
+
+    if branch == "many files":
+        monkeypatch.setattr(portable_hygiene, "FEW_FILES", 0)
+    else:
+        monkeypatch.setattr(portable_hygiene, "_unique", lambda *_a: False)
+    data = _write(tmp_path / "hand", HAND)
+    assert compute("active_users", data=data, month="2024-03", engine="duckdb")["value"].to_list() == [8.0]
+    messy = _write(tmp_path / "messy", _messy(2))
+    kw = {"from_": "2024-03", "to": "2024-05", "tz": "America/New_York"}
+    assert_frame_equal(compute(IDS, data=messy, **kw), compute(IDS, data=messy, engine="duckdb", **kw))
+    assert spy == ["duckdb", "duckdb"]

@@ -16,14 +16,25 @@ from collections.abc import Callable
 
 import pytest
 
-from kpi_cli.engagement import base, portable, portable_hygiene, portable_parts, tables
+from kpi_cli.engagement import (
+    base,
+    portable,
+    portable_cohorts,
+    portable_entrants,
+    portable_funnel,
+    portable_hygiene,
+    portable_parts,
+    tables,
+)
 from kpi_cli.revenue import engine
 
 PORTABLE: list[Callable[..., object]] = [
     portable.checked, portable.pairs, portable.day_of, portable_parts.with_periods, portable.per_period,
     engine.change_points, engine.roll_forward, base.sessions,
     base.aggregate, base.trailing_diffs, tables.lifecycle_counts, tables.stickiness_counts,
-    portable_hygiene.resolve, portable_hygiene.earliest,
+    portable_hygiene.resolve, portable_hygiene.earliest, portable_entrants.plans, portable_cohorts.hits_plan,
+    portable_funnel.distinct_rows, portable_funnel.following_rows, portable_funnel.next_loose,
+    portable_funnel.next_strict, portable_funnel.first_in_window,
 ]
 # Polars names a portable function may use: building small tables for the engine.
 SMALL_TABLES = {"DataFrame", "concat", "Int64", "Int32", "UInt32", "Float64", "String", "Boolean", "Schema", "col",

@@ -182,7 +182,7 @@ def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFra
         if instant and typed.src.zones.get(c):
             msg = f"events: naive times read in {typed.src.zones[c]} are not supported on --engine {engine.name}"
             raise UsageError(msg, hint="write the timestamps as UTC instants, or use --engine polars")
-    keys = frozenset(c for c in ("user_id", "account_id", "anonymous_id") if c in present)
+    keys = frozenset(c for c in ("user_id", "account_id", "anonymous_id", "event_id") if c in present)
     columns = {c: typed.src.mapping[c] for c in present} | ({e: e for e in typed.src.extra} if extras else {})
     log = engine.scan(typed.src.files, columns, frozenset({"timestamp"}), keys)
     from kpi_cli.clean_proof import no_row_can_fail

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from kpi_cli.dataset import Dataset
     from kpi_cli.engagement.events import Exclusions, Roles
+    from kpi_cli.engines import Engine
     from kpi_cli.periods import Calendar
 
 DAY_US = 86_400_000_000
@@ -91,24 +92,41 @@ def inputs(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Rol
     entries = (entry.filter(pl.col("t0") >= bounds[0], pl.col("t0") < bounds[-1])
                .with_columns(slot(pl.col("t0"), bounds).alias("c0")))
     entered = engine.table(entries.select("who", "t0", pl.col("c0").cast(pl.Int64)))
-    acts = rows.filter(nw.col("_acting")).select("who", "timestamp").join(entered, on="who", how="inner").filter(
-        ts >= nw.col("t0"))
     if clock == "calendar":
         days = (starts[-1] - starts[0]).days
         day_bounds = [cal.instant(starts[0] + timedelta(days=i)) for i in range(days + 1)]
         day_period = pl.DataFrame({"day": list(range(days)),
                                    "_p": [slot_of(b, bounds) for b in day_bounds[:-1]]},
                                   schema={"day": pl.Int32, "_p": pl.Int64})
-        inside = acts.filter(ts < bounds[-1]).with_columns(nw.lit(value=True).alias("_counted"))
-        found = portable.day_of(engine, inside, day_bounds).join(engine.table(day_period), on="day", how="left")
+        plan = hits_plan(engine, rows, entered, end=bounds[-1], days=(day_bounds, day_period))
+    else:
+        plan = hits_plan(engine, rows, entered, end=bounds[-1], length_us=length_us)
+    hits = engine.collect(plan)
+    hits = hits.with_columns(pl.col("c0").cast(pl.Int64), pl.col("k").cast(pl.Int64))
+    return entries.select("who", "t0", pl.col("c0").cast(pl.Int64)), hits.lazy(), starts, bounds, complete_before
+
+
+def hits_plan(engine: Engine, rows: nw.LazyFrame, entered: nw.LazyFrame, *, end: int,
+              days: tuple[list[int], pl.DataFrame] | None = None, length_us: int = 0) -> nw.LazyFrame:
+    """``who, c0, k``: the distinct buckets of the ``_acting`` ``rows`` (``timestamp, who``) of the
+    ``entered`` actors (``who, t0, c0``) at or after their entry: the calendar period (``days``: local
+    day bounds and each day's period ``_p``; rows before ``end``) less the cohort's, else whole
+    ``length_us`` spans since the entry."""
+    from kpi_cli.engagement.portable import day_of
+
+    ts = nw.col("timestamp")
+    acts = rows.filter(nw.col("_acting")).select("who", "timestamp").join(entered, on="who", how="inner").filter(
+        ts >= nw.col("t0"))
+    if days is not None:
+        day_bounds, day_period = days
+        inside = acts.filter(ts < end).with_columns(nw.lit(value=True).alias("_counted"))
+        found = day_of(engine, inside, day_bounds).join(engine.table(day_period), on="day", how="left")
         k = nw.col("_p") - nw.col("c0")
     else:
         since = ts - nw.col("t0")  # ≥ 0: floor division as (x − x mod L) / L, exact below 2⁵³ µs
         found, k = acts, ((since - since % length_us) / length_us).cast(nw.Int64)
-    hits = engine.collect(found.select("who", "c0", k.alias("k")).group_by("who", "c0", "k").agg(
-        nw.len().alias("_n")).select("who", "c0", "k"))
-    hits = hits.with_columns(pl.col("c0").cast(pl.Int64), pl.col("k").cast(pl.Int64))
-    return entries.select("who", "t0", pl.col("c0").cast(pl.Int64)), hits.lazy(), starts, bounds, complete_before
+    return found.select("who", "c0", k.alias("k")).group_by("who", "c0", "k").agg(nw.len().alias("_n")).select(
+        "who", "c0", "k")
 
 
 def slot_of(instant: int, bounds: list[int]) -> int:

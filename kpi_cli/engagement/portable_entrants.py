@@ -48,35 +48,13 @@ def events(engine: Engine, log: nw.LazyFrame, rows: nw.Expr, who: str, user: nw.
            cal: Calendar, typed: Typed, span: tuple[int, int]) -> pl.DataFrame:
     """The reduced clean log of the ``rows`` (kept, with an actor): ``who`` (the actor's key column),
     ``ts``, ``event``, ``account_id``, ``email``, ``invitee_email``, ``user`` (the user's key)."""
-    from kpi_cli.engagement.portable import day_of
-
-    present = set(typed.present) | set(typed.src.extra)
-    text = {c: nw.col(c) if c in present else nw.lit(None, dtype=nw.String) for c in
-            ("account_id", "email", "invitee_email")}
-    ts = nw.col("timestamp")
-    base = log.filter(rows).with_columns(nw.col(who).alias("_who"), user.alias("_user"))
-    names = named(roles)
-    values = [*typed.present, *typed.src.extra]
-    picked = [nw.col("_who").alias("who"), ts.alias("ts"), nw.col("event"), *[e.alias(c) for c, e in text.items()],
-              nw.col("_user").alias("user")]
-    # Exact copies once: one group per distinct row (every column of the source).
-    kept = (base.filter(nw.col("event").is_in(names)).group_by(*values)
-            .agg(nw.col("_who").min(), nw.col("_user").min()).select(*picked))
     first, last = span
     lo = cal.local_date(first)
     days = (cal.local_date(last) - lo).days + 1
     bounds = [cal.instant(lo + timedelta(days=i)) for i in range(days + 1)]
-    rest = day_of(engine, base.filter(~nw.col("event").is_in(names)).select(
-        "_who", "_user", "timestamp", text["account_id"].alias("account_id"),
-        nw.lit(value=True).alias("_counted")), bounds)
-    ends = rest.group_by("_user", "_who", "account_id", "day").agg(ts.min().alias("_lo"), ts.max().alias("_hi"))
-    none = nw.lit(None, dtype=nw.String)
-    other = [nw.col("_who").alias("who"), None, none.alias("event"), nw.col("account_id"), none.alias("email"),
-             none.alias("invitee_email"), nw.col("_user").alias("user")]
-    earliest = ends.select(*[c if c is not None else nw.col("_lo").alias("ts") for c in other])
-    latest = ends.filter(nw.col("_hi") != nw.col("_lo")).select(
-        *[c if c is not None else nw.col("_hi").alias("ts") for c in other])
-    found = [engine.collect(kept), engine.collect(earliest), engine.collect(latest)]
+    columns = set(typed.present) | set(typed.src.extra)
+    found = [engine.collect(plan) for plan in plans(engine, log, rows, who, user, named(roles),
+                                                    [*typed.present, *typed.src.extra], columns, bounds)]
 
     def key_type(column: str) -> pl.DataType:  # an empty result may come back without a type
         types = [f.schema[column] for f in found if f.schema[column] != pl.Null]
@@ -85,3 +63,32 @@ def events(engine: Engine, log: nw.LazyFrame, rows: nw.Expr, who: str, user: nw.
     schema = pl.Schema({"who": key_type("who"), "ts": pl.Int64(), "event": pl.String(), "account_id": pl.String(),
                         "email": pl.String(), "invitee_email": pl.String(), "user": key_type("user")})
     return pl.concat([f.cast(schema) for f in found])
+
+
+def plans(engine: Engine, log: nw.LazyFrame, rows: nw.Expr, who: str, user: nw.Expr, names: list[str],
+          values: list[str], present: set[str], bounds: list[int]) -> list[nw.LazyFrame]:
+    """The three lazy results :func:`events` collects: the ``names``d rows (one per distinct row of the
+    source's ``values``), and the first and the last row of each (user, actor, account, local day of
+    ``bounds``) of the others."""
+    from kpi_cli.engagement.portable import day_of
+
+    text = {c: nw.col(c) if c in present else nw.lit(None, dtype=nw.String) for c in
+            ("account_id", "email", "invitee_email")}
+    ts = nw.col("timestamp")
+    base = log.filter(rows).with_columns(nw.col(who).alias("_who"), user.alias("_user"))
+    picked = [nw.col("_who").alias("who"), ts.alias("ts"), nw.col("event"), *[e.alias(c) for c, e in text.items()],
+              nw.col("_user").alias("user")]
+    # Exact copies once: one group per distinct row (every column of the source).
+    kept = (base.filter(nw.col("event").is_in(names)).group_by(*values)
+            .agg(nw.col("_who").min(), nw.col("_user").min()).select(*picked))
+    rest = day_of(engine, base.filter(~nw.col("event").is_in(names)).select(
+        "_who", "_user", "timestamp", text["account_id"].alias("account_id"),
+        nw.lit(value=True).alias("_counted")), bounds)
+    ends = rest.group_by("_user", "_who", "account_id", "day").agg(ts.min().alias("_lo"), ts.max().alias("_hi"))
+    none = nw.lit(None, dtype=nw.String)
+
+    def row(at: str) -> list[nw.Expr]:
+        return [nw.col("_who").alias("who"), nw.col(at).alias("ts"), none.alias("event"), nw.col("account_id"),
+                none.alias("email"), none.alias("invitee_email"), nw.col("_user").alias("user")]
+
+    return [kept, ends.select(*row("_lo")), ends.filter(nw.col("_hi") != nw.col("_lo")).select(*row("_hi"))]

@@ -7,6 +7,8 @@ written on Narwhals:
   statistics let the row checks be skipped).
 - Rows repeating an ``event_id`` keep the earliest timestamp, then the first row in the files
   (file index in the source's file list × 2⁴⁰ + line, as on Polars); the others are not *kept*.
+  The ids that may repeat are found by their 64-bit hashes (a shared hash only adds a candidate),
+  then decided by their text: the engine never holds a table of every id's text.
 - The anonymous → user map comes from every kept row carrying both ids: each anonymous id maps to
   the user of its earliest such row (timestamp, then place). Two user ids are never merged.
 - The actor of a row is its user id, else the user its anonymous id maps to, else the anonymous id
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engines import FILE, LINE
+from kpi_cli.engines import FILE, LINE, keep
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 ROW_FILE = 1 << 40  # as kpi_cli.engagement.hygiene: a row's place is file index × 2⁴⁰ + line
 KEPT, ACTOR = "_kept", "actor"
+FEW_FILES = 32  # up to this many names, a row's file index is found by comparing names
 IDS = ("event_id", "user_id", "anonymous_id")
 
 
@@ -57,26 +60,38 @@ def resolve(engine: Engine, log: nw.LazyFrame, present: Collection[str], files: 
     log = log.with_columns(nw.lit(None, dtype=nw.String).alias(c) for c in missing)
     log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c) for c in IDS)
     good = nw.col("_check").is_null()
-    places = pl.DataFrame({FILE: list(files), "_fi": list(files.values())}, schema={FILE: pl.String, "_fi": pl.Int64})
-    log = log.join(engine.table(places), on=FILE, how="left").with_columns(
-        (nw.col("_fi") * ROW_FILE + nw.col(LINE).cast(nw.Int64)).alias("_row")).drop("_fi")
+    log = with_places(engine, log, files)
     kept = good
     if "event_id" in present:
-        ided = log.filter(good & ~nw.col("event_id").is_null()).select("event_id", "timestamp", "_row")
-        winners = earliest(ided, "event_id").select("_row", nw.lit(value=True).alias("_win"))
-        log = log.join(winners, on="_row", how="left")
-        kept = good & (nw.col("event_id").is_null() | ~nw.col("_win").is_null())
+        # Most ids occur once: their 64-bit hashes find the few that may repeat (a shared hash only adds a
+        # candidate), those rows are decided by the id's text, and only the losers are joined back.
+        ided = log.filter(good & ~nw.col("event_id").is_null())
+        repeated = (ided.group_by("_key_event_id").agg(nw.len().alias("_n")).filter(nw.col("_n") > 1)
+                    .select("_key_event_id"))
+        clash = keep(engine, ided.join(repeated, on="_key_event_id", how="inner").select("event_id", "timestamp",
+                                                                                          "_row"))
+        winners = earliest(engine, clash, "event_id").select("_row", nw.lit(value=True).alias("_win"))
+        losers = keep(engine, clash.join(winners, on="_row", how="left").filter(nw.col("_win").is_null())
+                      .select("_row", nw.lit(value=True).alias("_lost")))
+        log = log.join(losers, on="_row", how="left")
+        kept = good & nw.col("_lost").is_null()
     has_user, has_anon = ~nw.col("user_id").is_null(), ~nw.col("anonymous_id").is_null()
     branches: list[tuple[nw.Expr, nw.Expr]] = []  # (when, actor key), first match wins
     if "user_id" in present:
         user_key = nw.col("_key_user_id") - nw.col("_key_user_id") % 2
         branches.append((has_user, user_key))
         if "anonymous_id" in present:
-            both = log.filter(kept & has_user & has_anon).select("anonymous_id", "timestamp", "_row",
-                                                                 user_key.alias("_mapped"))
-            log = log.join(earliest(both, "anonymous_id").select("anonymous_id", "_mapped"), on="anonymous_id",
-                           how="left")
-            branches.append((~nw.col("_mapped").is_null(), nw.col("_mapped")))
+            both = log.filter(kept & has_user & has_anon).select("anonymous_id", "_key_anonymous_id", "timestamp",
+                                                                 "_row", user_key.alias("_mapped"))
+            mapped = keep(engine, earliest(engine, both, "anonymous_id").select(
+                "anonymous_id", nw.col("anonymous_id").alias("_mapped_id"), "_mapped", "_key_anonymous_id"))
+            if _unique(engine, mapped, "_key_anonymous_id"):  # an integer join, the text compared after it
+                log = log.join(mapped.drop("anonymous_id"), on="_key_anonymous_id", how="left")
+                found = ~nw.col("_mapped").is_null() & (nw.col("_mapped_id") == nw.col("anonymous_id"))
+            else:
+                log = log.join(mapped.drop("_key_anonymous_id"), on="anonymous_id", how="left")
+                found = ~nw.col("_mapped").is_null()
+            branches.append((found.fill_null(value=False), nw.col("_mapped")))
     if "anonymous_id" in present and not identified_only:
         branches.append((has_anon, nw.col("_key_anonymous_id") - nw.col("_key_anonymous_id") % 2 + 1))
     actor: nw.Expr = nw.lit(None, dtype=nw.Int64)  # no id of a user at all
@@ -88,10 +103,40 @@ def resolve(engine: Engine, log: nw.LazyFrame, present: Collection[str], files: 
     return out.with_columns(kept.fill_null(value=False).alias(KEPT))
 
 
-def earliest(rows: nw.LazyFrame, key: str) -> nw.LazyFrame:
-    """Per ``key``, its earliest row of ``rows`` (timestamp, then ``_row``): that row, whole."""
+def with_places(engine: Engine, log: nw.LazyFrame, files: dict[str, int]) -> nw.LazyFrame:
+    """``log`` and ``_row``: each row's place, file index × 2⁴⁰ + line (``files``: a file's name → index).
+
+    A few files are told apart by comparing names (no join: every row would probe it); many by one join
+    with the small table of names.
+    """
+    line = nw.col(LINE).cast(nw.Int64)
+    if len(set(files.values())) == 1:
+        return log.with_columns((nw.lit(next(iter(files.values())) * ROW_FILE, dtype=nw.Int64) + line).alias("_row"))
+    if len(files) <= FEW_FILES:
+        index: nw.Expr = nw.lit(None, dtype=nw.Int64)
+        for name, i in files.items():
+            index = nw.when(nw.col(FILE) == name).then(nw.lit(i, dtype=nw.Int64)).otherwise(index)
+        return log.with_columns((index * ROW_FILE + line).alias("_row"))
+    places = pl.DataFrame({FILE: list(files), "_fi": list(files.values())}, schema={FILE: pl.String, "_fi": pl.Int64})
+    return log.join(engine.table(places), on=FILE, how="left").with_columns(
+        (nw.col("_fi") * ROW_FILE + line).alias("_row")).drop("_fi")
+
+
+def _unique(engine: Engine, frame: nw.LazyFrame, key: str) -> bool:
+    """True when no two rows of the (small, held) ``frame`` share ``key``."""
+    counts = engine.collect(frame.select(nw.len().alias("n"), nw.col(key).n_unique().alias("k")))
+    return bool(counts["n"][0] == counts["k"][0])
+
+
+def earliest(engine: Engine, rows: nw.LazyFrame, key: str) -> nw.LazyFrame:
+    """Per ``key``, its earliest row of ``rows`` (timestamp, then ``_row``): that row, whole.
+
+    ``rows`` is read twice (the first instant per key, then the rows at it); what is read from those
+    small results is held on the engine (:func:`kpi_cli.engines.keep`), or a SQL engine would read
+    ``rows`` again for each.
+    """
     ts = nw.col("timestamp")
-    first_at = rows.group_by(key).agg(ts.min().alias("_t0"))
-    at_first = rows.join(first_at, on=key, how="inner").filter(ts == nw.col("_t0"))
+    first_at = keep(engine, rows.group_by(key).agg(ts.min().alias("_t0")))
+    at_first = keep(engine, rows.join(first_at, on=key, how="inner").filter(ts == nw.col("_t0")))
     first_row = at_first.group_by(key).agg(nw.col("_row").min().alias("_r0"))
     return at_first.join(first_row, on=key, how="inner").filter(nw.col("_row") == nw.col("_r0")).drop("_t0", "_r0")
