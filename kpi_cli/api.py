@@ -96,7 +96,7 @@ class Run:
             base = portable.build(self.dataset, cal, req, as_of, roles, v["engine"], self.options.actor,
                                   self.options.mau_days, needs,
                                   parse_duration_days(self.options.session_gap, "--session-gap") * 86_400,
-                                  identified_only=self.options.identified_only)
+                                  identified_only=self.options.identified_only, by=by)
             self.info["hygiene"] = base.hygiene
             return base
         if streamed.applies(self.dataset, by=by, needs=needs, exclusions=self.exclusions, engine=v["engine"],

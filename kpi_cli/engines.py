@@ -63,14 +63,17 @@ class Engine(Protocol):
         ...
 
 
-def keep(engine: Engine, frame: nw.LazyFrame) -> nw.LazyFrame:
+def keep(engine: Engine, frame: nw.LazyFrame, *, small: bool = False) -> nw.LazyFrame:
     """``frame`` worked out once and held on the engine, for several results read from it.
 
     Without it an engine recomputes a lazy frame for every result (SQL engines inline it). An engine
-    without a ``keep`` method recomputes.
+    without a ``keep`` method recomputes, and so does one whose ``holds_small`` is false for a ``small``
+    intermediate result (Spark: caching those, each derived from cached ones, stalled local Spark).
     """
     held = getattr(engine, "keep", None)
-    return held(frame) if held is not None else frame
+    if held is None or (small and not getattr(engine, "holds_small", True)):
+        return frame
+    return held(frame)
 
 
 class PolarsEngine:
@@ -202,6 +205,7 @@ class SparkEngine:
 
     name = "spark"
     near_data = False
+    holds_small = False  # see keep()
     money = DECIMAL  # Narwhals' Spark backend has no Int128: money sums are exact decimals there
 
     def __init__(self, master: str = "local[2]", conf: dict[str, str] | None = None,

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engagement import portable_entrants, portable_hygiene, portable_parts
+from kpi_cli.engagement import portable_entrants, portable_groups, portable_hygiene, portable_parts
 from kpi_cli.engagement.base import EngagementBase, assemble, layout, trailing_diffs, trailing_from_diffs, window_days
 from kpi_cli.engagement.events import active_condition_nw, event_rules
+from kpi_cli.engagement.groups import internal_names
 from kpi_cli.engagement.streamed import NO_HYGIENE
 from kpi_cli.engagement.windows import OWN_GRAIN
 from kpi_cli.engines import FILE, LINE, engine_for, keep
@@ -42,17 +43,23 @@ if TYPE_CHECKING:
 DAY_US = 86_400_000_000
 # The optional parts of the engagement table this path computes (see also portable_parts).
 PARTS = frozenset({"lifecycle", "trailing", "sessions", "counts", "accounts", "wau", "mau", "shares", "entrants"})
+BY_PARTS = frozenset({"trailing", "counts", "accounts", "wau", "mau", "shares"})  # the parts with --by here
 CHECK = "_check"
 
 
 def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusions: Exclusions | None,
             engine: str, actor: str = "user") -> bool:
-    """True for a run on another engine than Polars that reads the active-user table of a Parquet log
-    alone (no ``--by``, no exclusions, no ``-v``); event ids and anonymous ids are cleaned on the
-    engine (:mod:`kpi_cli.engagement.portable_hygiene`)."""
-    if engine == "polars" or by or exclusions or ds.audit or not needs <= PARTS or not ds.has("events"):
+    """True for a run on another engine than Polars that reads the engagement table of a Parquet log
+    (no exclusions, no ``-v``); event ids and anonymous ids are cleaned on the engine
+    (:mod:`kpi_cli.engagement.portable_hygiene`). ``--by`` text columns of the log or customer
+    attributes (:mod:`kpi_cli.engagement.portable_groups`) for the parts in :data:`BY_PARTS`."""
+    if engine == "polars" or exclusions or ds.audit or not needs <= PARTS or not ds.has("events"):
+        return False
+    if by and not needs <= BY_PARTS:
         return False
     typed = ds.typed("events", rules=event_rules)
+    if by and not portable_groups.portable(ds, typed, by):
+        return False
     who = "account_id" if actor == "account" else "user_id"
     parquet = typed.src.columnar and all(f.lower().endswith(".parquet") for f in typed.src.files)
     if "sessions" in needs and "session_id" in typed.present:  # as streamed: an exported id may come back
@@ -64,7 +71,8 @@ def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusio
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, engine_name: str,
           actor: str = "user", mau_days: int = 30, needs: frozenset[str] = frozenset(),
-          session_gap_s: float = 1800.0, *, identified_only: bool = False) -> EngagementBase:
+          session_gap_s: float = 1800.0, *, identified_only: bool = False, by: tuple[str, ...] = ()
+          ) -> EngagementBase:
     """The engagement table of :func:`kpi_cli.engagement.streamed.build` (no optional parts), on
     ``engine_name``: one scan of the log for a named range (the default range and ``--last`` need the
     data's end first: one scan more)."""
@@ -74,7 +82,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     who = "user_id" if actor == "user" else "account_id"
     engine = engine_for(engine_name)
     typed = ds.typed("events", rules=event_rules)
-    log = checked(engine, typed, extras="counts" in needs)
+    log = checked(engine, typed, extras="counts" in needs or any(d in typed.src.extra for d in by))
     good = nw.col(CHECK).is_null()
     files = {path: i for i, path in enumerate(typed.src.files)}
     kept = good
@@ -87,6 +95,9 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         if actor == "user":
             who = portable_hygiene.ACTOR
             log = log.with_columns(nw.col(who).alias(f"_key_{who}"))
+    keys = internal_names(by)
+    if by:
+        log = portable_groups.with_groups(engine, log, ds, typed, by, keys)
     end: int | None = None
     span: tuple[int, int] | None = None
     if req.last is not None or req.is_empty() or "entrants" in needs:
@@ -105,10 +116,10 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     counted = kept & ~nw.col(who).is_null() & acting
     lifecycle = "lifecycle" in needs
     found = pairs(engine, log, counted, who, day_bounds, day_period, before=lifecycle,
-                  kept=None if kept is good else kept)
+                  kept=None if kept is good else kept, keys=keys)
     if needs:  # several results read the pairs: worked out once
         found = keep(engine, found)
-    groups = engine.collect(per_period(found))
+    groups = engine.collect(per_period(found, keys))
     rows, n_good, last = (int(groups["_rows"].sum()), int(groups["_good"].sum()), groups["_end"].max())
     flagged = pl.DataFrame(schema={"_file": pl.UInt32, "_line": pl.Int64, "_check": pl.UInt16})
     if rows - n_good:
@@ -126,31 +137,31 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         raise DataError(msg, hint="check the export, or run `kpi validate`")
     grid = replace(grid, complete_before=min(as_of, int(last)))  # type: ignore[arg-type]
     table = groups.filter(pl.col("idx") >= 0).select(
-        pl.col("idx").cast(pl.Int64), pl.col("dau_sum").cast(pl.UInt32), pl.col("active").cast(pl.UInt32))
+        *keys, pl.col("idx").cast(pl.Int64), pl.col("dau_sum").cast(pl.UInt32), pl.col("active").cast(pl.UInt32))
     periods = grid.periods().select("idx", "period", "complete")
     n_days = day_period.group_by("idx").agg(pl.len().cast(pl.Float64).alias("days"))
     parts = [table]
     if "trailing" in needs:
-        in_days = found.filter(nw.col("day") >= 0).select("who", nw.col("day").cast(nw.Int64))
-        diffs = engine.collect(trailing_diffs(in_days, day_period.height, mau_days, []))
-        parts.append(trailing_from_diffs(diffs, day_period, []))
+        in_days = found.filter(nw.col("day") >= 0).select(*keys, "who", nw.col("day").cast(nw.Int64))
+        diffs = engine.collect(trailing_diffs(in_days, day_period.height, mau_days, keys))
+        parts.append(trailing_from_diffs(diffs, day_period, keys))
     if "counts" in needs:
         values = [*typed.present, *typed.src.extra]
         parts.append(portable_parts.counts(engine, log, kept, who, acting, roles, day_bounds, day_period, values,
-                                           accounts="accounts" in needs))
+                                           accounts="accounts" in needs, keys=keys))
     if "sessions" in needs:
         parts.append(portable_parts.session_table(engine, log, counted, who, day_bounds, day_period, session_gap_s))
     if windows or "shares" in needs:
         parts += portable_parts.window_tables(engine, found, day_bounds, grid.starts, grid.first, grid.last, cal,
-                                              windows, shares="shares" in needs)
-    out = assemble(parts, periods.join(n_days, on="idx", how="left"), [], grid.first)
+                                              windows, shares="shares" in needs, keys=keys)
+    out = assemble(parts, periods.join(n_days, on="idx", how="left"), keys, grid.first)
     events = pl.DataFrame()
     if "entrants" in needs and span is not None:
         events = portable_entrants.events(engine, log, kept & ~nw.col(who).is_null(), f"_key_{who}", user, roles,
                                           cal, typed, span)
     empty = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
     tables = table_counts(engine, found, grid.first) if lifecycle else {}
-    return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, events, tables=tables)
+    return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, events, list(by), keys, tables=tables)
 
 
 def _paths(files: dict[str, int]) -> dict[str, int]:
@@ -188,9 +199,14 @@ def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFra
     from kpi_cli.clean_proof import no_row_can_fail
 
     # The statistics show no null, empty or out-of-range value: no check per row (read here: not on a cluster).
-    if engine.near_data and no_row_can_fail(typed):
-        return log.with_columns(nw.lit(None, dtype=nw.Int64).alias(CHECK))
     text = [c for c in present if c != "timestamp"]
+    if engine.near_data and no_row_can_fail(typed):
+        # Empty text is still missing in the columns no check reads (the proof counts empties only where a
+        # "missing value" check would fail): a blank account id is no account (found by tests/test_engine_by.py).
+        proven = {column for column, _expr, reason in typed.checks if reason == "missing value"}
+        log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c)
+                               for c in text if c not in proven)
+        return log.with_columns(nw.lit(None, dtype=nw.Int64).alias(CHECK))
     # As the Polars parse of the events log: empty text is a missing value (not trimmed: speed).
     log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c) for c in text)
     ts = nw.col("timestamp")
@@ -215,31 +231,35 @@ def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFra
 
 
 def pairs(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bounds: list[int],
-          day_period: pl.DataFrame, *, before: bool = False, kept: nw.Expr | None = None) -> nw.LazyFrame:
+          day_period: pl.DataFrame, *, before: bool = False, kept: nw.Expr | None = None,
+          keys: list[str] | None = None) -> nw.LazyFrame:
     """``day, idx, who, _n, _g, _m`` from one scan of the checked ``log``: the distinct (day, actor)
     pairs of the ``counted`` rows in the days' span, with the period ``idx`` of each day.
 
     Every other row lands in day and period -2 with no actor, so the row (``_n``), good-row (``_g``)
     and last-good-instant (``_m``) figures, summed over all pairs, come from the same scan. With
     ``before``, counted rows before the first day are kept as day and period -1 (for first-seen).
-    With ``kept`` (hygiene's survivors), the last instant is that of the last kept row.
+    With ``kept`` (hygiene's survivors), the last instant is that of the last kept row; with ``keys``
+    (group columns) the pairs are (day, group…, actor).
     A row's local day: :func:`day_of`.
     """
     ts = nw.col("timestamp")
     good = nw.col(CHECK).is_null()
     early = (counted & (ts < day_bounds[0])) if before else nw.lit(value=False)
     counted = counted & (ts >= day_bounds[0]) & (ts < day_bounds[-1])
-    rows = log.select(ts, good.alias("_ok"), counted.fill_null(value=False).alias("_counted"),
+    keys = keys or []
+    rows = log.select(ts, *keys, good.alias("_ok"), counted.fill_null(value=False).alias("_counted"),
                       early.fill_null(value=False).alias("_early"), nw.col(f"_key_{who}").alias("_who"),
                       (good if kept is None else kept).fill_null(value=False).alias("_last"))
     keyed = day_of(engine, rows, day_bounds).select(
         nw.when(nw.col("_counted")).then(nw.col("day")).when(nw.col("_early")).then(-1).otherwise(-2)
         .cast(nw.Int32).alias("day"),
         nw.when(nw.col("_counted") | nw.col("_early")).then(nw.col("_who")).alias("who"),
+        *[nw.when(nw.col("_counted") | nw.col("_early")).then(nw.col(k)).alias(k) for k in keys],
         nw.when(nw.col("_ok")).then(ts).alias("_at"),
         *([] if kept is None else [nw.when(nw.col("_last")).then(ts).alias("_kept_at")]))
     # Good rows are the non-null instants: a count, not a sum of booleans (128-bit on DuckDB).
-    found = keyed.group_by("day", "who").agg(nw.len().alias("_n"), nw.col("_at").count().alias("_g"),
+    found = keyed.group_by("day", *keys, "who").agg(nw.len().alias("_n"), nw.col("_at").count().alias("_g"),
                                              nw.col("_at" if kept is None else "_kept_at").max().alias("_m"))
     periods = pl.concat([day_period.select(pl.col("day").cast(pl.Int32), pl.col("idx").cast(pl.Int64)),
                          pl.DataFrame({"day": [-2, -1], "idx": [-2, -1]}, schema={"day": pl.Int32, "idx": pl.Int64})])
@@ -269,10 +289,10 @@ def day_of(engine: Engine, rows: nw.LazyFrame, day_bounds: list[int]) -> nw.Lazy
     return joined.with_columns(day.cast(nw.Int32).alias("day")).drop("_g", "_lo", "_hi")
 
 
-def per_period(found: nw.LazyFrame) -> nw.LazyFrame:
+def per_period(found: nw.LazyFrame, keys: list[str] | None = None) -> nw.LazyFrame:
     """``idx, dau_sum, active, _rows, _good, _end`` from :func:`pairs`: per period, Σ over its days of
     distinct actors, and distinct actors (periods -1 and -2 carry the figures of the other rows)."""
-    return found.group_by("idx").agg(
+    return found.group_by("idx", *(keys or [])).agg(
         nw.len().alias("dau_sum"), nw.col("who").n_unique().alias("active"), nw.col("_n").sum().alias("_rows"),
         nw.col("_g").sum().alias("_good"), nw.col("_m").max().alias("_end"))
 

@@ -136,7 +136,7 @@ def earliest(engine: Engine, rows: nw.LazyFrame, key: str) -> nw.LazyFrame:
     ``rows`` again for each.
     """
     ts = nw.col("timestamp")
-    first_at = keep(engine, rows.group_by(key).agg(ts.min().alias("_t0")))
-    at_first = keep(engine, rows.join(first_at, on=key, how="inner").filter(ts == nw.col("_t0")))
+    first_at = keep(engine, rows.group_by(key).agg(ts.min().alias("_t0")), small=True)
+    at_first = keep(engine, rows.join(first_at, on=key, how="inner").filter(ts == nw.col("_t0")), small=True)
     first_row = at_first.group_by(key).agg(nw.col("_row").min().alias("_r0"))
     return at_first.join(first_row, on=key, how="inner").filter(nw.col("_row") == nw.col("_r0")).drop("_t0", "_r0")

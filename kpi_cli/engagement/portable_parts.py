@@ -46,31 +46,33 @@ def with_periods(engine: Engine, rows: nw.LazyFrame, day_bounds: list[int], day_
 
 
 def counts(engine: Engine, log: nw.LazyFrame, good: nw.Expr, who: str, acting: nw.Expr, roles: Roles,
-           day_bounds: list[int], day_period: pl.DataFrame, values: list[str], *, accounts: bool) -> pl.DataFrame:
-    """``idx, logins, key_actions, invites`` (and ``active_accounts``): base.aggregate's counts.
+           day_bounds: list[int], day_period: pl.DataFrame, values: list[str], *, accounts: bool,
+           keys: list[str] | None = None) -> pl.DataFrame:
+    """``keys…, idx, logins, key_actions, invites`` (and ``active_accounts``): base.aggregate's counts.
 
     ``values`` names every column of the source as scanned (an exact duplicate is equal in all of them);
-    ``acting`` marks a row that makes its actor active.
+    ``acting`` marks a row that makes its actor active; ``keys`` are group columns of the rows.
     """
+    keys = keys or []
     ts = nw.col("timestamp")
     inside = good & ~nw.col(who).is_null() & (ts >= day_bounds[0]) & (ts < day_bounds[-1])
     names = sorted({e for role, _ in ROLES for e in roles.events(role)})
-    out = pl.DataFrame({"idx": pl.Series([], dtype=pl.Int64)})
+    out = pl.DataFrame({**{k: pl.Series([], dtype=pl.String) for k in keys}, "idx": pl.Series([], dtype=pl.Int64)})
     if names:
-        rows = with_periods(engine, log.filter(inside, nw.col("event").is_in(names)).select(*values), day_bounds,
-                            day_period)
-        distinct = rows.filter(nw.col("idx") >= 0).group_by("idx", *values).agg(nw.len().alias("_copies"))
-        per_event = engine.collect(distinct.group_by("idx", "event").agg(nw.len().alias("n")))
+        rows = with_periods(engine, log.filter(inside, nw.col("event").is_in(names)).select(*values, *keys),
+                            day_bounds, day_period)
+        distinct = rows.filter(nw.col("idx") >= 0).group_by("idx", *values, *keys).agg(nw.len().alias("_copies"))
+        per_event = engine.collect(distinct.group_by(*keys, "idx", "event").agg(nw.len().alias("n")))
         per_event = per_event.with_columns(pl.col("idx").cast(pl.Int64), pl.col("n").cast(pl.Int64))
-        out = per_event.group_by("idx").agg(
+        out = per_event.group_by(*keys, "idx").agg(
             [pl.col("n").filter(pl.col("event").is_in(roles.events(role))).sum().alias(name) for role, name in ROLES])
     if accounts:
         rows = with_periods(engine, log.filter(inside & acting & ~nw.col("account_id").is_null())
-                            .select("timestamp", "_key_account_id"), day_bounds, day_period)
-        pairs = rows.filter(nw.col("idx") >= 0).group_by("idx", "_key_account_id").agg(nw.len().alias("_n"))
-        active = engine.collect(pairs.group_by("idx").agg(nw.len().alias("active_accounts")))
+                            .select("timestamp", "_key_account_id", *keys), day_bounds, day_period)
+        pairs = rows.filter(nw.col("idx") >= 0).group_by(*keys, "idx", "_key_account_id").agg(nw.len().alias("_n"))
+        active = engine.collect(pairs.group_by(*keys, "idx").agg(nw.len().alias("active_accounts")))
         active = active.with_columns(pl.col("idx").cast(pl.Int64), pl.col("active_accounts").cast(pl.Int64))
-        out = out.join(active, on="idx", how="full", coalesce=True)
+        out = out.join(active, on=[*keys, "idx"], how="full", coalesce=True)
     return out
 
 
@@ -91,11 +93,15 @@ def session_table(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str,
 
 
 def window_tables(engine: Engine, found: nw.LazyFrame, day_bounds: list[int], starts: list, first: int, last: int,
-                  cal: Calendar, windows: list[str], *, shares: bool) -> list[pl.DataFrame]:
-    """WAU/MAU off their grain (``windows``) and, with ``shares``, the calendar shares, from the pairs."""
-    pairs = engine.collect(found.filter(nw.col("day") >= 0).select("day", "who"))
-    log = pairs.select(pl.col("who"), pl.lit(pl.Series(day_bounds, dtype=pl.Int64)).gather(pl.col("day")).alias("ts"))
-    out = [window_counts(log, starts, first, last, cal, m, []) for m in windows if m in OWN_GRAIN]
+                  cal: Calendar, windows: list[str], *, shares: bool, keys: list[str] | None = None
+                  ) -> list[pl.DataFrame]:
+    """WAU/MAU off their grain (``windows``) and, with ``shares``, the calendar shares, from the pairs
+    (per group of ``keys``)."""
+    keys = keys or []
+    pairs = engine.collect(found.filter(nw.col("day") >= 0).select("day", "who", *keys))
+    log = pairs.select(pl.col("who"), pl.lit(pl.Series(day_bounds, dtype=pl.Int64)).gather(pl.col("day")).alias("ts"),
+                       *keys)
+    out = [window_counts(log, starts, first, last, cal, m, keys) for m in windows if m in OWN_GRAIN]
     if shares:
-        out.append(calendar_shares(log, starts, first, cal))
+        out.append(calendar_shares(log, starts, first, cal, tuple(keys)))
     return out
