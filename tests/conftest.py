@@ -79,3 +79,25 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result
         return runner.invoke(app, [str(a) for a in args], env={"NO_COLOR": "1", **(env or {})})
 
     return invoke
+
+
+def spy_on(monkeypatch: pytest.MonkeyPatch, module: object, name: str,
+           engine_of: Callable[[tuple], str]) -> list[str]:
+    """Record, per call of ``module.name``, the engine it ran on (``engine_of(args)``), calling through."""
+    ran: list[str] = []
+    real = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        ran.append(engine_of(args))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return ran
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The engines the portable engagement path (``portable.build``) ran on."""
+    from kpi_cli.engagement import portable
+
+    return spy_on(monkeypatch, portable, "build", lambda args: args[5])

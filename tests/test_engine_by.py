@@ -20,23 +20,8 @@ from test_engine_cohorts import _with_signups
 from test_engine_hygiene import SCHEMA
 
 from kpi_cli import compute
-from kpi_cli.engagement import portable
 
 IDS = "dau,wau,mau,active_users,active_accounts,dau_mau,wau_mau,dau_wau,logins_per_user,invites_per_user"
-
-
-@pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The engines the portable path ran on."""
-    ran: list[str] = []
-    real = portable.build
-
-    def counted(*args, **kwargs):
-        ran.append(args[5])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(portable, "build", counted)
-    return ran
 
 
 def _write(folder: Path, parts: list[list[tuple]], *, ids: bool) -> Path:

@@ -15,24 +15,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from test_engine_hygiene import SCHEMA, _messy, _write
+from test_engine_hygiene import _messy, _write
 
 from kpi_cli import cohort
 from kpi_cli.engagement import portable_cohorts
+from tests.conftest import spy_on
 
 
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The engines the portable cohort inputs were worked out on."""
-    ran: list[str] = []
-    real = portable_cohorts.inputs
-
-    def counted(*args, **kwargs):
-        ran.append(args[5])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(portable_cohorts, "inputs", counted)
-    return ran
+    return spy_on(monkeypatch, portable_cohorts, "inputs", lambda args: args[5])
 
 
 def _row(day: str, hour: int, event: str, user: str) -> tuple:
@@ -140,4 +133,3 @@ def test_a_log_without_accounts_is_the_same_error(tmp_path: Path) -> None:
         cohort(data=data, of="accounts", period="month", engine="duckdb")
 
 
-assert SCHEMA  # the log's columns, shared with test_engine_hygiene

@@ -19,7 +19,6 @@ from test_engine_cohorts import _with_signups
 from test_engine_hygiene import SCHEMA
 
 from kpi_cli import compute
-from kpi_cli.engagement import portable
 
 CONFIG = """[events]
 activation = ["export"]
@@ -39,20 +38,6 @@ SPECIALS = ("new_signups,signup_growth_rate,activation_rate,time_to_first_value,
             "onboarding_completion_rate,reactivation_rate,w2wai,w2wai_count,pqls,invite_acceptance_rate,"
             "viral_coefficient,dau")
 FEATURES = "feature_adoption_rate,feature_retention_rate"
-
-
-@pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The engines the portable path ran on."""
-    ran: list[str] = []
-    real = portable.build
-
-    def counted(*args, **kwargs):
-        ran.append(args[5])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(portable, "build", counted)
-    return ran
 
 
 def _write(folder: Path, parts: list[list[tuple]], *, ids: bool) -> Path:

@@ -18,6 +18,7 @@ from test_engine_hygiene import _write
 
 from kpi_cli import funnel
 from kpi_cli.engagement import portable_funnel
+from tests.conftest import spy_on
 
 PLAIN = ("event_id", "anonymous_id")
 
@@ -25,15 +26,7 @@ PLAIN = ("event_id", "anonymous_id")
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The engines the portable funnel ran on."""
-    ran: list[str] = []
-    real = portable_funnel.reach
-
-    def counted(*args, **kwargs):
-        ran.append(args[0].engine.name)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(portable_funnel, "reach", counted)
-    return ran
+    return spy_on(monkeypatch, portable_funnel, "reach", lambda args: args[0].engine.name)
 
 
 def _r(day: int, hour: int, event: str, user: str) -> tuple:

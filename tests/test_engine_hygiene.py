@@ -17,24 +17,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from kpi_cli import compute, lifecycle, stickiness
-from kpi_cli.engagement import portable
 
 SCHEMA = {"timestamp": pl.Datetime("us"), "event": pl.String, "user_id": pl.String, "anonymous_id": pl.String,
           "event_id": pl.String, "account_id": pl.String}
-
-
-@pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The engines the portable path ran on."""
-    ran: list[str] = []
-    real = portable.build
-
-    def counted(*args, **kwargs):
-        ran.append(args[5])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(portable, "build", counted)
-    return ran
 
 
 def _write(folder: Path, parts: list[list[tuple]], drop: tuple[str, ...] = ()) -> Path:

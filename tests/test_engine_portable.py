@@ -23,20 +23,6 @@ ACTIVE = "dau,mau,dau_mau,active_users"
 
 
 @pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The engines the portable path ran on."""
-    ran: list[str] = []
-    real = portable.build
-
-    def counted(*args, **kwargs):
-        ran.append(args[5])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(portable, "build", counted)
-    return ran
-
-
-@pytest.fixture
 def plain(tmp_path: Path) -> Path:
     _log().write_parquet(tmp_path / "events.parquet", row_group_size=500)
     return tmp_path

@@ -28,7 +28,6 @@ from test_streamed import CASES, _log
 
 from kpi_cli import api, compute, engines, money
 from kpi_cli.api import Run, _options
-from kpi_cli.engagement import portable
 from kpi_cli.errors import BadRowsError, KpiError, UsageError
 from kpi_cli.registry import METRICS
 from kpi_cli.revenue import engine as revenue_engine
@@ -49,20 +48,6 @@ def spark() -> Iterator[engines.SparkEngine]:
     yield engine
     engine.spark.stop()
     engines.engine_for.cache_clear()
-
-
-@pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The engines the portable path ran on."""
-    ran: list[str] = []
-    real = portable.build
-
-    def counted(*args, **kwargs):
-        ran.append(args[5])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(portable, "build", counted)
-    return ran
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,8 @@ from kpi_cli.periods import resolve_range
 from kpi_cli.values import MAX_INSTANT, MIN_INSTANT
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from kpi_cli.dataset import Dataset
     from kpi_cli.engagement.events import Exclusions, Roles
     from kpi_cli.engines import Engine
@@ -84,17 +86,15 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     typed = ds.typed("events", rules=event_rules)
     log = checked(engine, typed, extras="counts" in needs or any(d in typed.src.extra for d in by))
     good = nw.col(CHECK).is_null()
-    files = {path: i for i, path in enumerate(typed.src.files)}
-    kept = good
-    user = nw.when(~nw.col("user_id").is_null()).then(nw.col("_key_user_id")) if "user_id" in typed.present else (
-        nw.lit(None, dtype=nw.Int64))
-    if portable_hygiene.needed(typed.present):
-        log = portable_hygiene.resolve(engine, log, typed.present, _paths(files), identified_only=identified_only)
-        kept = nw.col(portable_hygiene.KEPT)
-        user = nw.col(portable_hygiene.ACTOR)
-        if actor == "user":
-            who = portable_hygiene.ACTOR
-            log = log.with_columns(nw.col(who).alias(f"_key_{who}"))
+    files = file_indexes(typed)
+    log, kept = cleaned(engine, log, typed, identified_only=identified_only)
+    user_key, has_user = actor_of(typed.present, account=False)
+    hygiene = portable_hygiene.needed(typed.present)
+    users = "user_id" in typed.present or hygiene  # the resolved actor of an anonymous-only log is a user
+    user = nw.when(has_user).then(nw.col(user_key)) if users else nw.lit(None, dtype=nw.Int64)
+    if hygiene and actor == "user":
+        who = portable_hygiene.ACTOR
+        log = log.with_columns(nw.col(who).alias(f"_key_{who}"))
     keys = internal_names(by)
     if by:
         log = portable_groups.with_groups(engine, log, ds, typed, by, keys)
@@ -116,7 +116,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     counted = kept & ~nw.col(who).is_null() & acting
     lifecycle = "lifecycle" in needs
     found = pairs(engine, log, counted, who, day_bounds, day_period, before=lifecycle,
-                  kept=None if kept is good else kept, keys=keys)
+                  kept=kept if hygiene else None, keys=keys)
     if needs:  # several results read the pairs: worked out once
         found = keep(engine, found)
     groups = engine.collect(per_period(found, keys))
@@ -124,7 +124,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     flagged = pl.DataFrame(schema={"_file": pl.UInt32, "_line": pl.Int64, "_check": pl.UInt16})
     if rows - n_good:
         bad = engine.collect(log.filter(~good).select(FILE, LINE, CHECK))
-        flagged = bad.select(pl.col(FILE).replace_strict(_paths(files), return_dtype=pl.UInt32).alias("_file"),
+        flagged = bad.select(pl.col(FILE).replace_strict(files, return_dtype=pl.UInt32).alias("_file"),
                              pl.col(LINE).cast(pl.Int64).alias("_line"), pl.col(CHECK).cast(pl.UInt16))
     report = ds.settle(typed, flagged, rows)
     report.duplicates = None  # not looked for: they cannot change a distinct count
@@ -164,15 +164,29 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, events, list(by), keys, tables=tables)
 
 
-def _paths(files: dict[str, int]) -> dict[str, int]:
-    """Each file's index, under the path the engine names it by (DuckDB may normalise it)."""
-    from pathlib import Path
+def cleaned(engine: Engine, log: nw.LazyFrame, typed: Typed, *, identified_only: bool
+            ) -> tuple[nw.LazyFrame, nw.Expr]:
+    """The checked ``log`` through event hygiene where its columns need it, and the condition of a row
+    that counts (good, and kept by hygiene)."""
+    if not portable_hygiene.needed(typed.present):
+        return log, nw.col(CHECK).is_null()
+    log = portable_hygiene.resolve(engine, log, typed.present, file_indexes(typed), identified_only=identified_only)
+    return log, nw.col(portable_hygiene.KEPT)
 
-    out = dict(files)
-    for path, i in files.items():
-        out.setdefault(str(Path(path).resolve()), i)
-        out.setdefault(str(Path(path).absolute()), i)
-    return out
+
+def actor_of(present: Collection[str], *, account: bool) -> tuple[str, nw.Expr]:
+    """The key column of a row's actor after :func:`cleaned`, and the condition that it has one."""
+    if account:
+        return "_key_account_id", ~nw.col("account_id").is_null()
+    if portable_hygiene.needed(present):
+        return portable_hygiene.ACTOR, ~nw.col(portable_hygiene.ACTOR).is_null()
+    return "_key_user_id", ~nw.col("user_id").is_null()
+
+
+def file_indexes(typed: Typed) -> dict[str, int]:
+    """Each file's index in the source's file list, by the name every engine gives a row's file (the
+    given one: :func:`kpi_cli.engines.reported_as`)."""
+    return {path: i for i, path in enumerate(typed.src.files)}
 
 
 def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFrame:

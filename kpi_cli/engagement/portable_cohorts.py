@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engagement import portable, portable_hygiene
+from kpi_cli.engagement import portable
 from kpi_cli.engagement.events import active_condition_nw, event_rules
 from kpi_cli.engines import engine_for
 from kpi_cli.errors import DataError
@@ -54,17 +54,9 @@ def inputs(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Rol
     engine = engine_for(engine_name)
     typed = ds.typed("events", rules=event_rules)
     log = portable.checked(engine, typed)
-    kept = nw.col(portable.CHECK).is_null()
-    files = {path: i for i, path in enumerate(typed.src.files)}
-    if portable_hygiene.needed(typed.present):
-        log = portable_hygiene.resolve(engine, log, typed.present, portable._paths(files),
-                                       identified_only=identified_only)
-        kept = nw.col(portable_hygiene.KEPT)
-    who_key = nw.col("_key_account_id" if of == "accounts" else
-                     portable_hygiene.ACTOR if portable_hygiene.needed(typed.present) else "_key_user_id")
-    has_who = ~nw.col("account_id" if of == "accounts" else "user_id").is_null()
-    if of == "users" and portable_hygiene.needed(typed.present):
-        has_who = ~who_key.is_null()
+    log, kept = portable.cleaned(engine, log, typed, identified_only=identified_only)
+    key, has_who = portable.actor_of(typed.present, account=of == "accounts")
+    who_key = nw.col(key)
     signups = roles.events("signup")
     ts = nw.col("timestamp")
     signup = nw.col("event").is_in(signups) if signups else nw.lit(value=False)

@@ -23,7 +23,7 @@ import polars as pl
 
 from kpi_cli.engagement import portable, portable_hygiene
 from kpi_cli.engagement.events import event_rules
-from kpi_cli.engines import FILE, LINE, engine_for
+from kpi_cli.engines import engine_for
 
 if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
@@ -44,25 +44,11 @@ class Log:
         self.engine = engine = engine_for(engine_name)
         typed = ds.typed("events", rules=event_rules)
         log = portable.checked(engine, typed, extras=True)
-        files = {path: i for i, path in enumerate(typed.src.files)}
-        kept = nw.col(portable.CHECK).is_null()
-        hygiene = portable_hygiene.needed(typed.present)
-        if hygiene:
-            log = portable_hygiene.resolve(engine, log, typed.present, portable._paths(files),
-                                           identified_only=identified_only)
-            kept = nw.col(portable_hygiene.KEPT)
-        else:
-            places = pl.DataFrame({FILE: list(portable._paths(files)), "_fi": list(portable._paths(files).values())},
-                                  schema={FILE: pl.String, "_fi": pl.Int64})
-            log = log.join(engine.table(places), on=FILE, how="left").with_columns(
-                (nw.col("_fi") * portable_hygiene.ROW_FILE + nw.col(LINE).cast(nw.Int64)).alias("_row"))
-        if actor == "account":
-            who, has_who = nw.col("_key_account_id"), ~nw.col("account_id").is_null()
-        elif hygiene:
-            who = nw.col(portable_hygiene.ACTOR)
-            has_who = ~who.is_null()
-        else:
-            who, has_who = nw.col("_key_user_id"), ~nw.col("user_id").is_null()
+        log, kept = portable.cleaned(engine, log, typed, identified_only=identified_only)
+        if not portable_hygiene.needed(typed.present):  # hygiene placed the rows already
+            log = portable_hygiene.with_places(engine, log, portable.file_indexes(typed))
+        key, has_who = portable.actor_of(typed.present, account=actor == "account")
+        who = nw.col(key)
         rows = log.filter(kept & has_who)
         facts = engine.collect(rows.group_by("event").agg(nw.col("timestamp").max().alias("_last")))
         self.occurring = {e for e in facts["event"].to_list() if e is not None}

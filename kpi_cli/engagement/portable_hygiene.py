@@ -54,7 +54,8 @@ def resolve(engine: Engine, log: nw.LazyFrame, present: Collection[str], files: 
     nulled, :data:`KEPT` (a good row that survives dedup and, with ``identified_only``, has a user)
     and :data:`ACTOR` (the row's actor key, null where there is none).
 
-    ``files`` maps each path the engine may name a file by to its index in the source's file list.
+    ``files`` maps each file's name (as given, as every engine names a row's file) to its index in the
+    source's file list.
     """
     missing = [c for c in IDS if c not in present]  # as on Polars: an absent id column is an empty one
     log = log.with_columns(nw.lit(None, dtype=nw.String).alias(c) for c in missing)
