@@ -62,6 +62,12 @@ class Engine(Protocol):
         """Run ``frame`` and return its (small) result as a Polars frame."""
         ...
 
+    def json_field(self, frame: nw.LazyFrame, column: str, path: str, alias: str) -> nw.LazyFrame:
+        """``frame`` and a text column ``alias``: the value at the JSON ``path`` (``$.plan``) of the JSON text
+        in ``column``, as Polars' ``str.json_path_match`` gives it (a string unquoted, a number or an object
+        as JSON text; null where the text is no JSON or holds no such field). Narwhals has no JSON operation."""
+        ...
+
 
 def keep(engine: Engine, frame: nw.LazyFrame, *, small: bool = False) -> nw.LazyFrame:
     """``frame`` worked out once and held on the engine, for several results read from it.
@@ -100,6 +106,10 @@ class PolarsEngine:
         assert isinstance(native, pl.LazyFrame)
         return native.collect(engine="streaming")
 
+    def json_field(self, frame: nw.LazyFrame, column: str, path: str, alias: str) -> nw.LazyFrame:
+        native = frame.to_native()
+        return nw.from_native(native.with_columns(pl.col(column).str.json_path_match(path).alias(alias)))
+
     def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
         return nw.from_native(self.collect(frame).lazy())
 
@@ -122,9 +132,7 @@ class DuckDBEngine:
 
     def scan(self, files: list[str], columns: dict[str, str], instants: frozenset[str],
              keys: frozenset[str] = frozenset()) -> nw.LazyFrame:
-        def quoted(name: str) -> str:
-            return '"' + name.replace('"', '""') + '"'
-
+        quoted = _quoted
         picked = [f"epoch_us({quoted(h)}) AS {quoted(c)}" if c in instants else f"{quoted(h)} AS {quoted(c)}"
                   for c, h in columns.items()]
         picked += [f"hash({quoted(columns[c])}) AS {quoted('_key_' + c)}" for c in sorted(keys)]
@@ -164,6 +172,12 @@ class DuckDBEngine:
         out = frame.collect(backend="polars").to_native()
         assert isinstance(out, pl.DataFrame)
         return out
+
+    def json_field(self, frame: nw.LazyFrame, column: str, path: str, alias: str) -> nw.LazyFrame:
+        # json_extract_string raises on text that is no JSON, where Polars gives null: json_valid first.
+        value = _quoted(column)
+        found = f"CASE WHEN json_valid({value}) THEN json_extract_string({value}, {_text(path)}) END"
+        return nw.from_native(frame.to_native().project(f"*, {found} AS {_quoted(alias)}"))
 
     def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
         self.kept += 1
@@ -287,6 +301,12 @@ class SparkEngine:
         assert isinstance(out, pl.DataFrame)
         return out
 
+    def json_field(self, frame: nw.LazyFrame, column: str, path: str, alias: str) -> nw.LazyFrame:
+        from pyspark.sql import functions as F
+
+        native = frame.to_native()
+        return nw.from_native(native.withColumn(alias, F.get_json_object(native[column], path)))
+
     def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
         return nw.from_native(frame.to_native().cache())  # worked out by the first result, reused by the rest
 
@@ -308,6 +328,10 @@ def reported_as(files: list[str]) -> dict[str, str]:
             if variant != given:
                 out.setdefault(variant, given)
     return out
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _text(value: str) -> str:

@@ -64,6 +64,9 @@ class Source:
     # preset's filter, refilled on every read): :attr:`notes`, for -v and kpi validate.
     found_notes: list[str] = field(default_factory=list)
     read_notes: list[str] = field(default_factory=list)
+    # Canonical -> header over every file (``mapping`` is the last file's); None when two files give one
+    # column different headers (an engine's scan by name cannot read those alike).
+    headers: dict[str, str] | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -173,6 +176,7 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
     preset = None
     extra: list[str] = []
     zones: dict[str, str] = {}
+    headers: dict[str, str] | None = {}
     for number, path in enumerate(files):
         plan = _plan(name, number, path, probed(table, probe, path, name))
         if not plan.headers:
@@ -180,6 +184,8 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
             raise DataError(msg, hint=f"export {name} again with its header line")
         found = resolve(name, plan.headers + plan.nested, table, path)
         mapping, preset = found.mapping, found.preset
+        if headers is not None and any(headers.setdefault(c, h) != h for c, h in mapping.items()):
+            headers = None
         zones.update({c: plan.zones[h] for c, h in mapping.items() if h in plan.zones})  # Qualtrics' row 3
         zones.update(found.zones)
         _refuse_nested(name, path, mapping, plan.schema)
@@ -202,6 +208,7 @@ def load_source(name: str, settings: Settings, *, required: bool = True) -> Sour
     src = Source(name, files, mapping, lambda: _read(plans, list(mapping), notes), preset, unit, extra, table=table,
                  read_notes=notes)
     src.zones = zones_of(name, table, preset, mapping, zones, src.warnings)
+    src.headers = headers
     for zone in dict.fromkeys(src.zones.values()):
         columns = ", ".join(c for c, z in src.zones.items() if z == zone)
         src.found_notes.append(f"{name}: naive times of {columns} read as local times in {zone}")

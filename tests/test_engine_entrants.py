@@ -128,11 +128,31 @@ def test_pqls_count_an_exact_copy_once(tmp_path: Path, spy: list[str], engine: s
     assert spy == (["duckdb"] if engine == "duckdb" else [])
 
 
-def test_a_log_with_properties_keeps_the_polars_path(tmp_path: Path, spy: list[str]) -> None:
-    """E-mails may be fields of a JSON ``properties`` column, which the engine path does not read."""
+def _json_properties(data: Path) -> None:
+    """``email`` and ``invitee_email`` moved into a JSON ``properties`` column, with a ``plan`` (a few rows
+    without properties or with text that is no JSON)."""
+    rnd = random.Random(11)
+    for part in sorted((data / "events").glob("*.parquet")):
+        frame = pl.read_parquet(part)
+        text = []
+        for email, invitee in frame.select("email", "invitee_email").rows():
+            fields = {"plan": rnd.choice(["pro", "team"]), "email": email, "invitee_email": invitee}
+            body = "{" + ", ".join(f'"{k}": "{v}"' for k, v in fields.items() if v is not None) + "}"
+            bare = email is None and invitee is None and rnd.random() < 0.1
+            text.append(rnd.choice([None, "oops"]) if bare else body)
+        frame.drop("email", "invitee_email").with_columns(pl.Series("properties", text)).write_parquet(part)
+
+
+@pytest.mark.parametrize("by", [(), ("prop.plan",), ("account_id",)])
+def test_e_mails_in_json_properties_and_groups(tmp_path: Path, spy: list[str], by: tuple) -> None:
+    """E-mails read from JSON ``properties`` by the engine, and the sign-up metrics per group, equal to Polars;
+    the invitations are matched through those e-mails (acceptance above zero)."""
     data = _write(tmp_path, _with_signups(4, ids=False, signups=True), ids=False)
-    part = data / "events" / "part-0.parquet"
-    pl.read_parquet(part).with_columns(pl.lit('{"plan": "pro"}').alias("properties")).write_parquet(part)
-    kw = {"from_": "2024-03", "to": "2024-06", "config": str(data / "kpi.toml")}
-    assert_frame_equal(compute(SPECIALS, data=data, **kw), compute(SPECIALS, data=data, engine="duckdb", **kw))
-    assert spy == []
+    _json_properties(data)
+    kw = {"from_": "2024-03", "to": "2024-06", "config": str(data / "kpi.toml"), "by": by}
+    fast = compute(SPECIALS, data=data, **kw)
+    assert_frame_equal(fast, compute(SPECIALS, data=data, engine="duckdb", **kw))
+    assert spy == ["duckdb"]
+    assert fast.filter(pl.col("metric") == "invite_acceptance_rate")["value"].max() > 0
+    if by:
+        assert fast.select(list(by)).unique().height > 1

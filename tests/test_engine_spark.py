@@ -474,3 +474,45 @@ def test_signup_account_and_feature_metrics_on_spark(tmp_path: Path) -> None:
     assert_frame_equal(compute(SPECIALS, data=data, **kw), compute(SPECIALS, data=data, engine="spark", **kw))
     assert_frame_equal(compute(FEATURES, data=data, by="feature", **kw),
                        compute(FEATURES, data=data, by="feature", engine="spark", **kw))
+
+
+def test_properties_by_on_spark(tmp_path: Path, spy: list[str]) -> None:
+    """``--by prop.NAME`` read by Spark's JSON function: the hand-worked split of tests/test_engine_by.py and a
+    generated log with JSON properties, equal to Polars."""
+    from test_engine_by import IDS, _with_properties, _write
+    from test_engine_by import test_a_hand_worked_property_split as hand_worked
+    from test_engine_cohorts import _with_signups
+
+    (tmp_path / "hand").mkdir()
+    hand_worked(tmp_path / "hand", [], "polars")  # the Polars answer, asserted there
+    data = _write(tmp_path / "messy", _with_signups(6, ids=True, signups=True), ids=True)
+    _with_properties(data)
+    kw = {"from_": "2024-03", "to": "2024-06", "by": ("prop.plan", "segment")}
+    assert_frame_equal(compute(IDS, data=data, **kw), compute(IDS, data=data, engine="spark", **kw))
+    hand = tmp_path / "hand"
+    for by, expected in (("prop.plan", {"pro": 2.0, "5": 1.0, "true": 1.0, "": 1.0, None: 4.0}),
+                         ("prop.org.tier", {"gold": 1.0, None: 8.0})):
+        out = compute("mau", data=hand, month="2024-03", by=by, engine="spark")
+        assert dict(out.select(by, "value").rows()) == expected
+    assert spy == ["spark"] * 3
+
+
+def test_sessions_and_sign_ups_by_group_on_spark(tmp_path: Path) -> None:
+    """Sessions and the sign-up metrics per group on Spark (tests/test_engine_by.py, test_engine_entrants.py):
+    e-mails in JSON properties, groups of a property and of the log's column, a tie of instants across groups
+    (the earlier line's group), equal to Polars."""
+    from test_engine_by import SESSIONS
+    from test_engine_by import _write as write_by
+    from test_engine_by import test_tied_instants_give_the_group_of_the_earlier_line as tied
+    from test_engine_cohorts import _with_signups
+    from test_engine_entrants import SPECIALS, _json_properties, _write
+
+    data = _write(tmp_path / "signups", _with_signups(4, ids=False, signups=True), ids=False)
+    _json_properties(data)
+    kw = {"from_": "2024-03", "to": "2024-06", "config": str(data / "kpi.toml"), "by": "prop.plan"}
+    assert_frame_equal(compute(SPECIALS, data=data, **kw), compute(SPECIALS, data=data, engine="spark", **kw))
+    data = write_by(tmp_path / "sessions", _with_signups(6, ids=True, signups=True), ids=True)
+    kw = {"from_": "2024-03", "to": "2024-06", "by": ("segment", "platform")}
+    assert_frame_equal(compute(SESSIONS, data=data, **kw), compute(SESSIONS, data=data, engine="spark", **kw))
+    (tmp_path / "tied").mkdir()
+    tied(tmp_path / "tied", "spark", "ios")

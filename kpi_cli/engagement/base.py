@@ -341,14 +341,16 @@ def calendar_shares(acting_log: pl.DataFrame, starts: list[date], first: int, ca
     )
 
 
-def sessions(acting: nw.LazyFrame, gap_s: float, groups: tuple[str, ...] = ()) -> nw.LazyFrame:
+def sessions(acting: nw.LazyFrame, gap_s: float, groups: tuple[str, ...] = (),
+             tagged: nw.LazyFrame | None = None) -> nw.LazyFrame:
     """Per (group…,) period: sessions starting in it, their total and median duration (seconds).
 
     A session is (actor, ``session_id``) when the export has one, else a run of the actor's
     events with gaps of at most ``gap_s``; either way it is cut into 24-hour pieces from its
     first event, and belongs to the period of its first event. Sessions are built on the actor's
     whole activity; with groups a session counts, with its full duration, in every group in
-    which it had an event.
+    which it had an event: the groups of a row are its own columns, or with ``tagged`` (``who, ts,
+    *groups``) those of every row of ``tagged`` at its actor and instant.
     """
     order = nw.col("ts")
     # Tied instants in one order for both windows (``_r``: a row number, when the caller has one; ``_f``
@@ -371,7 +373,9 @@ def sessions(acting: nw.LazyFrame, gap_s: float, groups: tuple[str, ...] = ()) -
         (nw.col("last") - nw.col("first")).alias("_us"),
         ((nw.col("last") - nw.col("first")) / 1_000_000).alias("seconds"))
     if groups:
-        per_session = per_session.join(runs.select(*piece, *groups).unique(), on=piece, how="inner")
+        grouped = runs.select(*piece, *groups) if tagged is None else runs.select(*piece, "ts").join(
+            tagged, on=["who", "ts"], how="inner").select(*piece, *groups)
+        per_session = per_session.join(grouped.unique(), on=piece, how="inner")
     # Durations summed in whole µs: exact, so every engine and thread count gives the same bits.
     return per_session.group_by(*groups, "idx").agg(
         nw.len().alias("sessions"), (nw.col("_us").sum() / 1_000_000).alias("session_seconds"),

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 DAY_US = 86_400_000_000
 # The optional parts of the engagement table this path computes (see also portable_parts).
 PARTS = frozenset({"lifecycle", "trailing", "sessions", "counts", "accounts", "wau", "mau", "shares", "entrants"})
-BY_PARTS = frozenset({"trailing", "counts", "accounts", "wau", "mau", "shares"})  # the parts with --by here
+BY_PARTS = PARTS - {"lifecycle"}  # the parts with --by here (the lifecycle tables have no groups)
 CHECK = "_check"
 
 
@@ -66,9 +66,8 @@ def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusio
     parquet = typed.src.columnar and all(f.lower().endswith(".parquet") for f in typed.src.files)
     if "sessions" in needs and "session_id" in typed.present:  # as streamed: an exported id may come back
         return False
-    if "entrants" in needs and "properties" in typed.present:  # e-mails may be JSON fields: see portable_entrants
-        return False
-    return parquet and who in typed.present
+    # The engine scans the files by header: each column must have one header in every file.
+    return parquet and who in typed.present and typed.src.headers is not None
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Roles, engine_name: str,
@@ -150,7 +149,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         parts.append(portable_parts.counts(engine, log, kept, who, acting, roles, day_bounds, day_period, values,
                                            accounts="accounts" in needs, keys=keys))
     if "sessions" in needs:
-        parts.append(portable_parts.session_table(engine, log, counted, who, day_bounds, day_period, session_gap_s))
+        parts.append(portable_parts.session_table(engine, log, counted, who, day_bounds, day_period, session_gap_s,
+                                                   keys))
     if windows or "shares" in needs:
         parts += portable_parts.window_tables(engine, found, day_bounds, grid.starts, grid.first, grid.last, cal,
                                               windows, shares="shares" in needs, keys=keys)
@@ -158,7 +158,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     events = pl.DataFrame()
     if "entrants" in needs and span is not None:
         events = portable_entrants.events(engine, log, kept & ~nw.col(who).is_null(), f"_key_{who}", user, roles,
-                                          cal, typed, span)
+                                          cal, typed, span, keys)
     empty = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
     tables = table_counts(engine, found, grid.first) if lifecycle else {}
     return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, events, list(by), keys, tables=tables)
@@ -194,7 +194,8 @@ def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFra
     (the Polars parse's numbering), null on a good row; with ``extras`` the source's extra columns too
     (as they are: no check reads them)."""
     schema = typed.src.frame.collect_schema()
-    present = typed.present
+    # Properties as a Parquet struct are read by the Polars path only (no check reads them): left out here.
+    present = [c for c in typed.present if c != "properties" or schema[c] == pl.String]
     for c in present:
         instant = c == "timestamp"
         if instant and not isinstance(schema[c], pl.Datetime):
@@ -208,7 +209,8 @@ def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFra
             msg = f"events: naive times read in {typed.src.zones[c]} are not supported on --engine {engine.name}"
             raise UsageError(msg, hint="write the timestamps as UTC instants, or use --engine polars")
     keys = frozenset(c for c in ("user_id", "account_id", "anonymous_id", "event_id") if c in present)
-    columns = {c: typed.src.mapping[c] for c in present} | ({e: e for e in typed.src.extra} if extras else {})
+    headers = typed.src.headers or typed.src.mapping
+    columns = {c: headers[c] for c in present} | ({e: e for e in typed.src.extra} if extras else {})
     log = engine.scan(typed.src.files, columns, frozenset({"timestamp"}), keys)
     from kpi_cli.clean_proof import no_row_can_fail
 

@@ -4,12 +4,16 @@ Each dimension becomes a text column ``_g<i>`` of the engine's scan, as
 :func:`kpi_cli.engagement.groups.group_exprs` makes it on Polars: the log's own text column (an
 empty canonical value is missing, as the Polars parse reads it), or the ``customers`` attribute of
 the row's account (one equi-join with the small table of customers, the first row of a repeated
-customer id), a missing value being :data:`~kpi_cli.engagement.groups.NULL_GROUP`. Event
-properties (``prop.NAME``, JSON) and columns of another type keep the Polars path.
+customer id), or an event property ``prop.NAME``: the log's column NAME where it has one, else
+the field NAME of the JSON text in ``properties``, read by the engine's own JSON function
+(:meth:`kpi_cli.engines.Engine.json_field`), a missing value being
+:data:`~kpi_cli.engagement.groups.NULL_GROUP`. Columns of another type, and properties held as a
+Parquet struct, keep the Polars path.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import narwhals as nw
@@ -23,6 +27,10 @@ if TYPE_CHECKING:
     from kpi_cli.parsing import Typed
 
 
+# A property name the engines' JSON paths read alike (a nested one as a.b); another keeps the Polars path.
+PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
 def _customers(ds: Dataset) -> pl.DataFrame | None:
     return ds.load("customers", required=False)
 
@@ -32,12 +40,18 @@ def portable(ds: Dataset, typed: Typed, by: tuple[str, ...]) -> bool:
     schema = typed.src.frame.collect_schema()
     customers = None
     for dim in by:
-        header = typed.src.mapping.get(dim) if dim in typed.present else dim if dim in typed.src.extra else None
-        if header is not None:
-            if schema.get(header) != pl.String:
+        name = dim.removeprefix("prop.")
+        if dim.startswith("prop.") and name not in typed.present and name not in typed.src.extra:
+            if "properties" in typed.present and (schema.get("properties") != pl.String
+                                                  or not PROPERTY.fullmatch(name)):
+                return False
+            continue  # JSON text, or no properties: all missing
+        column = name if dim.startswith("prop.") else dim
+        if column in typed.present or column in typed.src.extra:
+            if schema.get(column) != pl.String:  # the scan's names are the canonical ones
                 return False
             continue
-        if dim.startswith("prop.") or "account_id" not in typed.present:
+        if "account_id" not in typed.present:
             return False
         customers = _customers(ds) if customers is None else customers
         if customers is None or dim not in customers.columns or "customer_id" not in customers.columns:
@@ -50,8 +64,18 @@ def with_groups(engine: Engine, log: nw.LazyFrame, ds: Dataset, typed: Typed, by
     """``log`` and a text column per dimension (``keys``, in order); see the module docstring."""
     exprs = []
     for dim, key in zip(by, keys, strict=True):
-        if dim in typed.present:
-            value: nw.Expr = nw.when(nw.col(dim).str.len_chars() > 0).then(nw.col(dim))
+        name = dim.removeprefix("prop.")
+        if dim.startswith("prop.") and (name in typed.present or name in typed.src.extra):
+            dim = name  # a property is the log's own column where it has one
+        value: nw.Expr
+        if dim.startswith("prop."):
+            if "properties" in typed.present:
+                log = engine.json_field(log, "properties", f"$.{name}", f"_p{key}")
+                value = nw.col(f"_p{key}")
+            else:
+                value = nw.lit(None, dtype=nw.String)
+        elif dim in typed.present:
+            value = nw.when(nw.col(dim).str.len_chars() > 0).then(nw.col(dim))
         elif dim in typed.src.extra:
             value = nw.col(dim)
         else:

@@ -77,17 +77,24 @@ def counts(engine: Engine, log: nw.LazyFrame, good: nw.Expr, who: str, acting: n
 
 
 def session_table(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bounds: list[int],
-                  day_period: pl.DataFrame, gap_s: float) -> pl.DataFrame:
-    """``idx, sessions, session_seconds, median_session_seconds`` of the ``counted`` rows."""
+                  day_period: pl.DataFrame, gap_s: float, keys: list[str] | None = None) -> pl.DataFrame:
+    """``idx, sessions, session_seconds, median_session_seconds`` of the ``counted`` rows (per group of
+    ``keys``)."""
+    keys = keys or []
     ts = nw.col("timestamp")
     window = counted & (ts >= day_bounds[0] - SESSION_CAP_US) & (ts < day_bounds[-1])
-    rows = with_periods(engine, log.filter(window).select("timestamp", nw.col(f"_key_{who}").alias("who")),
+    rows = with_periods(engine, log.filter(window).select("timestamp", nw.col(f"_key_{who}").alias("who"), *keys),
                         day_bounds, day_period)
     # Events of one actor at one instant are one point of its timeline: sessions are the same on the
-    # distinct (actor, instant) pairs, and without ties no order between tied rows needs deciding.
-    acting = rows.group_by("who", "timestamp", "idx").agg(nw.len().alias("_n")).select(
+    # distinct (actor, instant) pairs, and without ties no order between tied rows needs deciding. With
+    # groups the runs are found on those pairs, and each group joins the pieces its rows fall in.
+    points = rows.group_by("who", "timestamp", "idx").agg(nw.len().alias("_n")).select(
         "who", nw.col("timestamp").alias("ts"), "idx", nw.lit(None, dtype=nw.String).alias("session_id"))
-    out = engine.collect(sessions(acting, gap_s))
+    tagged = None
+    if keys:
+        tagged = rows.group_by("who", "timestamp", *keys).agg(nw.len().alias("_n")).select(
+            "who", nw.col("timestamp").alias("ts"), *keys)
+    out = engine.collect(sessions(points, gap_s, tuple(keys), tagged=tagged))
     return out.with_columns(pl.col("idx").cast(pl.Int64), pl.col("sessions").cast(pl.Int64),
                             pl.col("session_seconds", "median_session_seconds").cast(pl.Float64))
 
