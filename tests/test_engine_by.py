@@ -207,11 +207,13 @@ def test_a_blank_account_is_no_account(tmp_path: Path, engine: str) -> None:
 def test_tied_instants_give_the_group_of_the_earlier_line(tmp_path: Path, engine: str, first: str) -> None:
     """u1 signs up twice at one instant on two platforms, and account x is first seen by three views at one
     instant (platforms first, other, first): the sign-up and the account belong to the platform of the
-    earliest line (as the earliest place decides ties everywhere else). x is active on day 8; u1's account y (first seen at the sign-ups, on
-    the same platform) is not active in its days [7, 14): w2wai 1/2. The data runs to 20 March."""
+    earliest line (as the earliest place decides ties everywhere else). x is active on day 8; u1's account y
+    (first seen at the sign-ups, on the same platform) is not active in its days [7, 14): w2wai 1/2. The data
+    runs to 20 March."""
     other = "ios" if first == "web" else "web"
     at = [((4, 10), "Signed Up", "u1", first), ((4, 10), "Signed Up", "u1", other), ((1, 9), "view", "u2", first),
-          ((1, 9), "view", "u2", other), ((1, 9), "view", "u2", first), ((9, 12), "view", "u2", "android"), ((20, 8), "view", "u3", "android")]
+          ((1, 9), "view", "u2", other), ((1, 9), "view", "u2", first), ((9, 12), "view", "u2", "android"),
+          ((20, 8), "view", "u3", "android")]
     rows = [(datetime(2024, 3, d, h), e, u, None, None, "x" if u == "u2" else "y") for (d, h), e, u, _p in at]
     (tmp_path / "events").mkdir()
     pl.DataFrame(rows, schema=SCHEMA, orient="row").drop("event_id", "anonymous_id").with_columns(

@@ -185,3 +185,36 @@ def test_hand_computed_trailing_week(tmp_path: Path, spy: list[str], engine: str
     assert spy == (["duckdb"] if engine == "duckdb" else [])
     assert dict(zip(out["metric"], out["value"], strict=True)) == {"wau": 1.0, "mau": 2.0, "dau_wau": 1.0,
                                                                    "wau_mau": 0.5}
+
+
+FUNNEL_STEPS = ["Signed In", "Report Created"]
+TABLES = [("cohort", {"of": "users", "period": "week", "from_": "2024-01", "to": "2024-04"}),
+          ("funnel", {"steps": FUNNEL_STEPS, "from_": "2024-01", "to": "2024-04"})]
+
+
+@pytest.mark.parametrize(("command", "kw"), TABLES)
+def test_table_commands_settle_bad_rows_alike(tmp_path: Path, command: str, kw: dict) -> None:
+    """Cohorts and funnels on the engine raise the log's bad rows as Polars does (they were silently left
+    out), and under --on-bad-rows skip give the same table, counts and rejects."""
+    from kpi_cli import api
+
+    data = _bad_log(tmp_path)
+    errors = []
+    for engine in ("polars", "duckdb"):
+        with pytest.raises(BadRowsError) as caught:
+            getattr(api, command)(data=data, engine=engine, **kw)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+    runs = {}
+    for engine in ("polars", "duckdb"):
+        run = Run.start(_options(data, {"on_bad_rows": "skip", "engine": engine,
+                                        **{k: v for k, v in kw.items() if k in ("from_", "to", "period")}}))
+        args = {k: v for k, v in kw.items() if k not in ("from_", "to", "period")}
+        table = getattr(api, f"{command}_run")(run, **args)
+        report = run.dataset.reports["events"]
+        runs[engine] = (table, (report.rows_read, report.rejected, report.used, report.reasons),
+                        pl.concat(run.dataset.rejected).sort("line"))
+    assert_frame_equal(runs["polars"][0], runs["duckdb"][0])
+    assert runs["polars"][1] == runs["duckdb"][1]
+    assert runs["polars"][1][:3] == (440, 10, 430)  # 400 rows, 40 repeated; 10 bad
+    assert_frame_equal(runs["polars"][2], runs["duckdb"][2])

@@ -36,7 +36,7 @@ from kpi_cli.values import MAX_INSTANT, MIN_INSTANT
 if TYPE_CHECKING:
     from collections.abc import Collection
 
-    from kpi_cli.dataset import Dataset
+    from kpi_cli.dataset import Dataset, SourceReport
     from kpi_cli.engagement.events import Exclusions, Roles
     from kpi_cli.engines import Engine
     from kpi_cli.parsing import Typed
@@ -84,8 +84,6 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     engine = engine_for(engine_name)
     typed = ds.typed("events", rules=event_rules)
     log = checked(engine, typed, extras="counts" in needs or any(d in typed.src.extra for d in by))
-    good = nw.col(CHECK).is_null()
-    files = file_indexes(typed)
     log, kept = cleaned(engine, log, typed, identified_only=identified_only)
     user_key, has_user = actor_of(typed.present, account=False)
     hygiene = portable_hygiene.needed(typed.present)
@@ -120,14 +118,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         found = keep(engine, found)
     groups = engine.collect(per_period(found, keys))
     rows, n_good, last = (int(groups["_rows"].sum()), int(groups["_good"].sum()), groups["_end"].max())
-    flagged = pl.DataFrame(schema={"_file": pl.UInt32, "_line": pl.Int64, "_check": pl.UInt16})
-    if rows - n_good:
-        bad = engine.collect(log.filter(~good).select(FILE, LINE, CHECK))
-        flagged = bad.select(pl.col(FILE).replace_strict(files, return_dtype=pl.UInt32).alias("_file"),
-                             pl.col(LINE).cast(pl.Int64).alias("_line"), pl.col(CHECK).cast(pl.UInt16))
-    report = ds.settle(typed, flagged, rows)
-    report.duplicates = None  # not looked for: they cannot change a distinct count
-    report.used = rows - report.rejected
+    settle(engine, ds, typed, log, (rows, n_good))
     if last is None and n_good and identified_only:
         msg = "no events left: every row is anonymous and --identified-only drops them"
         raise DataError(msg, hint="drop --identified-only, or map user_id in kpi.toml")
@@ -162,6 +153,26 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     empty = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
     tables = table_counts(engine, found, grid.first) if lifecycle else {}
     return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, events, list(by), keys, tables=tables)
+
+
+def settle(engine: Engine, ds: Dataset, typed: Typed, log: nw.LazyFrame,
+           counts: tuple[int, int] | None = None) -> SourceReport:
+    """The bad rows of the checked ``log`` raised, or counted and rejected, as on the Polars path (SPEC
+    §1.3); ``counts`` (rows, good rows) where the caller has them, else one pass counts them."""
+    if counts is None:
+        found = engine.collect(log.select(nw.len().alias("rows"),
+                                          nw.col(CHECK).is_null().cast(nw.Int64).sum().alias("good")))
+        counts = (int(found["rows"][0]), int(found["good"][0] or 0))
+    rows, n_good = counts
+    flagged = pl.DataFrame(schema={"_file": pl.UInt32, "_line": pl.Int64, "_check": pl.UInt16})
+    if rows - n_good:
+        bad = engine.collect(log.filter(~nw.col(CHECK).is_null()).select(FILE, LINE, CHECK))
+        flagged = bad.select(pl.col(FILE).replace_strict(file_indexes(typed), return_dtype=pl.UInt32).alias("_file"),
+                             pl.col(LINE).cast(pl.Int64).alias("_line"), pl.col(CHECK).cast(pl.UInt16))
+    report = ds.settle(typed, flagged, rows)
+    report.duplicates = None  # not looked for: they cannot change a distinct count
+    report.used = rows - report.rejected
+    return report
 
 
 def cleaned(engine: Engine, log: nw.LazyFrame, typed: Typed, *, identified_only: bool

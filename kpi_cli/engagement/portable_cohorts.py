@@ -54,6 +54,7 @@ def inputs(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Rol
     engine = engine_for(engine_name)
     typed = ds.typed("events", rules=event_rules)
     log = portable.checked(engine, typed)
+    portable.settle(engine, ds, typed, log)  # bad rows raised or rejected, as on Polars
     log, kept = portable.cleaned(engine, log, typed, identified_only=identified_only)
     key, has_who = portable.actor_of(typed.present, account=of == "accounts")
     who_key = nw.col(key)

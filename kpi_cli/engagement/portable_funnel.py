@@ -44,6 +44,7 @@ class Log:
         self.engine = engine = engine_for(engine_name)
         typed = ds.typed("events", rules=event_rules)
         log = portable.checked(engine, typed, extras=True)
+        portable.settle(engine, ds, typed, log)  # bad rows raised or rejected, as on Polars
         log, kept = portable.cleaned(engine, log, typed, identified_only=identified_only)
         if not portable_hygiene.needed(typed.present):  # hygiene placed the rows already
             log = portable_hygiene.with_places(engine, log, portable.file_indexes(typed))
