@@ -516,3 +516,24 @@ def test_sessions_and_sign_ups_by_group_on_spark(tmp_path: Path) -> None:
     assert_frame_equal(compute(SESSIONS, data=data, **kw), compute(SESSIONS, data=data, engine="spark", **kw))
     (tmp_path / "tied").mkdir()
     tied(tmp_path / "tied", "spark", "ios")
+
+
+def test_audit_on_spark(tmp_path: Path) -> None:
+    """``-v`` counted on Spark (tests/test_engine_audit.py): the hand-worked log's figures, and a generated
+    messy log's under compute and funnel, equal to Polars."""
+    from test_engine_audit import _audited, _hand
+    from test_engine_audit import _write as write_messy
+    from test_engine_hygiene import _messy
+
+    from kpi_cli.engagement.hygiene import Hygiene
+
+    month = {"from_": "2024-03", "to": "2024-03"}
+    _out, report, hygiene = _audited(_hand(tmp_path / "hand"), "spark", "compute", month)
+    assert report == (11, 1, 3, 6)
+    assert hygiene == Hygiene(repeated_ids=1, merged_anonymous=1, anonymous_rows=1, dropped_anonymous=0)
+    data = write_messy(tmp_path / "messy", _messy(3))
+    for command in ("compute", "funnel"):
+        fast, fast_report, fast_hygiene = _audited(data, "polars", command, {"from_": "2024-03", "to": "2024-05"})
+        slow, slow_report, slow_hygiene = _audited(data, "spark", command, {"from_": "2024-03", "to": "2024-05"})
+        assert_frame_equal(fast, slow)
+        assert (fast_report, fast_hygiene) == (slow_report, slow_hygiene)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from kpi_cli.dataset import Dataset, SourceReport
     from kpi_cli.engagement.events import Exclusions, Roles
+    from kpi_cli.engagement.hygiene import Hygiene
     from kpi_cli.engines import Engine
     from kpi_cli.parsing import Typed
     from kpi_cli.periods import Calendar, RangeRequest
@@ -52,10 +53,10 @@ CHECK = "_check"
 def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusions: Exclusions | None,
             engine: str, actor: str = "user") -> bool:
     """True for a run on another engine than Polars that reads the engagement table of a Parquet log
-    (no exclusions, no ``-v``); event ids and anonymous ids are cleaned on the engine
+    (no exclusions); event ids and anonymous ids are cleaned on the engine
     (:mod:`kpi_cli.engagement.portable_hygiene`). ``--by`` text columns of the log or customer
     attributes (:mod:`kpi_cli.engagement.portable_groups`) for the parts in :data:`BY_PARTS`."""
-    if engine == "polars" or exclusions or ds.audit or not needs <= PARTS or not ds.has("events"):
+    if engine == "polars" or exclusions or not needs <= PARTS or not ds.has("events"):
         return False
     if by and not needs <= BY_PARTS:
         return False
@@ -66,6 +67,8 @@ def applies(ds: Dataset, *, by: tuple[str, ...], needs: frozenset[str], exclusio
     parquet = typed.src.columnar and all(f.lower().endswith(".parquet") for f in typed.src.files)
     if "sessions" in needs and "session_id" in typed.present:  # as streamed: an exported id may come back
         return False
+    if ds.audit and "properties" in typed.present and typed.src.frame.collect_schema()["properties"] != pl.String:
+        return False  # -v compares whole rows, and a struct is read on the Polars path only
     # The engine scans the files by header: each column must have one header in every file.
     return parquet and who in typed.present and typed.src.headers is not None
 
@@ -83,7 +86,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
     who = "user_id" if actor == "user" else "account_id"
     engine = engine_for(engine_name)
     typed = ds.typed("events", rules=event_rules)
-    log = checked(engine, typed, extras="counts" in needs or any(d in typed.src.extra for d in by))
+    log = checked(engine, typed, extras="counts" in needs or ds.audit or any(d in typed.src.extra for d in by))
     log, kept = cleaned(engine, log, typed, identified_only=identified_only)
     user_key, has_user = actor_of(typed.present, account=False)
     hygiene = portable_hygiene.needed(typed.present)
@@ -118,7 +121,8 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
         found = keep(engine, found)
     groups = engine.collect(per_period(found, keys))
     rows, n_good, last = (int(groups["_rows"].sum()), int(groups["_good"].sum()), groups["_end"].max())
-    settle(engine, ds, typed, log, (rows, n_good))
+    report = settle(engine, ds, typed, log, (rows, n_good))
+    hygiene_found = audit(engine, ds, typed, log, report, identified_only=identified_only)
     if last is None and n_good and identified_only:
         msg = "no events left: every row is anonymous and --identified-only drops them"
         raise DataError(msg, hint="drop --identified-only, or map user_id in kpi.toml")
@@ -152,7 +156,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Role
                                           cal, typed, span, keys)
     empty = pl.DataFrame(schema={"who": pl.UInt64, "first_idx": pl.Int64})
     tables = table_counts(engine, found, grid.first) if lifecycle else {}
-    return EngagementBase(out, grid, NO_HYGIENE, actor, pl.DataFrame(), empty, events, list(by), keys, tables=tables)
+    return EngagementBase(out, grid, hygiene_found, actor, pl.DataFrame(), empty, events, list(by), keys, tables=tables)
 
 
 def settle(engine: Engine, ds: Dataset, typed: Typed, log: nw.LazyFrame,
@@ -175,6 +179,18 @@ def settle(engine: Engine, ds: Dataset, typed: Typed, log: nw.LazyFrame,
     return report
 
 
+def audit(engine: Engine, ds: Dataset, typed: Typed, log: nw.LazyFrame, report: SourceReport, *,
+          identified_only: bool) -> Hygiene:
+    """With ``-v``, what hygiene did, as the Polars path reports it (the exact duplicates and the rows used go
+    on ``report``), from the ``log`` after :func:`cleaned` (checked with its extra columns); else nothing."""
+    if not ds.audit:
+        return NO_HYGIENE
+    values = [c for c in log.collect_schema().names() if c in typed.present or c in typed.src.extra]
+    found, report.duplicates, report.used = portable_hygiene.audit(engine, log, values, typed.present,
+                                                                  identified_only=identified_only)
+    return found
+
+
 def cleaned(engine: Engine, log: nw.LazyFrame, typed: Typed, *, identified_only: bool
             ) -> tuple[nw.LazyFrame, nw.Expr]:
     """The checked ``log`` through event hygiene where its columns need it, and the condition of a row
@@ -192,6 +208,14 @@ def actor_of(present: Collection[str], *, account: bool) -> tuple[str, nw.Expr]:
     if portable_hygiene.needed(present):
         return portable_hygiene.ACTOR, ~nw.col(portable_hygiene.ACTOR).is_null()
     return "_key_user_id", ~nw.col("user_id").is_null()
+
+
+def no_session(log: nw.LazyFrame, present: Collection[str]) -> nw.LazyFrame:
+    """``session_id`` -1 is no session (Amplitude's "none"), as :func:`kpi_cli.engagement.events.event_rules`
+    makes it on Polars (empty text is already null)."""
+    if "session_id" not in present:
+        return log
+    return log.with_columns(nw.when(nw.col("session_id") != "-1").then(nw.col("session_id")).alias("session_id"))
 
 
 def file_indexes(typed: Typed) -> dict[str, int]:
@@ -233,9 +257,11 @@ def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFra
         proven = {column for column, _expr, reason in typed.checks if reason == "missing value"}
         log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c)
                                for c in text if c not in proven)
+        log = no_session(log, present)
         return log.with_columns(nw.lit(None, dtype=nw.Int64).alias(CHECK))
     # As the Polars parse of the events log: empty text is a missing value (not trimmed: speed).
     log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c) for c in text)
+    log = no_session(log, present)
     ts = nw.col("timestamp")
     ids = [c for c in ("user_id", "anonymous_id") if c in present]
     conditions = []

@@ -53,9 +53,10 @@ def inputs(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, roles: Rol
     instant before which periods are complete: what ``cohorts._from_log`` gives, from the engine."""
     engine = engine_for(engine_name)
     typed = ds.typed("events", rules=event_rules)
-    log = portable.checked(engine, typed)
-    portable.settle(engine, ds, typed, log)  # bad rows raised or rejected, as on Polars
+    log = portable.checked(engine, typed, extras=ds.audit)
+    report = portable.settle(engine, ds, typed, log)  # bad rows raised or rejected, as on Polars
     log, kept = portable.cleaned(engine, log, typed, identified_only=identified_only)
+    portable.audit(engine, ds, typed, log, report, identified_only=identified_only)  # -v: duplicates, rows used
     key, has_who = portable.actor_of(typed.present, account=of == "accounts")
     who_key = nw.col(key)
     signups = roles.events("signup")

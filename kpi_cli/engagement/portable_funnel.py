@@ -44,8 +44,9 @@ class Log:
         self.engine = engine = engine_for(engine_name)
         typed = ds.typed("events", rules=event_rules)
         log = portable.checked(engine, typed, extras=True)
-        portable.settle(engine, ds, typed, log)  # bad rows raised or rejected, as on Polars
+        report = portable.settle(engine, ds, typed, log)  # bad rows raised or rejected, as on Polars
         log, kept = portable.cleaned(engine, log, typed, identified_only=identified_only)
+        portable.audit(engine, ds, typed, log, report, identified_only=identified_only)  # -v: duplicates, rows used
         if not portable_hygiene.needed(typed.present):  # hygiene placed the rows already
             log = portable_hygiene.with_places(engine, log, portable.file_indexes(typed))
         key, has_who = portable.actor_of(typed.present, account=actor == "account")

@@ -19,8 +19,8 @@ made even, an anonymous actor's the anonymous id's hash made odd, so the two nev
 duplicate rows are left: they cannot change a distinct count, and the role counts group every
 column themselves (:func:`kpi_cli.engagement.portable_parts.counts`).
 
-Only distinct counts and counts of kept rows come from here; ``-v`` (the hygiene figures) keeps
-the Polars path.
+``-v`` asks for what the Polars path reports: :func:`audit` counts exact duplicates, repeated ids,
+merged and anonymous rows from one grouping of the good rows by every column.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
+from kpi_cli.engagement.hygiene import Hygiene
 from kpi_cli.engines import FILE, LINE, keep
 
 if TYPE_CHECKING:
@@ -141,3 +142,42 @@ def earliest(engine: Engine, rows: nw.LazyFrame, key: str) -> nw.LazyFrame:
     at_first = keep(engine, rows.join(first_at, on=key, how="inner").filter(ts == nw.col("_t0")), small=True)
     first_row = at_first.group_by(key).agg(nw.col("_row").min().alias("_r0"))
     return at_first.join(first_row, on=key, how="inner").filter(nw.col("_row") == nw.col("_r0")).drop("_t0", "_r0")
+
+
+def audit(engine: Engine, log: nw.LazyFrame, values: list[str], present: Collection[str], *,
+          identified_only: bool) -> tuple[Hygiene, int, int]:
+    """What the Polars path's hygiene reports (``-v``): the figures, the exact duplicates dropped and the
+    rows used, from ``log`` after :func:`resolve` (or the checked plain log) and the source's ``values``
+    (every column).
+
+    The Polars path drops a repeat of an id-less row (equal in every column to an earlier one) and every
+    loser of a repeated id, and reports a loser equal in every column to an earlier row of its id as an
+    exact duplicate too. So, per group of equal good rows (n of them): an id-less group keeps one row and
+    has n − 1 duplicates; an id group keeps the rows that did not lose (at most one) and has n − 1
+    duplicates (copies). Repeated ids are the losers that are no copy. A kept row without a user is merged
+    when its anonymous id maps to a user (its actor is a user's key: even), else it stays anonymous.
+    """
+    good = log.filter(nw.col("_check").is_null())
+    ided = ~nw.col("event_id").is_null() if "event_id" in present else nw.lit(value=False)
+    lost = ~nw.col("_lost").is_null() if "event_id" in present else nw.lit(value=False)
+    no_user = nw.col("user_id").is_null() if "user_id" in present else nw.lit(value=True)
+    if needed(present):
+        merged = ~nw.col(ACTOR).is_null() & (nw.col(ACTOR) % 2 == 0)
+    else:
+        merged = nw.lit(value=False)
+    flags = [ided.alias("_i"), no_user.alias("_nu"), merged.fill_null(value=False).alias("_m")]
+    groups = good.with_columns(*flags, (~lost).cast(nw.Int64).alias("_w")).group_by(*values).agg(
+        nw.len().alias("_n"), nw.col("_w").sum(), nw.col("_i").max(), nw.col("_nu").max(), nw.col("_m").max())
+    n, kept = nw.col("_n"), nw.when(nw.col("_i")).then(nw.col("_w")).otherwise(nw.lit(1, dtype=nw.Int64))
+    alone = nw.col("_nu")
+    total = engine.collect(groups.select(
+        n.sum().alias("rows"), (n - 1).sum().alias("duplicates"),
+        nw.when(nw.col("_i")).then(n - 1).otherwise(0).sum().alias("copies"),
+        nw.when(nw.col("_i")).then(n - nw.col("_w")).otherwise(0).sum().alias("losers"),
+        kept.sum().alias("kept"), nw.when(alone).then(kept).otherwise(0).sum().alias("no_user"),
+        nw.when(alone & nw.col("_m")).then(kept).otherwise(0).sum().alias("merged")))
+    row = {k: int(v or 0) for k, v in total.row(0, named=True).items()}
+    anonymous = row["no_user"] - row["merged"]
+    hygiene = Hygiene(repeated_ids=row["losers"] - row["copies"], merged_anonymous=row["merged"],
+                      anonymous_rows=anonymous, dropped_anonymous=anonymous if identified_only else 0)
+    return hygiene, row["duplicates"], row["kept"] - (anonymous if identified_only else 0)
