@@ -59,7 +59,8 @@ test-spark: $(DEVSTAMP)
 		fi; \
 	fi
 	@$(BIN)/python -c "import pyspark" 2>/dev/null || $(BIN)/pip install --quiet 'pyspark>=4.0'
-	$(BIN)/pytest -m spark tests/test_engine_spark.py tests/test_engine_portable_parts.py tests/test_engine_equality_spark.py  # -q is in addopts: a second one hides the closing counts
+	# --timeout: a stalled Spark query fails its test with a traceback instead of running out CI's clock
+	$(BIN)/pytest -m spark --timeout 300 tests/test_engine_spark.py tests/test_engine_portable_parts.py tests/test_engine_equality_spark.py  # -q is in addopts: a second one hides the closing counts
 
 bench: $(DEVSTAMP)
 	$(BIN)/python bench/run.py --suite every

@@ -6,6 +6,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kpi_cli.engines import release_held
 from kpi_cli.errors import BadRowsError
 from kpi_cli.loading import Source, load_source
 from kpi_cli.parsing import Check, Typed, bad_row_lines, bad_rows, parse_source, rejects_frame, typed_source
@@ -182,11 +183,14 @@ class Dataset:
             yield
         except Exception:
             self._deferring -= 1
+            if not self._deferring:
+                release_held()
             if self.pending and not self._deferring:
                 self.raise_pending()
             raise
         self._deferring -= 1
         if not self._deferring:
+            release_held()  # a run's engine work ends with its outermost deferred block
             self.raise_pending()
 
     def raise_pending(self) -> None:

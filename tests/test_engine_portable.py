@@ -218,3 +218,43 @@ def test_table_commands_settle_bad_rows_alike(tmp_path: Path, command: str, kw: 
     assert runs["polars"][1] == runs["duckdb"][1]
     assert runs["polars"][1][:3] == (440, 10, 430)  # 400 rows, 40 repeated; 10 bad
     assert_frame_equal(runs["polars"][2], runs["duckdb"][2])
+
+
+def test_a_run_lets_go_of_what_the_engine_kept(plain: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a run keeps on DuckDB (the funnel's rows) is dropped when the run ends, also
+    when it fails: one process runs many (a notebook, a test session), and Spark's cached frames, never let
+    go, once filled its driver's heap. A second run after the first gives the same numbers."""
+    from kpi_cli import api
+    from kpi_cli.engines import engine_for
+
+    engine = engine_for("duckdb")
+    kept = []
+    real = type(engine).keep
+    fail = []
+
+    def counted(self: object, frame: object) -> object:
+        kept.append(1)
+        held = real(self, frame)  # type: ignore[arg-type]
+        if fail:
+            raise RuntimeError("late")
+        return held
+
+    monkeypatch.setattr(type(engine), "keep", counted)
+
+    def tables() -> list[str]:
+        return [r[0] for r in engine.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+                if r[0].startswith("_kpi_kept_")]
+
+    def funnel() -> pl.DataFrame:
+        return api.funnel(["Signed In", "Report Created"], data=plain, engine="duckdb", from_="2024-01", to="2024-03")
+
+    first = funnel()
+    assert len(kept) >= 2  # the funnel's rows and following rows were kept ...
+    assert tables() == []  # ... and dropped
+    assert engine.held == []
+    fail.append(True)  # a run that fails once it has kept a table
+    with pytest.raises(RuntimeError, match="late"):
+        funnel()
+    assert tables() == []
+    fail.clear()
+    assert_frame_equal(funnel(), first)

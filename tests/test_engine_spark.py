@@ -455,6 +455,11 @@ def test_funnels_on_spark(tmp_path: Path) -> None:
     kw = {"order": "loose", "window": "2d", "identified_only": True, "from_": "2024-03", "to": "2024-05"}
     steps = ["login", "invite", "export"]
     assert_frame_equal(funnel(steps, data=messy, **kw), funnel(steps, data=messy, engine="spark", **kw))
+    spark = engines.engine_for("spark")
+    assert isinstance(spark, engines.SparkEngine)
+    assert spark.held == []  # each run unpersisted what it cached (else the driver's heap fills up)
+    if not os.environ.get("SPARK_REMOTE"):
+        assert spark.spark._jsparkSession.sharedState().cacheManager().isEmpty()
 
 
 def test_signup_account_and_feature_metrics_on_spark(tmp_path: Path) -> None:
