@@ -218,6 +218,12 @@ def no_session(log: nw.LazyFrame, present: Collection[str]) -> nw.LazyFrame:
     return log.with_columns(nw.when(nw.col("session_id") != "-1").then(nw.col("session_id")).alias("session_id"))
 
 
+def blank_is_null(column: str) -> nw.Expr:
+    """``column`` with empty text as null, as the Polars parse reads a blank cell (a comparison, not a
+    length: engines count a text's characters to find its length)."""
+    return nw.when(nw.col(column) != "").then(nw.col(column)).alias(column)
+
+
 def file_indexes(typed: Typed) -> dict[str, int]:
     """Each file's index in the source's file list, by the name every engine gives a row's file (the
     given one: :func:`kpi_cli.engines.reported_as`)."""
@@ -255,12 +261,11 @@ def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFra
         # Empty text is still missing in the columns no check reads (the proof counts empties only where a
         # "missing value" check would fail): a blank account id is no account (found by tests/test_engine_by.py).
         proven = {column for column, _expr, reason in typed.checks if reason == "missing value"}
-        log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c)
-                               for c in text if c not in proven)
+        log = log.with_columns(blank_is_null(c) for c in text if c not in proven)
         log = no_session(log, present)
         return log.with_columns(nw.lit(None, dtype=nw.Int64).alias(CHECK))
     # As the Polars parse of the events log: empty text is a missing value (not trimmed: speed).
-    log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c) for c in text)
+    log = log.with_columns(blank_is_null(c) for c in text)
     log = no_session(log, present)
     ts = nw.col("timestamp")
     ids = [c for c in ("user_id", "anonymous_id") if c in present]

@@ -75,7 +75,7 @@ def with_groups(engine: Engine, log: nw.LazyFrame, ds: Dataset, typed: Typed, by
             else:
                 value = nw.lit(None, dtype=nw.String)
         elif dim in typed.present:
-            value = nw.when(nw.col(dim).str.len_chars() > 0).then(nw.col(dim))
+            value = nw.col(dim)  # a blank is null already (portable.checked)
         elif dim in typed.src.extra:
             value = nw.col(dim)
         else:

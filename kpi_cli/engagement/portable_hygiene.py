@@ -3,8 +3,8 @@
 The rules are :mod:`kpi_cli.engagement.hygiene`'s (SPEC §3.3), on the engine's scan of the log,
 written on Narwhals:
 
-- A blank id is no id (empty text is null here as in the Polars parse, also where Parquet
-  statistics let the row checks be skipped).
+- A blank id is no id (:func:`kpi_cli.engagement.portable.checked` has made empty text null, as the
+  Polars parse does, also where Parquet statistics let the row checks be skipped).
 - Rows repeating an ``event_id`` keep the earliest timestamp, then the first row in the files
   (file index in the source's file list × 2⁴⁰ + line, as on Polars); the others are not *kept*.
   The ids that may repeat are found by their 64-bit hashes (a shared hash only adds a candidate),
@@ -59,8 +59,7 @@ def resolve(engine: Engine, log: nw.LazyFrame, present: Collection[str], files: 
     source's file list.
     """
     missing = [c for c in IDS if c not in present]  # as on Polars: an absent id column is an empty one
-    log = log.with_columns(nw.lit(None, dtype=nw.String).alias(c) for c in missing)
-    log = log.with_columns(nw.when(nw.col(c).str.len_chars() > 0).then(nw.col(c)).alias(c) for c in IDS)
+    log = log.with_columns(nw.lit(None, dtype=nw.String).alias(c) for c in missing)  # blanks: null since checked()
     good = nw.col("_check").is_null()
     log = with_places(engine, log, files)
     kept = good
@@ -83,8 +82,9 @@ def resolve(engine: Engine, log: nw.LazyFrame, present: Collection[str], files: 
         user_key = nw.col("_key_user_id") - nw.col("_key_user_id") % 2
         branches.append((has_user, user_key))
         if "anonymous_id" in present:
-            both = log.filter(kept & has_user & has_anon).select("anonymous_id", "_key_anonymous_id", "timestamp",
-                                                                 "_row", user_key.alias("_mapped"))
+            # Held: earliest() reads it twice, and each read of the log re-reads its files and its row checks.
+            both = keep(engine, log.filter(kept & has_user & has_anon).select(
+                "anonymous_id", "_key_anonymous_id", "timestamp", "_row", user_key.alias("_mapped")))
             mapped = keep(engine, earliest(engine, both, "anonymous_id").select(
                 "anonymous_id", nw.col("anonymous_id").alias("_mapped_id"), "_mapped", "_key_anonymous_id"))
             if _unique(engine, mapped, "_key_anonymous_id"):  # an integer join, the text compared after it
