@@ -27,7 +27,7 @@ import narwhals as nw
 import polars as pl
 
 from kpi_cli.errors import UsageError
-from kpi_cli.money import DECIMAL
+from kpi_cli.money import DECIMAL, PICO_SQL
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -131,6 +131,7 @@ class DuckDBEngine:
 
     name = "duckdb"
     near_data = True
+    money = PICO_SQL  # DuckDB's round breaks a tie away from zero, as kpi's money does
 
     def __init__(self) -> None:
         import duckdb

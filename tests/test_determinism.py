@@ -50,3 +50,37 @@ def test_five_reruns_are_byte_identical(args: list[str]) -> None:
         out = subprocess.run(cmd, capture_output=True, check=True, env={"POLARS_MAX_THREADS": threads, "PATH": ""})
         digests.add(hashlib.sha256(out.stdout).hexdigest())
     assert len(digests) == 1
+
+
+# An annual plan of 8,192.21 a year is 682.68416666… a month, whose float times 10¹² is
+# 682684166666666.5 exactly: a tie, which Polars rounds to even and DuckDB away from zero.
+TIE = 8192.21 / 12
+
+
+def test_a_pico_unit_tie_rounds_away_from_zero_on_every_engine() -> None:
+    import narwhals as nw
+
+    from kpi_cli.engines import engine_for
+    from kpi_cli.money import fixed, money_for
+
+    assert TIE * 10**12 == 682684166666666.5
+    frame = pl.DataFrame({"x": [TIE, -TIE, 2.5e-12, 8192.29 / 12]})
+    want = [682684166666667, -682684166666667, 3, 682690833333334]  # each half away from zero
+    assert frame.select(fixed(pl.col("x"))).to_series().to_list() == want
+    for name in ("polars", "duckdb"):
+        engine = engine_for(name)
+        for rounding in (fixed, money_for(engine).fixed):  # the portable rule, and the engine's own
+            got = engine.collect(engine.table(frame).select(rounding(nw.col("x")))).to_series().cast(pl.Int64)
+            assert got.to_list() == want, name
+
+
+def test_a_tied_mrr_is_the_same_on_both_engines(tmp_path: Path) -> None:
+    """Before, this customer's MRR was 682.684166666666 on Polars and 682.684166666667 on DuckDB."""
+    from kpi_cli import compute
+
+    (tmp_path / "subscriptions.csv").write_text(
+        "customer_id,subscription_id,start_at,end_at,amount,currency,interval,interval_count,quantity\n"
+        "A,a1,2024-01-10,,8192.21,USD,year,1,1\n")
+    fast = compute("mrr", data=tmp_path, month="2024-02")
+    duck = compute("mrr", data=tmp_path, month="2024-02", engine="duckdb")
+    assert fast["value"].to_list() == duck["value"].to_list() == [682.684166666667]

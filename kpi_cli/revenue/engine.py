@@ -41,12 +41,15 @@ def change_points(segments: nw.LazyFrame, rates: nw.LazyFrame, groups: list[str]
             seg.filter(nw.col("i1") <= last).select(*unit, nw.col("i1").alias("idx"), (-nw.col("value")).alias("dv")),
         ]
     )
-    points = deltas.group_by(*unit, "idx").agg(money.fsum(nw.col("dv")))
+    # Each period's net change stays fixed-point into the running sum: only the level is turned back into
+    # a float (each turn costs a text round trip per row on SQL engines, and a float of a large sum
+    # need not turn back into the same pico-units).
+    points = deltas.group_by(*unit, "idx").agg(money.fixed(nw.col("dv")).sum().alias("_dv"))
     # The running sum is a column before it is read: SQL engines would compute a window once per use.
-    points = points.with_columns(money.fixed(nw.col("dv")).cum_sum().over(*unit, order_by="idx").alias("_run"))
+    points = points.with_columns(nw.col("_dv").cum_sum().over(*unit, order_by="idx").alias("_run"))
     running = money.unfixed(nw.col("_run"))
     points = points.with_columns(running.alias("b")).with_columns(
-        nw.when(nw.col("b").abs() < EPS).then(0.0).otherwise(nw.col("b")).alias("b")).drop("_run")
+        nw.when(nw.col("b").abs() < EPS).then(0.0).otherwise(nw.col("b")).alias("b")).drop("_run", "_dv")
     # Both read only b, so one pass: a is the previous b, paid_before any earlier b > 0.
     points = points.with_columns(
         nw.col("b").shift(1).over(*unit, order_by="idx").fill_null(0.0).alias("a"),
