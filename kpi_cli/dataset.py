@@ -182,15 +182,14 @@ class Dataset:
         try:
             yield
         except Exception:
-            self._deferring -= 1
-            if not self._deferring:
-                release_held()
-            if self.pending and not self._deferring:
+            if self.pending and self._deferring == 1:
                 self.raise_pending()
             raise
-        self._deferring -= 1
+        finally:
+            self._deferring -= 1
+            if not self._deferring:
+                release_held()  # a run's engine work ends with its outermost deferred block, failed or not
         if not self._deferring:
-            release_held()  # a run's engine work ends with its outermost deferred block
             self.raise_pending()
 
     def raise_pending(self) -> None:

@@ -16,7 +16,6 @@ instants (not ``TIMESTAMP_NTZ``), few shuffle partitions, no UI (:func:`configur
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import shutil
@@ -217,8 +216,8 @@ SPARK_SESSION = {
     "spark.ui.showConsoleProgress": "false",
 }
 FIXED = ("spark.sql.session.timeZone", "spark.sql.parquet.inferTimestampNTZ.enabled")  # kpi's results rest on them
-SPARK: dict[str, Any] = {"master": "local[2]", "conf": {}}
-_MADE: dict[str, Engine] = {}  # the engines engine_for made, by name  # this process's --spark-master and --spark-conf
+SPARK: dict[str, Any] = {"master": "local[2]", "conf": {}}  # this process's --spark-master and --spark-conf
+_MADE: dict[str, Engine] = {}  # the engines engine_for made, by name (one of each per process)
 
 
 def configure_spark(master: str | None = None, conf: dict[str, str] | None = None) -> None:
@@ -367,22 +366,23 @@ def _text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-@functools.cache
 def engine_for(name: str) -> Engine:
     """The engine called ``name`` (one per process: DuckDB relations join only on one connection, and a
     Spark session is slow to start)."""
-    made: Engine
+    if name not in _MADE:
+        _MADE[name] = _made(name)
+    return _MADE[name]
+
+
+def _made(name: str) -> Engine:
     if name == "polars":
-        made = PolarsEngine()
-    elif name == "duckdb":
-        made = DuckDBEngine()
-    elif name == "spark":
-        made = SparkEngine(SPARK["master"], SPARK["conf"], os.environ.get("SPARK_REMOTE") or None)
-    else:
-        msg = f"--engine {name!r} is not one of polars, duckdb, spark"
-        raise UsageError(msg)
-    _MADE[name] = made
-    return made
+        return PolarsEngine()
+    if name == "duckdb":
+        return DuckDBEngine()
+    if name == "spark":
+        return SparkEngine(SPARK["master"], SPARK["conf"], os.environ.get("SPARK_REMOTE") or None)
+    msg = f"--engine {name!r} is not one of polars, duckdb, spark"
+    raise UsageError(msg)
 
 
 def backend(name: str) -> Callable[[pl.DataFrame | pl.LazyFrame], nw.LazyFrame]:

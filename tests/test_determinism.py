@@ -63,9 +63,11 @@ def test_a_pico_unit_tie_rounds_away_from_zero_on_every_engine() -> None:
     from kpi_cli.engines import engine_for
     from kpi_cli.money import fixed, money_for
 
-    assert TIE * 10**12 == 682684166666666.5
-    frame = pl.DataFrame({"x": [TIE, -TIE, 2.5e-12, 8192.29 / 12]})
-    want = [682684166666667, -682684166666667, 3, 682690833333334]  # each half away from zero
+    values = [TIE, -TIE, 2.5e-12, 8192.29 / 12]
+    assert [v * 10**12 for v in values] == [682684166666666.5, -682684166666666.5, 2.5, 682690833333333.5]
+    frame = pl.DataFrame({"x": values})
+    # Each a tie, rounded away from zero; to even, the first three would be 682684166666666, its negative, 2.
+    want = [682684166666667, -682684166666667, 3, 682690833333334]
     assert frame.select(fixed(pl.col("x"))).to_series().to_list() == want
     for name in ("polars", "duckdb"):
         engine = engine_for(name)

@@ -47,7 +47,7 @@ def spark() -> Iterator[engines.SparkEngine]:
     assert isinstance(engine, engines.SparkEngine)
     yield engine
     engine.spark.stop()
-    engines.engine_for.cache_clear()
+    engines._MADE.pop("spark", None)  # a later engine_for('spark') makes a new session
 
 
 @pytest.fixture(scope="module")

@@ -74,10 +74,8 @@ def with_groups(engine: Engine, log: nw.LazyFrame, ds: Dataset, typed: Typed, by
                 value = nw.col(f"_p{key}")
             else:
                 value = nw.lit(None, dtype=nw.String)
-        elif dim in typed.present:
-            value = nw.col(dim)  # a blank is null already (portable.checked)
-        elif dim in typed.src.extra:
-            value = nw.col(dim)
+        elif dim in typed.present or dim in typed.src.extra:
+            value = nw.col(dim)  # a blank of the log's own columns is null already (portable.checked)
         else:
             customers = _customers(ds)
             assert customers is not None
