@@ -160,10 +160,11 @@ def test_the_other_ways_to_the_same_places_and_map(tmp_path: Path, spy: list[str
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A row's file index by a join with the table of names (past FEW_FILES names), and the anonymous map
     joined by its text (when two mapped ids share a 64-bit key): the hand-worked numbers again."""
+    from kpi_cli import portable_rows
     from kpi_cli.engagement import portable_hygiene
 
     if branch == "many files":
-        monkeypatch.setattr(portable_hygiene, "FEW_FILES", 0)
+        monkeypatch.setattr(portable_rows, "FEW_FILES", 0)
     else:
         monkeypatch.setattr(portable_hygiene, "_unique", lambda *_a: False)
     data = _write(tmp_path / "hand", HAND)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
+from kpi_cli import portable_rows
 from kpi_cli.engagement import (
     base,
     portable,
@@ -29,7 +30,8 @@ from kpi_cli.engagement import (
 from kpi_cli.revenue import engine
 
 PORTABLE: list[Callable[..., object]] = [
-    portable.checked, portable.pairs, portable.day_of, portable_parts.with_periods, portable.per_period,
+    portable.checked, portable.pairs, portable_rows.day_of, portable_rows.with_places, portable_parts.with_periods,
+    portable.per_period,
     engine.change_points, engine.roll_forward, base.sessions,
     base.aggregate, base.trailing_diffs, tables.lifecycle_counts, tables.stickiness_counts,
     portable_hygiene.resolve, portable_hygiene.earliest, portable_entrants.plans, portable_cohorts.hits_plan,

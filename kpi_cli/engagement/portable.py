@@ -31,6 +31,7 @@ from kpi_cli.engagement.windows import OWN_GRAIN
 from kpi_cli.engines import FILE, LINE, engine_for, keep
 from kpi_cli.errors import DataError, UsageError
 from kpi_cli.periods import resolve_range
+from kpi_cli.portable_rows import blank_is_null, day_of, file_indexes
 from kpi_cli.values import MAX_INSTANT, MIN_INSTANT
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from kpi_cli.parsing import Typed
     from kpi_cli.periods import Calendar, RangeRequest
 
-DAY_US = 86_400_000_000
 # The optional parts of the engagement table this path computes (see also portable_parts).
 PARTS = frozenset({"lifecycle", "trailing", "sessions", "counts", "accounts", "wau", "mau", "shares", "entrants"})
 BY_PARTS = PARTS - {"lifecycle"}  # the parts with --by here (the lifecycle tables have no groups)
@@ -218,18 +218,6 @@ def no_session(log: nw.LazyFrame, present: Collection[str]) -> nw.LazyFrame:
     return log.with_columns(nw.when(nw.col("session_id") != "-1").then(nw.col("session_id")).alias("session_id"))
 
 
-def blank_is_null(column: str) -> nw.Expr:
-    """``column`` with empty text as null, as the Polars parse reads a blank cell (a comparison, not a
-    length: engines count a text's characters to find its length)."""
-    return nw.when(nw.col(column) != "").then(nw.col(column)).alias(column)
-
-
-def file_indexes(typed: Typed) -> dict[str, int]:
-    """Each file's index in the source's file list, by the name every engine gives a row's file (the
-    given one: :func:`kpi_cli.engines.reported_as`)."""
-    return {path: i for i, path in enumerate(typed.src.files)}
-
-
 def checked(engine: Engine, typed: Typed, *, extras: bool = False) -> nw.LazyFrame:
     """The log on ``engine`` with ``_check``: the index of the first failing check of ``typed``
     (the Polars parse's numbering), null on a good row; with ``extras`` the source's extra columns too
@@ -322,29 +310,6 @@ def pairs(engine: Engine, log: nw.LazyFrame, counted: nw.Expr, who: str, day_bou
     periods = pl.concat([day_period.select(pl.col("day").cast(pl.Int32), pl.col("idx").cast(pl.Int64)),
                          pl.DataFrame({"day": [-2, -1], "idx": [-2, -1]}, schema={"day": pl.Int32, "idx": pl.Int64})])
     return found.join(engine.table(periods), on="day", how="left")
-
-
-def day_of(engine: Engine, rows: nw.LazyFrame, day_bounds: list[int]) -> nw.LazyFrame:
-    """``rows`` and ``day`` (Int32): the index of the local day of ``day_bounds`` holding each ``_counted``
-    row's ``timestamp`` (null on the other rows; -1 or the day count just outside the bounds).
-
-    A guess by whole UTC days from the first bound (local days are 23–25 hours long, so the guess is at
-    most one off) corrected with the guessed day's bounds, from one join with the small table of days.
-    """
-    n = len(day_bounds) - 1
-    ts = nw.col("timestamp")
-    # Floor division as x - x mod d over d, exact in floats below 2⁵³ µs: Narwhals spells ``//`` on SQL
-    # engines as a CASE of type tests per row (~0.5 s on 20M rows on DuckDB).
-    since = ts - day_bounds[0]
-    guess = ((since - since % DAY_US) / DAY_US).cast(nw.Int64)
-    if all(b == day_bounds[0] + i * DAY_US for i, b in enumerate(day_bounds)):  # UTC days: the guess is the day
-        return rows.with_columns(nw.when(nw.col("_counted")).then(guess).cast(nw.Int32).alias("day"))
-    days = pl.DataFrame({"_g": list(range(n + 1)), "_lo": day_bounds, "_hi": [*day_bounds[1:], MAX_INSTANT + DAY_US]},
-                        schema={"_g": pl.Int64, "_lo": pl.Int64, "_hi": pl.Int64})
-    joined = rows.with_columns(nw.when(nw.col("_counted")).then(guess).alias("_g")).join(
-        engine.table(days), on="_g", how="left")
-    day = nw.col("_g") - (ts < nw.col("_lo")).cast(nw.Int64) + (ts >= nw.col("_hi")).cast(nw.Int64)
-    return joined.with_columns(day.cast(nw.Int32).alias("day")).drop("_g", "_lo", "_hi")
 
 
 def per_period(found: nw.LazyFrame, keys: list[str] | None = None) -> nw.LazyFrame:

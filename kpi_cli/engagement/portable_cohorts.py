@@ -28,6 +28,7 @@ from kpi_cli.engines import engine_for
 from kpi_cli.errors import DataError
 from kpi_cli.locate import slot
 from kpi_cli.periods import RangeRequest, resolve_range
+from kpi_cli.portable_rows import day_of
 
 if TYPE_CHECKING:
     from datetime import date
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from kpi_cli.engines import Engine
     from kpi_cli.periods import Calendar
 
-DAY_US = 86_400_000_000
 
 
 def applies(ds: Dataset, *, of: str, exclusions: Exclusions | None, engine: str) -> bool:
@@ -106,7 +106,6 @@ def hits_plan(engine: Engine, rows: nw.LazyFrame, entered: nw.LazyFrame, *, end:
     ``entered`` actors (``who, t0, c0``) at or after their entry: the calendar period (``days``: local
     day bounds and each day's period ``_p``; rows before ``end``) less the cohort's, else whole
     ``length_us`` spans since the entry."""
-    from kpi_cli.engagement.portable import day_of
 
     ts = nw.col("timestamp")
     acts = rows.filter(nw.col("_acting")).select("who", "timestamp").join(entered, on="who", how="inner").filter(

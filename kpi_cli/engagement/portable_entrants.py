@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
+from kpi_cli.portable_rows import day_of, file_indexes, with_places
+
 if TYPE_CHECKING:
     from kpi_cli.engagement.events import Roles
     from kpi_cli.engines import Engine
@@ -50,7 +52,6 @@ def events(engine: Engine, log: nw.LazyFrame, rows: nw.Expr, who: str, user: nw.
     """The reduced clean log of the ``rows`` (kept, with an actor): ``who`` (the actor's key column),
     ``ts``, ``event``, ``account_id``, ``email``, ``invitee_email``, ``user`` (the user's key), and the
     group columns ``keys``."""
-    from kpi_cli.engagement.portable import file_indexes
 
     keys = keys or []
     first, last = span
@@ -84,8 +85,6 @@ def plans(engine: Engine, log: nw.LazyFrame, rows: nw.Expr, who: str, user: nw.E
     source's ``values``), and the first and the last row of each (user, actor, account, group of
     ``keys``, local day of ``bounds``) of the others; with ``keys`` each row's place ``_row`` too (the
     files' indexes: ``files``)."""
-    from kpi_cli.engagement.portable import day_of
-    from kpi_cli.engagement.portable_hygiene import with_places
 
     keys = keys or []
     text = {c: nw.col(c) if c in present else nw.lit(None, dtype=nw.String) for c in

@@ -24,6 +24,7 @@ import polars as pl
 from kpi_cli.engagement import portable, portable_hygiene
 from kpi_cli.engagement.events import event_rules
 from kpi_cli.engines import engine_for
+from kpi_cli.portable_rows import file_indexes, with_places
 
 if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
@@ -48,7 +49,7 @@ class Log:
         log, kept = portable.cleaned(engine, log, typed, identified_only=identified_only)
         portable.audit(engine, ds, typed, log, report, identified_only=identified_only)  # -v: duplicates, rows used
         if not portable_hygiene.needed(typed.present):  # hygiene placed the rows already
-            log = portable_hygiene.with_places(engine, log, portable.file_indexes(typed))
+            log = with_places(engine, log, file_indexes(typed))
         key, has_who = portable.actor_of(typed.present, account=actor == "account")
         who = nw.col(key)
         rows = log.filter(kept & has_who)

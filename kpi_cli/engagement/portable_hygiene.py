@@ -28,19 +28,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import narwhals as nw
-import polars as pl
 
 from kpi_cli.engagement.hygiene import Hygiene
-from kpi_cli.engines import FILE, LINE, keep
+from kpi_cli.engines import keep
+from kpi_cli.portable_rows import with_places
 
 if TYPE_CHECKING:
     from collections.abc import Collection
 
     from kpi_cli.engines import Engine
 
-ROW_FILE = 1 << 40  # as kpi_cli.engagement.hygiene: a row's place is file index × 2⁴⁰ + line
 KEPT, ACTOR = "_kept", "actor"
-FEW_FILES = 32  # up to this many names, a row's file index is found by comparing names
 IDS = ("event_id", "user_id", "anonymous_id")
 
 
@@ -103,25 +101,6 @@ def resolve(engine: Engine, log: nw.LazyFrame, present: Collection[str], files: 
     if identified_only:
         kept = kept & ~nw.col(ACTOR).is_null()
     return out.with_columns(kept.fill_null(value=False).alias(KEPT))
-
-
-def with_places(engine: Engine, log: nw.LazyFrame, files: dict[str, int]) -> nw.LazyFrame:
-    """``log`` and ``_row``: each row's place, file index × 2⁴⁰ + line (``files``: a file's name → index).
-
-    A few files are told apart by comparing names (no join: every row would probe it); many by one join
-    with the small table of names.
-    """
-    line = nw.col(LINE).cast(nw.Int64)
-    if len(set(files.values())) == 1:
-        return log.with_columns((nw.lit(next(iter(files.values())) * ROW_FILE, dtype=nw.Int64) + line).alias("_row"))
-    if len(files) <= FEW_FILES:
-        index: nw.Expr = nw.lit(None, dtype=nw.Int64)
-        for name, i in files.items():
-            index = nw.when(nw.col(FILE) == name).then(nw.lit(i, dtype=nw.Int64)).otherwise(index)
-        return log.with_columns((index * ROW_FILE + line).alias("_row"))
-    places = pl.DataFrame({FILE: list(files), "_fi": list(files.values())}, schema={FILE: pl.String, "_fi": pl.Int64})
-    return log.join(engine.table(places), on=FILE, how="left").with_columns(
-        (nw.col("_fi") * ROW_FILE + line).alias("_row")).drop("_fi")
 
 
 def _unique(engine: Engine, frame: nw.LazyFrame, key: str) -> bool:

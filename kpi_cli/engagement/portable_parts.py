@@ -25,6 +25,7 @@ import polars as pl
 
 from kpi_cli.engagement.base import SESSION_CAP_US, calendar_shares, sessions
 from kpi_cli.engagement.windows import OWN_GRAIN, window_counts
+from kpi_cli.portable_rows import day_of
 
 if TYPE_CHECKING:
     from kpi_cli.engagement.events import Roles
@@ -37,7 +38,6 @@ ROLES = (("login", "logins"), ("key_actions", "key_actions"), ("invite", "invite
 def with_periods(engine: Engine, rows: nw.LazyFrame, day_bounds: list[int], day_period: pl.DataFrame
                  ) -> nw.LazyFrame:
     """``rows`` (with ``timestamp``) and ``idx``: the period of each row's local day, -1 outside the days."""
-    from kpi_cli.engagement.portable import day_of
 
     days = day_of(engine, rows.with_columns(nw.lit(value=True).alias("_counted")), day_bounds)
     periods = engine.table(day_period.select(pl.col("day").cast(pl.Int32), pl.col("idx").cast(pl.Int64)))
