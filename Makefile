@@ -60,7 +60,7 @@ test-spark: $(DEVSTAMP)
 	fi
 	@$(BIN)/python -c "import pyspark" 2>/dev/null || $(BIN)/pip install --quiet 'pyspark>=4.0'
 	# --timeout: a stalled Spark query fails its test with a traceback instead of running out CI's clock
-	$(BIN)/pytest -m spark --timeout 300 tests/test_engine_spark.py tests/test_engine_portable_parts.py tests/test_engine_equality_spark.py  # -q is in addopts: a second one hides the closing counts
+	$(BIN)/pytest -m spark --timeout 300 tests/test_engine_spark.py tests/test_engine_portable_parts.py tests/test_engine_equality_spark.py tests/test_engine_billing_spark.py  # -q is in addopts: a second one hides the closing counts
 
 bench: $(DEVSTAMP)
 	$(BIN)/python bench/run.py --suite every

@@ -61,6 +61,12 @@ class Engine(Protocol):
         """Run ``frame`` and return its (small) result as a Polars frame."""
         ...
 
+    def add_months(self, frame: nw.LazyFrame, column: str, months: str, alias: str) -> nw.LazyFrame:
+        """``frame`` and ``alias``: the instant ``column`` (Int64 µs, UTC) plus ``months`` (an Int64 column)
+        calendar months, the day of the month clamped to the month's last (31 January + 1 = 28 February),
+        as Polars' ``offset_by``. Narwhals' ``offset_by`` takes one constant offset for every row."""
+        ...
+
     def json_field(self, frame: nw.LazyFrame, column: str, path: str, alias: str) -> nw.LazyFrame:
         """``frame`` and a text column ``alias``: the value at the JSON ``path`` (``$.plan``) of the JSON text
         in ``column``, as Polars' ``str.json_path_match`` gives it (a string unquoted, a number or an object
@@ -120,6 +126,11 @@ class PolarsEngine:
     def json_field(self, frame: nw.LazyFrame, column: str, path: str, alias: str) -> nw.LazyFrame:
         native = frame.to_native()
         return nw.from_native(native.with_columns(pl.col(column).str.json_path_match(path).alias(alias)))
+
+    def add_months(self, frame: nw.LazyFrame, column: str, months: str, alias: str) -> nw.LazyFrame:
+        offset = pl.col(months).cast(pl.String) + "mo"
+        moved = pl.col(column).cast(pl.Datetime("us")).dt.offset_by(offset).cast(pl.Int64)
+        return nw.from_native(frame.to_native().with_columns(moved.alias(alias)))
 
     def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
         return nw.from_native(self.collect(frame).lazy())
@@ -191,6 +202,10 @@ class DuckDBEngine:
         value = _quoted(column)
         found = f"CASE WHEN json_valid({value}) THEN json_extract_string({value}, {_text(path)}) END"
         return nw.from_native(frame.to_native().project(f"*, {found} AS {_quoted(alias)}"))
+
+    def add_months(self, frame: nw.LazyFrame, column: str, months: str, alias: str) -> nw.LazyFrame:
+        moved = f"epoch_us(make_timestamp({_quoted(column)}) + to_months(CAST({_quoted(months)} AS INTEGER)))"
+        return nw.from_native(frame.to_native().project(f"*, {moved} AS {_quoted(alias)}"))
 
     def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
         self.kept += 1
@@ -327,6 +342,12 @@ class SparkEngine:
 
         native = frame.to_native()
         return nw.from_native(native.withColumn(alias, F.get_json_object(native[column], path)))
+
+    def add_months(self, frame: nw.LazyFrame, column: str, months: str, alias: str) -> nw.LazyFrame:
+        from pyspark.sql import functions as F
+
+        moved = F.expr(f"unix_micros(timestamp_micros(`{column}`) + make_ym_interval(0, CAST(`{months}` AS INT)))")
+        return nw.from_native(frame.to_native().withColumn(alias, moved))
 
     def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
         native = frame.to_native().cache()  # worked out by the first result, reused by the rest

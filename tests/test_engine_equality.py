@@ -23,6 +23,7 @@ known disagreement would be listed (left out of the company cases, checked alone
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from polars.testing import assert_frame_equal
 import kpi_cli
 from kpi_cli.registry import METRICS
 from kpi_cli.sample import write_sample
+from kpi_cli.schemas import SOURCES
 from tests.conftest import GOLDEN_HEADER, GOLDEN_ROWS, write_csv
 from tests.test_golden_acquisition import CHANNELS_TOML, SPEND, _billing, _events, _traffic
 from tests.test_golden_engagement import EVENTS
@@ -157,6 +159,33 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> Data:
     return Data(folder, {"as_of": "2025-01-01"})
 
 
+@pytest.fixture(scope="session")
+def company_parquet(company: Data, tmp_path_factory: pytest.TempPathFactory) -> Data:
+    """The company with its billing and its event log as typed Parquet (timestamps as Parquet timestamps,
+    numbers as numbers, flags as booleans): the files DuckDB reads and checks itself
+    (:mod:`kpi_cli.revenue.portable_load`, :mod:`kpi_cli.engagement.portable`)."""
+    folder = tmp_path_factory.mktemp("company_parquet")
+    for path in company.folder.iterdir():
+        if path.stem in ("subscriptions", "events"):
+            typed_parquet(path, folder / f"{path.stem}.parquet")
+        else:
+            shutil.copy(path, folder / path.name)
+    return Data(folder, company.options)
+
+
+def typed_parquet(csv: Path, target: Path) -> None:
+    """``csv`` (a canonical source) written as Parquet with each column of its kind's type."""
+    kinds = {c.name: c.kind for c in SOURCES[csv.stem]}
+    frame = pl.read_csv(csv, infer_schema=False)
+    typed = []
+    for name in frame.columns:
+        col, kind = pl.col(name), kinds.get(name, "str")
+        typed.append(col.str.to_datetime(time_zone="UTC", time_unit="us") if kind == "ts"
+                     else col.cast(pl.Float64) if kind == "num" else col.cast(pl.Int64) if kind == "int"
+                     else (col == "true") if kind == "bool" else col)
+    frame.select(typed).write_parquet(target)
+
+
 @pytest.fixture(autouse=True)
 def _no_ambient_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No KPI_* variable or user config of the machine reaches either engine."""
@@ -168,7 +197,7 @@ def _no_ambient_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
 
 def known(name: str) -> frozenset[str]:
     """The ids of a known disagreement on dataset ``name``."""
-    return TIED_SESSIONS if name == "company" else frozenset()
+    return TIED_SESSIONS if name.startswith("company") else frozenset()
 
 
 def dataset(request: pytest.FixtureRequest, name: str) -> Data:
@@ -259,6 +288,7 @@ MAIN = [  # (dataset, range): "all" and then every id "all" leaves out, one by o
     pytest.param("golden_acquisition", {"from_": "2024-01", "to": "2024-02"}, id="golden_acquisition"),
     pytest.param("golden_surveys", {"from_": "2024-01", "to": "2024-02"}, id="golden_surveys"),
     pytest.param("company", {"from_": "2023-01", "to": "2024-12"}, id="company"),
+    pytest.param("company_parquet", {"from_": "2023-01", "to": "2024-12"}, id="company_parquet"),
 ]
 
 
@@ -273,7 +303,7 @@ def test_every_metric_id(request: pytest.FixtureRequest, name: str, options: dic
         one, other = (outcome("compute", mid, **data.kwargs(**options, engine=e)) for e in ENGINES)
         assert_outcomes_equal(mid, one, other)
     assert computed | set(rest) == set(METRICS)
-    if name == "company":  # the company has every source: only the per-feature ids need --by feature
+    if name.startswith("company"):  # the company has every source: only the per-feature ids need --by feature
         assert set(rest) <= FEATURE_IDS, f"the generated company does not compute {sorted(set(rest) - FEATURE_IDS)}"
 
 
@@ -300,6 +330,14 @@ VARIANTS = [  # (dataset, metrics, options): option values both engines must agr
     pytest.param("company", "all", {"from_": "2024-02-05", "to": "2024-04-28", "period": "week"}, id="company-week"),
     pytest.param("company", "all", {"from_": "2024-01", "to": "2024-06", "by": "segment"}, id="company-by_segment"),
     pytest.param("company", "revenue", {"from_": "2024-01", "to": "2024-06", "by": "plan"}, id="company-by_plan"),
+    pytest.param("company_parquet", "revenue", {"from_": "2024-01", "to": "2024-06", "by": "plan",
+                                                "churn_at": "cancel", "discounts": "all"},
+                 id="company_parquet-by_plan-cancel-all_discounts"),
+    pytest.param("company_parquet", "revenue,engagement", {"from_": "2024-02-05", "to": "2024-04-28",
+                                                           "period": "week", "tz": "America/New_York"},
+                 id="company_parquet-dst-week"),
+    pytest.param("company_parquet", "all", {"from_": "2024-01", "to": "2024-06", "by": "segment"},
+                 id="company_parquet-by_segment"),
     pytest.param("company", "engagement", {"from_": "2024-01", "to": "2024-06", "by": "prop.plan"},
                  id="company-by_prop"),
     pytest.param("company", sorted(FEATURE_IDS), {"from_": "2024-01", "to": "2024-06", "by": "feature"},

@@ -27,7 +27,7 @@ from kpi_cli.engagement import (
     portable_parts,
     tables,
 )
-from kpi_cli.revenue import engine
+from kpi_cli.revenue import engine, portable_load, spans
 
 PORTABLE: list[Callable[..., object]] = [
     portable.checked, portable.pairs, portable_rows.day_of, portable_rows.with_places, portable_parts.with_periods,
@@ -37,6 +37,9 @@ PORTABLE: list[Callable[..., object]] = [
     portable_hygiene.resolve, portable_hygiene.earliest, portable_entrants.plans, portable_cohorts.hits_plan,
     portable_funnel.distinct_rows, portable_funnel.following_rows, portable_funnel.next_loose,
     portable_funnel.next_strict, portable_funnel.first_in_window,
+    spans.segments, spans.once_reach, spans.period_index, portable_load.load, portable_load._parsed,
+    portable_load._parse_conditions, portable_load._transforms, portable_load._rule_conditions,
+    portable_load._with_overlaps,
 ]
 # Polars names a portable function may use: building small tables for the engine.
 SMALL_TABLES = {"DataFrame", "concat", "Int64", "Int32", "UInt32", "Float64", "String", "Boolean", "Schema", "col",

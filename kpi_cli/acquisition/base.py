@@ -85,7 +85,8 @@ class AcquisitionBase:
 
     def _billing_currency(self) -> str | None:
         """The reporting currency revenue uses, when the run reads billing data (or it exists)."""
-        from kpi_cli.revenue.base import load_items, reporting_currency
+        from kpi_cli.revenue.base import reporting_currency
+        from kpi_cli.revenue.billing import billing
 
         if "revenue" in self.graph.families:
             found: str = self.graph.base("revenue").currency
@@ -95,7 +96,8 @@ class AcquisitionBase:
             return None
         seen = len(ds.pending)
         try:
-            found_currency: str | None = reporting_currency(ds, load_items(ds), None)
+            bill = billing(ds, self.graph.run.settings.values["engine"])
+            found_currency: str | None = reporting_currency(ds, bill.currencies, None)
         except KpiError:  # several currencies, bad billing rows: revenue is not asked, so the spend decides
             found_currency = None
         if len(ds.pending) > seen:  # bad billing rows (held back under --on-bad-rows error): the same

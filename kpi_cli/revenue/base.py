@@ -7,31 +7,30 @@ the roll-forward check that must hold to the cent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import narwhals as nw
 import polars as pl
 
-from kpi_cli.engines import engine_for
+from kpi_cli.engines import engine_for, keep
 from kpi_cli.errors import DataError, InvariantError, UsageError
 from kpi_cli.grid import Grid
 from kpi_cli.money import money_for
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
-from kpi_cli.revenue import engine
+from kpi_cli.revenue import engine, spans
+from kpi_cli.revenue.billing import Billing, billing
 from kpi_cli.revenue.prep import (
-    FAR,
     RevenueRules,
     flag_overlaps,
     invoices_to_items,
-    segments,
     subscription_rules,
 )
 
 if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
 
-TS_COLS = ("start_at", "end_at", "canceled_at", "trial_end_at")
 NO_GROUP = "\x00(blank)"  # a --by value that is blank, inside the pipeline
 
 
@@ -42,7 +41,8 @@ def shown_group(name: str) -> pl.Expr:
 
 
 def load_items(ds: Dataset) -> pl.DataFrame:
-    """Validated subscription items, from ``subscriptions`` or derived from ``invoices``."""
+    """Validated subscription items, from ``subscriptions`` or derived from ``invoices``, loaded by Polars
+    (:func:`kpi_cli.revenue.billing.billing` reads them for a run, on the engine where it can)."""
     if ds.has("subscriptions") or not ds.has("invoices"):
         items = ds.load("subscriptions", rules=subscription_rules, frame_step=flag_overlaps)
     else:
@@ -51,21 +51,7 @@ def load_items(ds: Dataset) -> pl.DataFrame:
         assert inv is not None
         items = invoices_to_items(inv)
     assert items is not None
-    if "currency" in items.columns:  # currency codes are case-insensitive (SPEC §1.3): `usd` is `USD`
-        items = items.with_columns(pl.col("currency").str.strip_chars().str.to_uppercase())
-    if items.height == 0:
-        rep = ds.reports[billing_source(ds)]
-        why = "every row was rejected" if rep.rejected else "the file has only a header" if rep.rows_read == 0 \
-            else "no row is a recurring billing row"
-        msg = f"source {rep.name} ({', '.join(rep.files)}): no billing rows to compute from ({why})"
-        raise DataError(msg, hint="check the export, or run `kpi validate` to see why rows were rejected")
     return items
-
-
-def data_end(items: pl.DataFrame) -> int:
-    """The last instant mentioned anywhere in the billing rows."""
-    cols = [pl.col(c).filter(pl.col(c) < FAR).max() for c in TS_COLS if c in items.columns]
-    return int(items.select(pl.max_horizontal(cols)).item())
 
 
 def billing_source(ds: Dataset) -> str:
@@ -73,8 +59,11 @@ def billing_source(ds: Dataset) -> str:
     return "subscriptions" if "subscriptions" in ds.reports or "invoices" not in ds.reports else "invoices"
 
 
-def reporting_currency(ds: Dataset, items: pl.DataFrame, wanted: str | None, per_currency: bool = False) -> str:
+def reporting_currency(ds: Dataset, currencies: list[str | None] | None, wanted: str | None,
+                       per_currency: bool = False) -> str:
     """``--currency``; else the one currency of the data; else the one ``fx_rates`` converts into.
+
+    ``currencies``: the billing rows' distinct currencies (:attr:`kpi_cli.revenue.billing.Billing.currencies`).
 
     ``fx_rates`` gives each rate in the reporting currency, so when the billing data holds several
     currencies and exactly one of them has no rate of its own, that one is the reporting currency.
@@ -83,9 +72,7 @@ def reporting_currency(ds: Dataset, items: pl.DataFrame, wanted: str | None, per
     """
     if wanted:
         return wanted.strip().upper()
-    if "currency" not in items.columns:
-        return "USD"
-    found = sorted(items["currency"].drop_nulls().unique().to_list())
+    found = sorted(c for c in currencies or [] if c is not None)
     if len(found) <= 1:
         return found[0] if found else "USD"
     if per_currency:
@@ -102,7 +89,7 @@ def reporting_currency(ds: Dataset, items: pl.DataFrame, wanted: str | None, per
                      "or split with --by currency")
 
 
-def rates_frame(ds: Dataset, items: pl.DataFrame, currency: str, grid: Grid) -> tuple[pl.DataFrame, pl.DataFrame]:
+def rates_frame(ds: Dataset, bill: Billing, currency: str, grid: Grid) -> tuple[pl.DataFrame, Billing]:
     """Rate per (currency, period index) at each snapshot date.
 
     A row in a currency with no rate is a bad row (SPEC §1.3): raised under ``--on-bad-rows error``,
@@ -110,17 +97,18 @@ def rates_frame(ds: Dataset, items: pl.DataFrame, currency: str, grid: Grid) -> 
     reported in itself (rate 1).
     """
     idx = pl.DataFrame({"idx": list(range(len(grid.starts) - 1))}, schema={"idx": pl.Int64})
-    if "currency" not in items.columns:
-        items = items.with_columns(pl.lit(currency).alias("currency"))
-    items = items.with_columns(pl.col("currency").fill_null(currency))
-    present = sorted(items["currency"].unique().to_list())
+    items = bill.items
+    if "currency" not in items.collect_schema().names():
+        items = items.with_columns(nw.lit(currency).alias("currency"))
+    bill = bill.where(items.with_columns(nw.col("currency").fill_null(currency)))
+    present = sorted({currency if c is None else c for c in bill.currencies or [None]})
     if currency == "":
         return pl.concat([idx.with_columns(pl.lit(c).alias("currency"), pl.lit(1.0).alias("rate"))
-                          for c in present]), items
+                          for c in present]), bill
     foreign = [c for c in present if c != currency]
     frames = [idx.with_columns(pl.lit(currency).alias("currency"), pl.lit(1.0).alias("rate"))]
     if not foreign:
-        return pl.concat(frames), items
+        return pl.concat(frames), bill
     fx = ds.load("fx_rates", required=False) if ds.has("fx_rates") else None
     if fx is not None:
         fx = fx.with_columns(pl.col("currency").str.strip_chars().str.to_uppercase())
@@ -129,11 +117,14 @@ def rates_frame(ds: Dataset, items: pl.DataFrame, currency: str, grid: Grid) -> 
     if missing:
         where = "fx_rates has none" if fx is not None else "there is no fx_rates source"
         for c in missing:
-            ds.reject(billing_source(ds), items.filter(pl.col("currency") == c), "currency",
+            ds.reject(billing_source(ds), bill.rows(nw.col("currency") == c), "currency",
                       f"no fx rate for {c} → {currency} ({where})",
                       hint=f"add fx_rates rows (date, currency, rate in {currency}) for {', '.join(missing)}, "
                       "or pass --on-bad-rows skip to leave those rows out")
-        items = items.filter(~pl.col("currency").is_in(missing))
+        bill = bill.where(bill.items.filter(~nw.col("currency").is_in(missing)))
+        if bill.engine.collect(bill.items.select(nw.len().alias("n")))["n"][0] == 0:
+            msg = "no billing rows left after removing currencies without rates"
+            raise DataError(msg, hint="add fx_rates for those currencies")
         foreign = [c for c in foreign if c not in missing]
     if foreign and fx is not None:
         snap_days = [grid.starts[j + 1] - timedelta(days=1) for j in range(len(grid.starts) - 1)]
@@ -147,18 +138,18 @@ def rates_frame(ds: Dataset, items: pl.DataFrame, currency: str, grid: Grid) -> 
                 ds.warnings.append(f"fx_rates: no {c} rate on or before some snapshots; the earliest is used")
                 joined = joined.with_columns(pl.col("rate").fill_null(r["rate"][0]))
             frames.append(joined.select("idx", pl.lit(c).alias("currency"), "rate"))
-    return pl.concat(frames, how="vertical_relaxed"), items
+    return pl.concat(frames, how="vertical_relaxed"), bill
 
 
-def make_grid(cal: Calendar, req: RangeRequest, as_of: int, items: pl.DataFrame, lookback: int,
+def make_grid(cal: Calendar, req: RangeRequest, as_of: int, bill: Billing, lookback: int,
               clamp: bool = False) -> Grid:
     """The period grid from the first billing period through one period past the request.
 
     With ``clamp`` the request starts no earlier than the data's first period.
     """
-    end = data_end(items)
+    end = bill.end
     lo, hi = resolve_range(req, cal, as_of, end)
-    first_data = cal.floor(cal.local_date(int(items["start_at"].min())))  # type: ignore[arg-type]
+    first_data = cal.floor(cal.local_date(bill.first))
     if clamp:
         lo = min(max(lo, first_data), hi)
     origin = min(first_data, cal.step(lo, -lookback))
@@ -169,49 +160,73 @@ def make_grid(cal: Calendar, req: RangeRequest, as_of: int, items: pl.DataFrame,
 
 @dataclass
 class RevenueBase:
-    """Everything revenue metrics need: base table, change points, grid and rules."""
+    """Everything revenue metrics need: base table, change points, grid and rules.
+
+    ``items`` and ``segments`` (billing-sized) are collected from where they live on first use only:
+    most metrics read the base table and the change points alone.
+    """
 
     table: pl.DataFrame  # per (groups…, idx): stocks and movements, plus period & complete
     points: pl.DataFrame  # change points (unit, idx, a, b, a_r, b_r, movement)
     rates: pl.DataFrame
-    items: pl.DataFrame
-    segments: pl.DataFrame
+    bill: Billing  # the items, with the groups as columns
+    spans: nw.LazyFrame  # the segments, where the items are
     grid: Grid
     groups: list[str]
     rules: RevenueRules
     currency: str
     dataset: Dataset  # for sources a metric reads on demand (customers for signups)
+    _held: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def items(self) -> pl.DataFrame:
+        """The validated billing items (``_file``, ``_line``, canonical columns, the groups)."""
+        if "items" not in self._held:
+            self._held["items"] = self.bill.collected(self.bill.items)
+        return self._held["items"]
+
+    @property
+    def segments(self) -> pl.DataFrame:
+        """``customer_id, subscription_id, currency, plan, groups…, start_us, end_us, value``."""
+        if "segments" not in self._held:
+            self._held["segments"] = self.bill.collected(self.spans)
+        return self._held["segments"]
 
 
 def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: RevenueRules,
           by: tuple[str, ...] = (), engine_name: str = "polars", lookback: int = 0,
           clamp: bool = False) -> RevenueBase:
     """Load billing data and run the roll-forward for every requested period and group."""
-    items = load_items(ds)
-    grid = make_grid(cal, req, as_of, items, lookback, clamp)
-    currency = reporting_currency(ds, items, rules.currency, per_currency="currency" in by)
-    rates, items = rates_frame(ds, items, currency, grid)
-    if items.height == 0:
-        msg = "no billing rows left after removing currencies without rates"
-        raise DataError(msg,
-                        hint="add fx_rates for those currencies")
-    items, groups = _attach_groups(ds, items, by)
+    bill = billing(ds, engine_name)
+    grid = make_grid(cal, req, as_of, bill, lookback, clamp)
+    currency = reporting_currency(ds, bill.currencies, rules.currency, per_currency="currency" in by)
+    rates, bill = rates_frame(ds, bill, currency, grid)
+    bill, groups = _attach_groups(ds, bill, by)
     # Joins never match a null key: a blank plan (or a customer missing from customers) is held as a
     # named group so its MRR is kept, and shown as blank again on output (see ``shown_group``).
-    items = items.with_columns([pl.col(g).cast(pl.String).fill_null(NO_GROUP) for g in groups])
-    segs = segments(items, rules, tuple(groups)).with_columns(pl.col("currency").fill_null(currency))
+    bill = bill.where(bill.items.with_columns([nw.col(g).cast(nw.String).fill_null(NO_GROUP) for g in groups]))
+    segs = spans.segments(bill.engine, bill.items, rules, tuple(groups))
+    segs = segs.with_columns(nw.col("currency").fill_null(currency))
     first = max(grid.first - lookback, 0)
     periods = pl.DataFrame({"idx": list(range(grid.last + 1))}, schema={"idx": pl.Int64})
     on = engine_for(engine_name)
     native, money = on.table, money_for(on)  # money: the engine's exact fixed point (Spark has no Int128)
-    # Instants → period indexes by binary search on the (small) sorted boundary list, once.
-    bounds = pl.lit(grid.frame()["b_us"])
-    seg_lf = native(segs.select(
-        *dict.fromkeys(["customer_id", "currency", *groups]),
-        (bounds.search_sorted(pl.col("start_us"), side="right").cast(pl.Int64) - 1).alias("i0"),
-        (bounds.search_sorted(pl.col("end_us"), side="right").cast(pl.Int64) - 1).alias("i1"),
-        "value",
-    ))
+    unit = list(dict.fromkeys(["customer_id", "currency", *groups]))
+    held: dict[str, pl.DataFrame] = {}
+    if bill.on_engine:
+        segs = keep(on, segs)
+        seg_lf = spans.period_index(on, segs, grid, {"start_us": "i0", "end_us": "i1"}).select(*unit, "i0", "i1",
+                                                                                                "value")
+    else:
+        held["segments"] = bill.collected(segs)
+        # Instants → period indexes by binary search on the (small) sorted boundary list, once.
+        bounds = pl.lit(grid.frame()["b_us"])
+        seg_lf = native(held["segments"].select(
+            *unit,
+            (bounds.search_sorted(pl.col("start_us"), side="right").cast(pl.Int64) - 1).alias("i0"),
+            (bounds.search_sorted(pl.col("end_us"), side="right").cast(pl.Int64) - 1).alias("i1"),
+            "value",
+        ))
     points_lf = engine.change_points(seg_lf, native(rates), groups, grid.last, money)
     points = points_lf.collect(backend="polars").to_native().with_columns(pl.col("idx").cast(pl.Int64))
     table = engine.roll_forward(native(points), native(periods), native(rates), groups, first, grid.last, money)
@@ -225,14 +240,15 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
     base = base.join(grid.periods().select("idx", "period", "complete"), on="idx", how="left")
     base = base.sort([*groups, "idx"], nulls_last=True)
     _check_roll_forward(base)
-    return RevenueBase(base, points, rates, items, segs, grid, groups, rules, currency, ds)
+    return RevenueBase(base, points, rates, bill, segs, grid, groups, rules, currency, ds, held)
 
 
-def _attach_groups(ds: Dataset, items: pl.DataFrame, by: tuple[str, ...]) -> tuple[pl.DataFrame, list[str]]:
+def _attach_groups(ds: Dataset, bill: Billing, by: tuple[str, ...]) -> tuple[Billing, list[str]]:
     groups: list[str] = []
+    items = bill.items
     for dim in by:
         if dim in ("plan", "currency"):
-            if dim == "plan" and "plan" not in items.columns:
+            if dim == "plan" and "plan" not in items.collect_schema().names():
                 msg = "--by plan: the billing data has no plan column"
                 raise UsageError(msg,
                                  hint='map it: [sources.subscriptions.columns] plan = "<header>"')
@@ -244,9 +260,9 @@ def _attach_groups(ds: Dataset, items: pl.DataFrame, by: tuple[str, ...]) -> tup
             msg = f"--by {dim}: not plan, currency or a column of customers"
             raise UsageError(msg, hint=f"customers columns: {', '.join(cols) or '(no customers source)'}")
         attrs = customers.select("customer_id", pl.col(dim).cast(pl.String)).unique("customer_id", keep="first")
-        items = items.join(attrs, on="customer_id", how="left")
+        items = items.join(bill.engine.table(attrs), on="customer_id", how="left")
         groups.append(dim)
-    return items, groups
+    return bill.where(items), groups
 
 
 def _check_roll_forward(base: pl.DataFrame) -> None:

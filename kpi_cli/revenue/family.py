@@ -9,7 +9,8 @@ import polars as pl
 from kpi_cli.graph import Family
 from kpi_cli.options import calendar_of
 from kpi_cli.periods import parse_as_of
-from kpi_cli.revenue.base import RevenueBase, build, data_end, load_items, shown_group
+from kpi_cli.revenue.base import RevenueBase, build, shown_group
+from kpi_cli.revenue.billing import billing
 from kpi_cli.revenue.metrics import LTV_WINDOW, PER_YEAR, evaluate
 from kpi_cli.revenue.prep import RevenueRules
 
@@ -62,7 +63,8 @@ def dims(graph: Graph) -> set[str]:
 
 def last_instant(graph: Graph) -> int | None:
     """The last instant of the billing data."""
-    return data_end(load_items(graph.run.dataset))
+    run = graph.run
+    return billing(run.dataset, run.settings.values["engine"]).end
 
 
 FAMILY = Family("revenue", ("subscriptions", "invoices"), build_base, evaluate_rows, dims, last_instant)

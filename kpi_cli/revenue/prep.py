@@ -1,14 +1,12 @@
-"""From billing rows to *segments*: spans of constant monthly value per customer.
+"""Billing rows as subscription items: the option rules, the row rules and invoices turned into items.
 
-A subscription row (SPEC §1.2) is one item at one price and quantity; trials and discounts that
-start or stop inside it split it into up to three segments. Everything after this module works
-on segments alone, so the option rules (``--discounts``, ``--churn-at``, statuses) live here.
+The items become segments (spans of constant monthly value) in :mod:`kpi_cli.revenue.spans`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -160,101 +158,3 @@ def invoices_to_items(inv: pl.DataFrame) -> pl.DataFrame:
         .clip(lower_bound=1).alias("interval_count"),
         pl.col("_file"), pl.col("_line"),
     )
-
-
-def segments(items: pl.DataFrame, rules: RevenueRules, keep: tuple[str, ...] = ()) -> pl.DataFrame:
-    """Split items at trial and discount boundaries into spans of constant monthly value.
-
-    Returns columns ``customer_id, currency, plan, *keep, start_us, end_us, value`` (``end_us``
-    is ``FAR`` for an open span); spans worth nothing are dropped.
-
-    Examples
-    --------
-    A $1,200 yearly seat ×2 is worth 200 a month:
-
-    >>> items = pl.DataFrame({"customer_id": ["B"], "subscription_id": ["b1"], "start_at": [0],
-    ...     "end_at": [None], "amount": [1200.0], "interval": ["year"], "quantity": [2.0]})
-    >>> segments(items, RevenueRules())["value"].to_list()
-    [200.0]
-    """
-    cols = items.columns
-
-    def opt(name: str, default: object = None, dtype: Any = None) -> pl.Expr:
-        return pl.col(name) if name in cols else pl.lit(default, dtype=dtype)
-
-    count = opt("interval_count", 1.0, pl.Float64).fill_null(1.0)
-    months = opt("interval", "month", pl.String).fill_null("month").replace_strict(MONTHS_PER, default=1.0)
-    per_month = 1.0 / (months * count)
-    base = pl.col("amount") * opt("quantity", 1.0, pl.Float64).fill_null(1.0) * per_month
-    pct = opt("discount_percent", None, pl.Float64)
-    off = opt("discount_amount", None, pl.Float64)
-    discount = pl.when(pct.fill_null(0) > 0).then(base * pct / 100).otherwise(off.fill_null(0) * per_month)
-    duration = opt("discount_duration", None, pl.String).fill_null("forever")
-    end = opt("end_at", None, pl.Int64)
-    if rules.churn_at == "cancel" and "canceled_at" in cols:
-        end = pl.min_horizontal(end.fill_null(FAR), pl.col("canceled_at").fill_null(FAR))
-    end = end.fill_null(FAR)
-    # Discount window [d_from, d_to): which instants of the row carry the discount.
-    if rules.discounts == "none":
-        d_to = pl.lit(None, dtype=pl.Int64)
-    else:
-        recurring_to: Any = pl.when(duration == "repeating").then(opt("discount_end_at", None, pl.Int64).fill_null(FAR))
-        recurring_to = recurring_to.when(duration == "forever").then(FAR)
-        if rules.discounts == "all":
-            once_to = _plus_one_interval(pl.col("start_at"), opt("interval", "month", pl.String).fill_null("month"),
-                                         count)
-            recurring_to = recurring_to.when(duration == "once").then(once_to)
-        d_to = recurring_to.otherwise(None)
-    zero_status = opt("status", None, pl.String).is_in(ZERO_STATUSES).fill_null(False)
-    # Filter only on a real column: Polars 2.1 rejects a broadcast constant predicate on ≥ 16k rows.
-    if "is_metered" in cols:
-        items = items.filter(~pl.col("is_metered").fill_null(False))
-    prepared = items.lazy().select(
-        pl.col("customer_id"),
-        pl.col("subscription_id"),
-        opt("currency", None, pl.String).str.to_uppercase().alias("currency"),
-        opt("plan", None, pl.String).alias("plan"),
-        *[pl.col(k) for k in keep if k not in ("currency", "plan")],
-        pl.col("start_at").alias("s"),
-        end.alias("e"),
-        pl.when(zero_status).then(0.0).otherwise(base).alias("base"),
-        pl.when(has_discount(pct, off)).then(discount).otherwise(0.0).alias("disc"),
-        opt("trial_end_at", None, pl.Int64).fill_null(NONE).alias("t_end"),
-        d_to.fill_null(NONE).alias("d_end"),
-    )
-    clip = pl.col("s"), pl.col("e")
-    lo = pl.min_horizontal(pl.col("t_end"), pl.col("d_end")).clip(*clip)
-    hi = pl.max_horizontal(pl.col("t_end"), pl.col("d_end")).clip(*clip)
-    pieces = pl.concat([
-        prepared.with_columns(pl.col("s").alias("p0"), lo.alias("p1")),
-        prepared.with_columns(lo.alias("p0"), hi.alias("p1")),
-        prepared.with_columns(hi.alias("p0"), pl.col("e").alias("p1")),
-    ])
-    value = (
-        pl.when(pl.col("p0") < pl.col("t_end")).then(0.0)
-        .when(pl.col("p0") < pl.col("d_end")).then(pl.col("base") - pl.col("disc"))
-        .otherwise(pl.col("base"))
-        .clip(lower_bound=0.0)
-    )
-    return (
-        pieces.filter(pl.col("p0") < pl.col("p1"))
-        .select("customer_id", "subscription_id", "currency", "plan",
-                *[k for k in keep if k not in ("currency", "plan")], pl.col("p0").alias("start_us"),
-                pl.col("p1").alias("end_us"), value.alias("value"))
-        .filter(pl.col("value") > 0)
-        .collect()
-    )
-
-
-def has_discount(pct: pl.Expr, off: pl.Expr) -> pl.Expr:
-    """True where a row carries any discount."""
-    return (pct.fill_null(0) > 0) | (off.fill_null(0) > 0)
-
-
-def _plus_one_interval(start: pl.Expr, interval: pl.Expr, count: pl.Expr) -> pl.Expr:
-    """``start`` plus one billing interval, calendar-aware (a "once" coupon's reach)."""
-    unit = interval.replace_strict({"day": "d", "week": "w", "month": "mo", "quarter": "q", "year": "y"},
-                                   default="mo")
-    offset = count.cast(pl.Int64).cast(pl.String) + unit
-    as_dt = start.cast(pl.Datetime("us"))
-    return as_dt.dt.offset_by(offset).cast(pl.Int64)

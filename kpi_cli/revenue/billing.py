@@ -1,0 +1,98 @@
+"""A run's validated billing items, where they live: the Polars frame the default load made, or the
+engine's own scan of typed Parquet (:mod:`kpi_cli.revenue.portable_load`).
+
+The base (:mod:`kpi_cli.revenue.base`) reads the items through this one shape, so the same segment and
+roll-forward pipelines run on both; only the small facts (the data's span, its currencies) and, for
+the metrics that read items or segments row by row, those tables are collected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import narwhals as nw
+import polars as pl
+
+from kpi_cli.engines import engine_for
+from kpi_cli.errors import DataError
+from kpi_cli.revenue import portable_load
+from kpi_cli.revenue.prep import FAR
+
+if TYPE_CHECKING:
+    from kpi_cli.dataset import Dataset
+    from kpi_cli.engines import Engine
+
+TS_COLS = ("start_at", "end_at", "canceled_at", "trial_end_at")
+
+
+@dataclass
+class Billing:
+    """Subscription items on ``engine`` and what the base needs to know of them before the grid."""
+
+    engine: Engine
+    items: nw.LazyFrame  # canonical columns and _file/_line (Polars load) or the place (engine scan)
+    end: int  # the last instant mentioned anywhere in the billing rows
+    first: int  # the first start
+    currencies: list[str | None]  # the distinct currencies, null included where some row has none
+    loaded: pl.DataFrame | None = field(default=None, repr=False)  # the Polars load's frame, as it is
+
+    @property
+    def on_engine(self) -> bool:
+        """True when the items were read by the engine (not loaded by Polars)."""
+        return self.loaded is None
+
+    def rows(self, condition: nw.Expr) -> pl.DataFrame:
+        """``_file, _line`` of the items where ``condition`` holds (to reject them)."""
+        if self.loaded is not None:
+            return self.engine.collect(self.items.filter(condition).select("_file", "_line"))
+        return portable_load.places(self.engine.collect(self.items.filter(condition).select(portable_load.PLACE)))
+
+    def where(self, items: nw.LazyFrame) -> Billing:
+        """The same billing with ``items`` (filtered or with columns added)."""
+        return Billing(self.engine, items, self.end, self.first, self.currencies, self.loaded)
+
+    def collected(self, frame: nw.LazyFrame) -> pl.DataFrame:
+        """``frame`` (items or a frame derived from them) as Polars, ``_file``/``_line`` as the Polars load's."""
+        got = self.engine.collect(frame)
+        return got if self.loaded is not None or portable_load.PLACE not in got.columns else portable_load.places(got)
+
+
+def billing(ds: Dataset, engine_name: str) -> Billing:
+    """The run's billing items (once per run): read by the engine where it can, else loaded by Polars."""
+    key = f"billing:{engine_name}"
+    if key in ds.memo:
+        found: Billing = ds.memo[key]  # type: ignore[assignment]
+        return found
+    if portable_load.applies(ds, engine_name):
+        engine = engine_for(engine_name)
+        made = _facts(engine, portable_load.load(engine, ds), None, ds)
+    else:
+        from kpi_cli.revenue.base import load_items
+
+        polars = engine_for("polars")
+        loaded = load_items(ds)
+        made = _facts(polars, nw.from_native(loaded.lazy()), loaded, ds)
+    ds.memo[key] = made
+    return made
+
+
+def _facts(engine: Engine, items: nw.LazyFrame, loaded: pl.DataFrame | None, ds: Dataset) -> Billing:
+    cols = items.collect_schema().names()
+    if "currency" in cols:  # currency codes are case-insensitive (SPEC §1.3): `usd` is `USD`
+        items = items.with_columns(nw.col("currency").str.strip_chars().str.to_uppercase())
+    stamps = [nw.when(nw.col(c) < FAR).then(nw.col(c)).max().alias(c) for c in TS_COLS if c in cols]
+    span = engine.collect(items.select(nw.len().alias("_n"), nw.col("start_at").min().alias("_first"), *stamps))
+    if int(span["_n"][0]) == 0:
+        from kpi_cli.revenue.base import billing_source
+
+        rep = ds.reports[billing_source(ds)]
+        why = "every row was rejected" if rep.rejected else "the file has only a header" if rep.rows_read == 0 \
+            else "no row is a recurring billing row"
+        msg = f"source {rep.name} ({', '.join(rep.files)}): no billing rows to compute from ({why})"
+        raise DataError(msg, hint="check the export, or run `kpi validate` to see why rows were rejected")
+    ends = [span[c][0] for c in TS_COLS if c in cols and span[c][0] is not None]
+    currencies: list[str | None] = []
+    if "currency" in cols:
+        currencies = engine.collect(items.group_by("currency").agg(nw.len()))["currency"].to_list()
+    return Billing(engine, items, int(max(ends)), int(span["_first"][0]), currencies, loaded)
