@@ -220,3 +220,46 @@ def test_once_reach_moves_the_calendar_month_on_each_engine() -> None:
         got = engine.collect(moved.select("interval", "_once"))
         got = got.sort(pl.col("interval").replace_strict({"month": 0, "quarter": 1, "week": 2, "year": 3}))
         assert got["_once"].to_list() == [int(w.timestamp() * 1_000_000) for w in want], name
+
+
+def test_text_is_trimmed_alike_on_each_engine() -> None:
+    """Leading and trailing whitespace (Unicode's, as Polars trims it) goes and a blank is missing, on each
+    engine; DuckDB skips the trim where the first and last characters are printable ASCII."""
+    assert trimmed_on("duckdb") == trimmed_on("polars") == TRIMMED
+
+
+TEXTS = ["a", " a", "a ", "\ta\n", "   ", "", None, "é", " é ", "a b", "\x0bx\x0c", "\r\n", "x\u00a0",
+         "\u3000y\u2009", "\x1fz"]
+# By hand: Unicode White_Space goes from both ends (not U+001F, a control character).
+TRIMMED = ["a", "a", "a", "a", None, None, None, "é", "é", "a b", "x", None, "x", "y", "\x1fz"]
+
+
+def trimmed_on(name: str) -> list[str | None]:
+    frame = pl.DataFrame({"t": TEXTS}, schema={"t": pl.String}).with_row_index("i")
+    engine = engine_for(name)
+    return engine.collect(engine.trimmed(engine.table(frame), ["t"])).sort("i")["t"].to_list()
+
+
+# An item's rows by start: the third starts before the first's end though after the second's (so the
+# previous row's end alone would miss it); touching rows do not overlap; a row with no start overlaps nothing.
+OVERLAPS = pl.DataFrame({
+    "subscription_id": ["s1", "s1", "s1", "s1", "s1", "s2", "s2"],
+    "item_id": ["i1", "i1", "i1", "i2", "i2", None, None],
+    "start_at": [1, 2, 4, 1, 2, 5, 6],
+    "end_at": [12, 3, 5, 2, 3, None, 7],
+    "_row": [0, 1, 2, 3, 4, 5, 6],
+}).vstack(pl.DataFrame({"subscription_id": ["s1"], "item_id": ["i1"], "start_at": [None], "end_at": [20],
+                        "_row": [7]}, schema={"subscription_id": pl.String, "item_id": pl.String,
+                                              "start_at": pl.Int64, "end_at": pl.Int64, "_row": pl.Int64}))
+OVERLAPPING = [False, True, True, False, False, False, True, False]
+
+
+def overlaps_on(name: str) -> list[bool]:
+    engine = engine_for(name)
+    flagged = portable_load._with_overlaps(engine, engine.table(OVERLAPS), ["subscription_id", "item_id",
+                                                                            "start_at", "end_at"])
+    return engine.collect(flagged).sort("_row")["_overlap"].to_list()
+
+
+def test_overlaps_are_found_against_the_latest_earlier_end() -> None:
+    assert overlaps_on("duckdb") == overlaps_on("polars") == OVERLAPPING

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 import test_engine_billing as billing
 from polars.testing import assert_frame_equal
-from test_engine_billing import REASONS, _run
+from test_engine_billing import OVERLAPPING, REASONS, TRIMMED, _run, overlaps_on, trimmed_on
 from test_engine_equality import COMPANY_CUSTOMERS, assert_long_equal, typed_parquet
 
 from kpi_cli import compute, engines
@@ -72,3 +72,11 @@ def test_every_revenue_id_on_a_parquet_company(company: Path, spy: list[str], kw
     assert spy == ["spark"]
     by = [kw["by"]] if "by" in kw else []
     assert_long_equal(fast, on_spark, by)
+
+
+def test_text_is_trimmed_on_spark_as_on_polars() -> None:
+    assert trimmed_on("spark") == TRIMMED
+
+
+def test_overlaps_on_spark_as_on_polars() -> None:
+    assert overlaps_on("spark") == OVERLAPPING

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engines import engine_for, keep
+from kpi_cli.engines import engine_for
 from kpi_cli.errors import DataError, InvariantError, UsageError
 from kpi_cli.grid import Grid
 from kpi_cli.money import money_for
@@ -213,8 +213,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
     native, money = on.table, money_for(on)  # money: the engine's exact fixed point (Spark has no Int128)
     unit = list(dict.fromkeys(["customer_id", "currency", *groups]))
     held: dict[str, pl.DataFrame] = {}
-    if bill.on_engine:
-        segs = keep(on, segs)
+    if bill.on_engine:  # one query reads the segments here (and a metric may collect them): not held
         seg_lf = spans.period_index(on, segs, grid, {"start_us": "i0", "end_us": "i1"}).select(*unit, "i0", "i1",
                                                                                                 "value")
     else:

