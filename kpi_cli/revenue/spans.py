@@ -50,7 +50,7 @@ def segments(engine: Engine, items: nw.LazyFrame, rules: RevenueRules, keep: tup
     """
     cols = items.collect_schema().names()
 
-    def opt(name: str, default: object = None, dtype: Any = None) -> nw.Expr:
+    def opt(name: str, default: Any = None, dtype: Any = None) -> nw.Expr:
         return nw.col(name) if name in cols else nw.lit(default, dtype=dtype)
 
     count = opt("interval_count", 1.0, nw.Float64).cast(nw.Float64).fill_null(1.0)
