@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
-from kpi_cli.engines import engine_for
+from kpi_cli.engines import engine_for, keep
 from kpi_cli.errors import DataError, InvariantError, UsageError
 from kpi_cli.grid import Grid
 from kpi_cli.money import money_for
@@ -30,6 +30,7 @@ from kpi_cli.revenue.prep import (
 
 if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
+    from kpi_cli.engines import Engine
 
 NO_GROUP = "\x00(blank)"  # a --by value that is blank, inside the pipeline
 
@@ -162,12 +163,13 @@ def make_grid(cal: Calendar, req: RangeRequest, as_of: int, bill: Billing, lookb
 class RevenueBase:
     """Everything revenue metrics need: base table, change points, grid and rules.
 
-    ``items`` and ``segments`` (billing-sized) are collected from where they live on first use only:
-    most metrics read the base table and the change points alone.
+    ``points``, ``items`` and ``segments`` (billing-sized) are collected from where they live on first
+    use only: most metrics read the base table alone.
     """
 
     table: pl.DataFrame  # per (groups…, idx): stocks and movements, plus period & complete
-    points: pl.DataFrame  # change points (unit, idx, a, b, a_r, b_r, movement)
+    change_points: nw.LazyFrame  # held on ``engine``: unit, idx, a, b, a_r, b_r, movement
+    engine: Engine
     rates: pl.DataFrame
     bill: Billing  # the items, with the groups as columns
     spans: nw.LazyFrame  # the segments, where the items are
@@ -177,6 +179,18 @@ class RevenueBase:
     currency: str
     dataset: Dataset  # for sources a metric reads on demand (customers for signups)
     _held: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def points(self) -> pl.DataFrame:
+        """The change points: per unit (customer, currency, groups) and period where its MRR changes."""
+        if "points" not in self._held:
+            found = self.engine.collect(self.change_points)
+            self._held["points"] = found.with_columns(pl.col("idx").cast(pl.Int64))
+        return self._held["points"]
+
+    @points.setter
+    def points(self, frame: pl.DataFrame) -> None:  # e.g. the same points in another order (tests)
+        self._held["points"] = frame
 
     @property
     def items(self) -> pl.DataFrame:
@@ -226,9 +240,9 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
             (bounds.search_sorted(pl.col("end_us"), side="right").cast(pl.Int64) - 1).alias("i1"),
             "value",
         ))
-    points_lf = engine.change_points(seg_lf, native(rates), groups, grid.last, money)
-    points = points_lf.collect(backend="polars").to_native().with_columns(pl.col("idx").cast(pl.Int64))
-    table = engine.roll_forward(native(points), native(periods), native(rates), groups, first, grid.last, money)
+    # Held once: the roll-forward reads the change points, and so do the metrics that follow customers.
+    points = keep(on, engine.change_points(seg_lf, native(rates), groups, grid.last, money))
+    table = engine.roll_forward(points, native(periods), native(rates), groups, first, grid.last, money)
     base = table.collect(backend="polars").to_native()
     # Engines differ in integer sum types (DuckDB gives 128-bit): one numeric type from here on.
     base = base.with_columns(pl.exclude("idx", *groups).cast(pl.Float64), pl.col("idx").cast(pl.Int64))
@@ -239,7 +253,7 @@ def build(ds: Dataset, cal: Calendar, req: RangeRequest, as_of: int, rules: Reve
     base = base.join(grid.periods().select("idx", "period", "complete"), on="idx", how="left")
     base = base.sort([*groups, "idx"], nulls_last=True)
     _check_roll_forward(base)
-    return RevenueBase(base, points, rates, bill, segs, grid, groups, rules, currency, ds, held)
+    return RevenueBase(base, points, on, rates, bill, segs, grid, groups, rules, currency, ds, held)
 
 
 def _attach_groups(ds: Dataset, bill: Billing, by: tuple[str, ...]) -> tuple[Billing, list[str]]:
