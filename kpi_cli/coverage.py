@@ -27,6 +27,9 @@ def source_span(run: Run, name: str) -> tuple[str, int, int] | None:
             if key.startswith("events:clean") and isinstance(value, tuple) and value[0].height:
                 return "timestamp", int(value[0]["ts"].min()), int(value[0]["ts"].max())
         return None
+    held = run.dataset.memo.get(f"span:{name}")  # billing read by the engine: its span, worked out there
+    if isinstance(held, tuple):
+        return held[0], held[1], held[2]
     frame = run.dataset._cache.get(name)
     if frame is None or not frame.height or name not in SOURCES:
         return None
@@ -67,7 +70,10 @@ def outside_data(run: Run) -> list[str]:
         return []
     where = "before" if cal.instant(lo) <= last else "after"
     subs = run.dataset._cache.get("subscriptions")
-    if where == "after" and subs is not None and "end_at" in subs.columns and subs["end_at"].null_count():
+    held = run.dataset.memo.get("span:subscriptions")
+    running = (held[3] if isinstance(held, tuple) else
+               subs is not None and "end_at" in subs.columns and bool(subs["end_at"].null_count()))
+    if where == "after" and running:
         return []  # subscriptions still running reach every later period: MRR there is real, not absent
     asked = f"{lo} … {cal.step(hi, 1) - timedelta(days=1)}"
     covers = f"{cal.local_date(first)} … {cal.local_date(last)}"

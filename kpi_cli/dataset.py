@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from kpi_cli.config import Settings
 
 
+# Memo keys of objects that hold frames kept on an engine (dropped with them: :meth:`Dataset.deferred`).
+HELD = "held:"
+
+
 @dataclass
 class SourceReport:
     """What happened to one source: for ``-v`` and ``kpi validate``."""
@@ -189,6 +193,8 @@ class Dataset:
             self._deferring -= 1
             if not self._deferring:
                 release_held()  # a run's engine work ends with its outermost deferred block, failed or not
+                # What pointed at it goes too: a later block (kpi validate computes twice) reads again.
+                self.memo = {k: v for k, v in self.memo.items() if not k.startswith(HELD)}
         if not self._deferring:
             self.raise_pending()
 

@@ -263,3 +263,59 @@ def overlaps_on(name: str) -> list[bool]:
 
 def test_overlaps_are_found_against_the_latest_earlier_end() -> None:
     assert overlaps_on("duckdb") == overlaps_on("polars") == OVERLAPPING
+
+
+def _one_row(folder: Path, start: pl.Series, **columns: object) -> Path:
+    folder.mkdir()
+    frame = pl.DataFrame({"customer_id": ["A", "A"], "subscription_id": ["a", "a"], "start_at": start,
+                          "amount": [100.0, 100.0], **columns})
+    frame.write_parquet(folder / "subscriptions.parquet")
+    return folder
+
+
+def test_a_second_run_on_the_same_dataset_reads_again(hand: Path, spy: list[str]) -> None:
+    """kpi validate computes once per family on one run: the kept billing table is let go after the first,
+    and the second reads the files again instead of the dropped table."""
+    run = Run.start(_options(hand, {**RANGE, "on_bad_rows": "skip", "engine": "duckdb"}))
+    first, second = (api.compute_run("mrr", run) for _ in range(2))
+    assert_frame_equal(first, second)
+    assert first["value"].to_list() == [330.0, 380.0, 380.0, 380.0]
+    assert spy == ["duckdb", "duckdb"]
+
+
+@pytest.mark.parametrize("case", ["nanoseconds", "struct field"])
+def test_what_the_engine_cannot_scan_keeps_the_polars_load(tmp_path: Path, spy: list[str], case: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nanosecond instants (two a nanosecond apart are two rows on Polars, one µs on an engine; DuckDB has
+    no epoch_us of them) and a header mapped to a struct field: the Polars load, the same result."""
+    monkeypatch.chdir(tmp_path)
+    at = pl.Series([1_704_412_800_000_000_000, 1_704_412_800_000_000_001], dtype=pl.Datetime("ns", "UTC"))
+    if case == "nanoseconds":
+        data = _one_row(tmp_path / "d", at)
+    else:
+        data = _one_row(tmp_path / "d", at.dt.cast_time_unit("us"), info=[{"plan": "pro"}] * 2)
+        (tmp_path / "kpi.toml").write_text('[sources.subscriptions.columns]\nplan = "info.plan"\n')
+    runs = {e: _run(data, e) for e in ("polars", "duckdb")}
+    assert spy == []
+    assert_frame_equal(runs["polars"][0], runs["duckdb"][0])
+    report = runs["duckdb"][1].dataset.reports["subscriptions"]
+    # A nanosecond apart: no copy, an overlap; the same instant: one copy.
+    assert (report.duplicates, report.rejected) == ((0, 1) if case == "nanoseconds" else (1, 0))
+
+
+def test_a_range_after_the_data_is_said_on_the_engine_too(tmp_path: Path, spy: list[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """kpi_cli.coverage reads the span the engine worked out: 'lies wholly after the data'."""
+    from kpi_cli.coverage import outside_data
+
+    monkeypatch.chdir(tmp_path)
+    start = pl.Series([datetime(2024, 1, 5, tzinfo=UTC)] * 2)
+    data = _one_row(tmp_path / "d", start, end_at=[datetime(2024, 3, 5, tzinfo=UTC)] * 2)
+    said = []
+    for engine in ("polars", "duckdb"):
+        run = Run.start(_options(data, {"month": "2025-06", "engine": engine}))
+        api.compute_run("mrr", run)
+        said.append(outside_data(run))
+    assert spy == ["duckdb"]
+    assert said[0] == said[1] == [("the range asked for (2025-06-01 … 2025-06-30) lies wholly after the data, "
+                                   "which covers 2024-01-05 … 2024-03-05")]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import narwhals as nw
 import polars as pl
 
+from kpi_cli.dataset import HELD
 from kpi_cli.engines import engine_for
 from kpi_cli.errors import DataError
 from kpi_cli.revenue import portable_load
@@ -35,6 +36,7 @@ class Billing:
     end: int  # the last instant mentioned anywhere in the billing rows
     first: int  # the first start
     currencies: list[str | None]  # the distinct currencies, null included where some row has none
+    open_end: bool = False  # some item has no end_at (it runs on)
     loaded: pl.DataFrame | None = field(default=None, repr=False)  # the Polars load's frame, as it is
 
     @property
@@ -50,7 +52,7 @@ class Billing:
 
     def where(self, items: nw.LazyFrame) -> Billing:
         """The same billing with ``items`` (filtered or with columns added)."""
-        return Billing(self.engine, items, self.end, self.first, self.currencies, self.loaded)
+        return Billing(self.engine, items, self.end, self.first, self.currencies, self.open_end, self.loaded)
 
     def collected(self, frame: nw.LazyFrame) -> pl.DataFrame:
         """``frame`` (items or a frame derived from them) as Polars, ``_file``/``_line`` as the Polars load's."""
@@ -60,13 +62,15 @@ class Billing:
 
 def billing(ds: Dataset, engine_name: str) -> Billing:
     """The run's billing items (once per run): read by the engine where it can, else loaded by Polars."""
-    key = f"billing:{engine_name}"
+    key = f"{HELD}billing:{engine_name}"
     if key in ds.memo:
         found: Billing = ds.memo[key]  # type: ignore[assignment]
         return found
     if portable_load.applies(ds, engine_name):
         engine = engine_for(engine_name)
         made = _facts(engine, portable_load.load(engine, ds), None, ds)
+        # What kpi_cli.coverage reads of a source held in Polars (the span; whether some item is still open).
+        ds.memo[f"span:{portable_load.NAME}"] = ("start_at", made.first, made.end, made.open_end)
     else:
         from kpi_cli.revenue.base import load_items
 
@@ -82,7 +86,9 @@ def _facts(engine: Engine, items: nw.LazyFrame, loaded: pl.DataFrame | None, ds:
     if "currency" in cols:  # currency codes are case-insensitive (SPEC §1.3): `usd` is `USD` (text is trimmed)
         items = items.with_columns(nw.col("currency").str.to_uppercase())
     stamps = [nw.when(nw.col(c) < FAR).then(nw.col(c)).max().alias(c) for c in TS_COLS if c in cols]
-    span = engine.collect(items.select(nw.len().alias("_n"), nw.col("start_at").min().alias("_first"), *stamps))
+    running = [nw.col("end_at").is_null().cast(nw.Int64).sum().alias("_open")] if "end_at" in cols else []
+    span = engine.collect(items.select(nw.len().alias("_n"), nw.col("start_at").min().alias("_first"), *stamps,
+                                       *running))
     if int(span["_n"][0]) == 0:
         from kpi_cli.revenue.base import billing_source
 
@@ -95,4 +101,5 @@ def _facts(engine: Engine, items: nw.LazyFrame, loaded: pl.DataFrame | None, ds:
     currencies: list[str | None] = []
     if "currency" in cols:
         currencies = engine.collect(items.group_by("currency").agg(nw.len()))["currency"].to_list()
-    return Billing(engine, items, int(max(ends)), int(span["_first"][0]), currencies, loaded)
+    open_end = "end_at" in cols and bool(span["_open"][0])
+    return Billing(engine, items, int(max(ends)), int(span["_first"][0]), currencies, open_end, loaded)

@@ -40,7 +40,7 @@ KINDS = {c.name: c.kind for c in SOURCES[NAME]}
 
 def applies(ds: Dataset, engine: str) -> bool:
     """True when ``engine`` is not Polars and ``subscriptions`` is typed Parquet read as it is written."""
-    from kpi_cli.loading import find_files
+    from kpi_cli.loading import _scan_parquet, find_files
 
     if engine == "polars":
         return False
@@ -54,13 +54,19 @@ def applies(ds: Dataset, engine: str) -> bool:
         return False
     if any(str(h).startswith("=") for h in src.mapping.values()):
         return False  # a constant column: the Polars load writes it
+    # The engine scans a file's own top-level columns by name (a header mapped to a struct field is not one).
+    headers = src.headers or src.mapping
+    tops = [_scan_parquet(f).collect_schema().names() for f in src.files]  # file metadata, local or remote
+    if not all(headers[c] in names for names in tops for c in typed.present):
+        return False
     schema = src.frame.collect_schema()
     return all(_fits(KINDS[c], schema[c]) for c in typed.present)
 
 
 def _fits(kind: str, dtype: pl.DataType) -> bool:
     if kind == "ts":
-        return isinstance(dtype, pl.Datetime)
+        # Nanoseconds: DuckDB has no epoch_us of them, and two instants a nanosecond apart are one µs.
+        return isinstance(dtype, pl.Datetime) and dtype.time_unit in ("us", "ms")
     if kind in ("num", "int"):
         return dtype.is_integer() or dtype.is_float()
     if kind == "bool":
