@@ -7,6 +7,7 @@ raised and rejected alike; a column the port cannot read is a usage error naming
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -260,3 +261,19 @@ def test_a_run_lets_go_of_what_the_engine_kept(plain: Path, monkeypatch: pytest.
     assert tables() == []
     fail.clear()
     assert_frame_equal(funnel(), first)
+
+
+def test_days_around_the_one_samoa_skipped(tmp_path: Path, spy: list[str]) -> None:
+    """Pacific/Apia moved its clocks a whole day (30 December 2011 never happened there): each event's local
+    day on DuckDB is the Polars one. By hand (zoneinfo): u1 at 09:00 UTC on 29 and 30 December is local 23:00
+    (UTC-10) on the 28th and the 29th; u2 at 11:00 UTC on 30 December is 01:00 (UTC+14) on the 31st."""
+    at = [datetime(2011, 12, 29, 9, tzinfo=UTC), datetime(2011, 12, 30, 9, tzinfo=UTC),
+          datetime(2011, 12, 30, 11, tzinfo=UTC)]
+    pl.DataFrame({"timestamp": at, "event": ["Viewed"] * 3, "user_id": ["u1", "u1", "u2"]}).write_parquet(
+        tmp_path / "events.parquet")
+    kw = {"data": tmp_path, "from_": "2011-12-27", "to": "2012-01-01", "period": "day", "tz": "Pacific/Apia"}
+    fast, duck = compute("dau", **kw), compute("dau", engine="duckdb", **kw)
+    assert spy == ["duckdb"]
+    assert_frame_equal(fast, duck)
+    days = {str(p): v for p, v in fast.select("period", "value").iter_rows()}
+    assert (days["2011-12-28"], days["2011-12-29"], days["2011-12-31"]) == (1.0, 1.0, 1.0)

@@ -30,7 +30,8 @@ from kpi_cli.engagement import (
 from kpi_cli.revenue import engine, portable_load, spans
 
 PORTABLE: list[Callable[..., object]] = [
-    portable.checked, portable.pairs, portable_rows.day_of, portable_rows.with_places, portable_parts.with_periods,
+    portable.checked, portable.pairs, portable_rows.day_of, portable_rows.bound_index,
+    portable_rows.with_places, portable_parts.with_periods,
     portable.per_period,
     engine.change_points, engine.roll_forward, base.sessions,
     base.aggregate, base.trailing_diffs, tables.lifecycle_counts, tables.stickiness_counts,
