@@ -208,6 +208,13 @@ def test_period_index_on_the_engine_is_the_binary_search(tz: str, grain: str) ->
     end: DuckDB's period index equals Polars' ``search_sorted``. Samoa (Pacific/Apia) skipped 30 December
     2011, moving its clocks a whole day: a guess by whole UTC days was then two off (found in review:
     January 2012 MRR 150 on DuckDB, 100 on Polars); Lord Howe Island moves by half an hour."""
+    found, expected, n = period_indexes_on("duckdb", tz, grain)
+    assert found == expected
+    assert set(found) >= {-1, n}
+
+
+def period_indexes_on(name: str, tz: str, grain: str) -> tuple[list[int], list[int], int]:
+    """The engine's period index of every test instant, ``search_sorted``'s, and the last index + 1."""
     from datetime import date
 
     cal = Calendar(grain, tz, "mon")
@@ -218,10 +225,9 @@ def test_period_index_on_the_engine_is_the_binary_search(tz: str, grain: str) ->
     points = sorted({b + d for b in bounds.to_list() for d in (-1, 0, 1)} | set(hours) | {bounds[0] - 10**12, 2**62})
     frame = pl.DataFrame({"t": points}, schema={"t": pl.Int64})
     expected = frame.select((pl.lit(bounds).search_sorted(pl.col("t"), side="right").cast(pl.Int64) - 1).alias("i"))
-    duck = engine_for("duckdb")
-    found = duck.collect(spans.period_index(duck, duck.table(frame), grid, {"t": "i"}).select("t", "i")).sort("t")
-    assert found["i"].to_list() == expected["i"].to_list()
-    assert set(found["i"]) >= {-1, len(starts) - 1}
+    engine = engine_for(name)
+    found = engine.collect(spans.period_index(engine, engine.table(frame), grid, {"t": "i"}).select("t", "i"))
+    return found.sort("t")["i"].to_list(), expected["i"].to_list(), len(starts) - 1
 
 
 def test_once_reach_moves_the_calendar_month_on_each_engine() -> None:

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 import test_engine_billing as billing
 from polars.testing import assert_frame_equal
-from test_engine_billing import OVERLAPPING, REASONS, TRIMMED, _run, overlaps_on, trimmed_on
+from test_engine_billing import OVERLAPPING, REASONS, TRIMMED, _run, overlaps_on, period_indexes_on, trimmed_on
 from test_engine_equality import COMPANY_CUSTOMERS, assert_long_equal, typed_parquet
 
 from kpi_cli import compute, engines
@@ -80,3 +80,10 @@ def test_text_is_trimmed_on_spark_as_on_polars() -> None:
 
 def test_overlaps_on_spark_as_on_polars() -> None:
     assert overlaps_on("spark") == OVERLAPPING
+
+
+@pytest.mark.parametrize("grain", ["day", "month"])
+def test_period_index_on_spark_is_the_binary_search(grain: str) -> None:
+    """Samoa's skipped day included (see tests/test_engine_billing.py)."""
+    found, expected, _ = period_indexes_on("spark", "Pacific/Apia", grain)
+    assert found == expected
