@@ -39,6 +39,7 @@ def segments(engine: Engine, items: nw.LazyFrame, rules: RevenueRules, keep: tup
     --------
     A $1,200 yearly seat ×2 is worth 200 a month:
 
+    >>> import polars as pl
     >>> from kpi_cli.engines import engine_for
     >>> from kpi_cli.revenue.prep import RevenueRules
     >>> items = nw.from_native(pl.LazyFrame({"customer_id": ["B"], "subscription_id": ["b1"], "start_at": [0],
