@@ -1,4 +1,5 @@
-"""Where metric pipelines run: the one module that knows an engine (SPEC §5, issue 11).
+"""Where metric pipelines run: the adapter that knows each engine (SPEC §5, issue 11). Polars and DuckDB
+live here, Spark in :mod:`kpi_cli.engine_spark` (re-exported), what they share in :mod:`kpi_cli.engine_parts`.
 
 An :class:`Engine` scans a source's files with the engine's own reader (instants become Int64 µs
 there, natively), makes small tables (period grids, day bounds) on the engine, and collects a lazy
@@ -18,23 +19,19 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import narwhals as nw
 import polars as pl
 
+from kpi_cli.engine_parts import FILE, KEY_SEED, LINE, WHITESPACE, max_before, quoted, reported_as, sql_text
+from kpi_cli.engine_spark import SPARK, SPARK_SESSION, SparkEngine, configure_spark
 from kpi_cli.errors import UsageError
-from kpi_cli.money import DECIMAL, PICO_SQL
+from kpi_cli.money import PICO_SQL
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-# Names the scan gives the columns it adds: the file a row came from (its path) and its line
-# (the row's index in its file + 2, as Parquet lines are numbered everywhere else).
-FILE, LINE = "_path", "_line"
-KEY_SEED = 0x6B7069  # Polars' hash seed for ``_key_`` columns (each engine has its own hash)
 
 
 class Engine(Protocol):
@@ -179,7 +176,6 @@ class DuckDBEngine:
 
     def scan(self, files: list[str], columns: dict[str, str], instants: frozenset[str],
              keys: frozenset[str] = frozenset()) -> nw.LazyFrame:
-        quoted = _quoted
         picked = [f"epoch_us({quoted(h)}) AS {quoted(c)}" if c in instants else f"{quoted(h)} AS {quoted(c)}"
                   for c, h in columns.items()]
         picked += [f"hash({quoted(columns[c])}) AS {quoted('_key_' + c)}" for c in sorted(keys)]
@@ -189,7 +185,7 @@ class DuckDBEngine:
         name = "filename"
         given = reported_as(files)
         if given:  # each row names its file as given (DuckDB drops file:// and may qualify a path)
-            pairs = ", ".join(f"{_text(k)}: {_text(v)}" for k, v in given.items())
+            pairs = ", ".join(f"{sql_text(k)}: {sql_text(v)}" for k, v in given.items())
             name = f"coalesce(MAP {{{pairs}}}[filename], filename)"
         return nw.from_native(rel.project(", ".join([f"{name} AS {FILE}", f"file_row_number + 2 AS {LINE}",
                                                      *picked])))
@@ -222,19 +218,19 @@ class DuckDBEngine:
 
     def json_field(self, frame: nw.LazyFrame, column: str, path: str, alias: str) -> nw.LazyFrame:
         # json_extract_string raises on text that is no JSON, where Polars gives null: json_valid first.
-        value = _quoted(column)
-        found = f"CASE WHEN json_valid({value}) THEN json_extract_string({value}, {_text(path)}) END"
-        return nw.from_native(frame.to_native().project(f"*, {found} AS {_quoted(alias)}"))
+        value = quoted(column)
+        found = f"CASE WHEN json_valid({value}) THEN json_extract_string({value}, {sql_text(path)}) END"
+        return nw.from_native(frame.to_native().project(f"*, {found} AS {quoted(alias)}"))
 
     def trimmed(self, frame: nw.LazyFrame, columns: list[str]) -> nw.LazyFrame:
         if not columns:
             return frame
-        spaces = _text(WHITESPACE)
+        spaces = sql_text(WHITESPACE)
 
         def blank(c: str) -> str:
             # A value whose first and last characters are printable ASCII has nothing to trim: kept without
             # the (costlier) trim (446k billing rows: 0.4 → 0.1 s).
-            x = _quoted(c)
+            x = quoted(c)
             ends = f"ascii({x}) BETWEEN 33 AND 126 AND ascii(right({x}, 1)) BETWEEN 33 AND 126"
             return f"CASE WHEN {ends} THEN {x} ELSE NULLIF(trim({x}, {spaces}), '') END AS {x}"
 
@@ -243,13 +239,13 @@ class DuckDBEngine:
 
     def max_before(self, frame: nw.LazyFrame, value: str, by: list[str], order: list[str], alias: str
                    ) -> nw.LazyFrame:
-        over = f"PARTITION BY {', '.join(map(_quoted, by))} ORDER BY {', '.join(map(_quoted, order))}"
-        window = f"max({_quoted(value)}) OVER ({over} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
-        return nw.from_native(frame.to_native().project(f"*, {window} AS {_quoted(alias)}"))
+        over = f"PARTITION BY {', '.join(map(quoted, by))} ORDER BY {', '.join(map(quoted, order))}"
+        window = f"max({quoted(value)}) OVER ({over} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+        return nw.from_native(frame.to_native().project(f"*, {window} AS {quoted(alias)}"))
 
     def add_months(self, frame: nw.LazyFrame, column: str, months: str, alias: str) -> nw.LazyFrame:
-        moved = f"epoch_us(make_timestamp({_quoted(column)}) + to_months(CAST({_quoted(months)} AS INTEGER)))"
-        return nw.from_native(frame.to_native().project(f"*, {moved} AS {_quoted(alias)}"))
+        moved = f"epoch_us(make_timestamp({quoted(column)}) + to_months(CAST({quoted(months)} AS INTEGER)))"
+        return nw.from_native(frame.to_native().project(f"*, {moved} AS {quoted(alias)}"))
 
     def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
         self.kept += 1
@@ -260,201 +256,16 @@ class DuckDBEngine:
 
     def release(self) -> None:
         for name in self.held:
-            self.con.execute(f"DROP TABLE IF EXISTS {_quoted(name)}")
+            self.con.execute(f"DROP TABLE IF EXISTS {quoted(name)}")
         self.held.clear()
 
 
-# The session every Spark run of kpi gets (issue 11's traps, each silent): instants in UTC (``dt`` parts
-# follow the session zone), naive Parquet timestamps as instants (else ``TIMESTAMP_NTZ``, which
-# ``unix_micros`` refuses), few shuffle partitions (small base tables; 200 by default), no UI.
-SPARK_SESSION = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.parquet.inferTimestampNTZ.enabled": "false",
-    "spark.sql.shuffle.partitions": "4",
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-}
-FIXED = ("spark.sql.session.timeZone", "spark.sql.parquet.inferTimestampNTZ.enabled")  # kpi's results rest on them
-SPARK: dict[str, Any] = {"master": "local[2]", "conf": {}}  # this process's --spark-master and --spark-conf
+
+
+# Re-exported: what callers and tests reach through this module.
+__all__ = ["FILE", "KEY_SEED", "LINE", "SPARK_SESSION", "WHITESPACE", "Engine", "SparkEngine", "configure_spark",
+           "engine_for", "keep", "max_before", "release_held", "reported_as"]
 _MADE: dict[str, Engine] = {}  # the engines engine_for made, by name (one of each per process)
-
-
-def configure_spark(master: str | None = None, conf: dict[str, str] | None = None) -> None:
-    """The master URL and extra settings of this process's Spark session (``--spark-master``,
-    ``--spark-conf``), before its first Spark run: the session is made once, on first use. With
-    ``SPARK_REMOTE`` set the session is Spark Connect's and the master is not used."""
-    for key in conf or {}:
-        if key in FIXED:
-            msg = f"--spark-conf {key}: kpi sets it to {SPARK_SESSION[key]}, which its results depend on"
-            raise UsageError(msg, hint="leave it out (--tz sets the reporting time zone)")
-    if master is not None:
-        SPARK["master"] = master
-    if conf:
-        SPARK["conf"] = {**SPARK["conf"], **conf}
-
-
-class SparkEngine:
-    """Spark (PySpark 4): its Parquet reader, one session for the process (see :data:`SPARK_SESSION`)."""
-
-    name = "spark"
-    near_data = False
-    holds_small = False  # see keep()
-    money = DECIMAL  # Narwhals' Spark backend has no Int128: money sums are exact decimals there
-
-    def __init__(self, master: str = "local[2]", conf: dict[str, str] | None = None,
-                 remote: str | None = None) -> None:
-        self.held: list[Any] = []  # the frames keep() cached, unpersisted by release()
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError:
-            msg = "--engine spark needs pyspark, which is not installed"
-            raise UsageError(msg, hint="pip install 'kpi-cli[spark]' (and a Java 17 runtime), "
-                                       "or use --engine polars") from None
-        settings = {**SPARK_SESSION, **(conf or {})}
-        if remote:  # the server's own settings stand but for the SQL ones, which each session sets
-            builder = SparkSession.builder.remote(remote)
-            for key, value in settings.items():
-                if key in SPARK_SESSION and not key.startswith("spark.sql."):
-                    continue
-                builder = builder.config(key, value)
-            try:
-                self.spark = builder.getOrCreate()
-            except ImportError as e:  # Spark Connect's client needs more packages than pyspark's core
-                msg = f"SPARK_REMOTE is set, and Spark Connect's client needs packages that are not installed ({e})"
-                raise UsageError(msg, hint="pip install 'pyspark[connect]', or unset SPARK_REMOTE") from None
-            return
-        java = Path(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else None
-        if not (java and java.exists()) and shutil.which("java") is None:
-            msg = "--engine spark runs Spark on this machine, which needs a Java runtime, and none was found"
-            raise UsageError(msg, hint="install a Java 17 runtime (e.g. apt-get install openjdk-17-jre-headless), "
-                                       "set SPARK_REMOTE for Spark Connect, or use --engine polars")
-        builder = SparkSession.builder.master(master).appName("kpi")
-        for key, value in settings.items():
-            builder = builder.config(key, value)
-        self.spark = builder.getOrCreate()
-        self.spark.sparkContext.setLogLevel("FATAL")  # a failure is raised in Python, with its cause
-
-    def scan(self, files: list[str], columns: dict[str, str], instants: frozenset[str],
-             keys: frozenset[str] = frozenset()) -> nw.LazyFrame:
-        from pyspark.sql import functions as F
-
-        def col(name: str) -> Any:
-            return F.col("`" + name.replace("`", "``") + "`")
-
-        # The hidden ``_metadata`` struct names a row's file as a URI (``file:/abs/a%20b.parquet``): decoded
-        # ('+' is itself in a URI path, not a space), a local path is plain again and then the one given.
-        uri = F.url_decode(F.regexp_replace(F.col("_metadata.file_path"), r"\+", "%2B"))
-        path = F.regexp_replace(uri, "^file:(//)?(?=/)", "")
-        # Local paths go to Spark absolute: its JVM resolves a relative one from where it started.
-        local = {p: os.path.abspath(p)  # noqa: PTH100 — normalised, links kept, as Spark qualifies a path
-                 for p in files if not re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", p)}
-        given = reported_as(files)
-        if given:
-            names = F.create_map(*[F.lit(x) for pair in given.items() for x in pair])
-            path = F.coalesce(F.try_element_at(names, path), path)
-        picked = [path.alias(FILE), (F.col("_metadata.row_index") + 2).alias(LINE)]
-        # unix_micros, not a cast: a timestamp cast to a long is seconds on Spark.
-        picked += [(F.unix_micros(col(h)) if c in instants else col(h)).alias(c) for c, h in columns.items()]
-        picked += [F.xxhash64(col(columns[c])).alias(f"_key_{c}") for c in sorted(keys)]
-        try:
-            raw = self.spark.read.option("mergeSchema", "true").parquet(*[local.get(p, p) for p in files])
-            _ = raw.schema  # read the footers now: Spark Connect reads lazily, and would fail at collect
-        except Exception as e:
-            if "PARQUET_TYPE_ILLEGAL" in str(e) and "NANOS" in str(e):
-                msg = "a Parquet column holds nanosecond timestamps, which --engine spark cannot read"
-                raise UsageError(msg, hint="write the timestamps in microseconds, or use --engine polars") from None
-            raise
-        return nw.from_native(raw.select(*picked))
-
-    def table(self, frame: pl.DataFrame | pl.LazyFrame) -> nw.LazyFrame:
-        df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
-        # Spark has no unsigned integers: each becomes the signed type that holds all its values (a 64-bit
-        # one keeps its bits, so equal values stay equal: these are hashes and counts).
-        wider = [(pl.UInt8, pl.Int16), (pl.UInt16, pl.Int32), (pl.UInt32, pl.Int64)]
-        signed = [pl.col(c).cast(to) for c, t in df.schema.items() for unsigned, to in wider if t == unsigned]
-        signed += [pl.col(c).reinterpret(signed=True) for c, t in df.schema.items() if t == pl.UInt64]
-        df = df.with_columns(signed)
-        return nw.from_native(self.spark.createDataFrame(df.to_arrow()))
-
-    def collect(self, frame: nw.LazyFrame) -> pl.DataFrame:
-        out = frame.collect(backend="polars").to_native()
-        assert isinstance(out, pl.DataFrame)
-        return out
-
-    def json_field(self, frame: nw.LazyFrame, column: str, path: str, alias: str) -> nw.LazyFrame:
-        from pyspark.sql import functions as F
-
-        native = frame.to_native()
-        return nw.from_native(native.withColumn(alias, F.get_json_object(native[column], path)))
-
-    def trimmed(self, frame: nw.LazyFrame, columns: list[str]) -> nw.LazyFrame:
-        from pyspark.sql import functions as F
-
-        native = frame.to_native()
-        ends = f"^[{re.escape(WHITESPACE)}]+|[{re.escape(WHITESPACE)}]+$"
-        for c in columns:
-            trimmed = F.regexp_replace(native[c], ends, "")
-            native = native.withColumn(c, F.when(trimmed != "", trimmed))
-        return nw.from_native(native)
-
-    def max_before(self, frame: nw.LazyFrame, value: str, by: list[str], order: list[str], alias: str
-                   ) -> nw.LazyFrame:
-        return max_before(frame, value, by, order, alias)
-
-    def add_months(self, frame: nw.LazyFrame, column: str, months: str, alias: str) -> nw.LazyFrame:
-        from pyspark.sql import functions as F
-
-        moved = F.expr(f"unix_micros(timestamp_micros(`{column}`) + make_ym_interval(0, CAST(`{months}` AS INT)))")
-        return nw.from_native(frame.to_native().withColumn(alias, moved))
-
-    def keep(self, frame: nw.LazyFrame) -> nw.LazyFrame:
-        native = frame.to_native().cache()  # worked out by the first result, reused by the rest
-        self.held.append(native)
-        return nw.from_native(native)
-
-    def release(self) -> None:
-        for native in self.held:
-            native.unpersist()
-        self.held.clear()
-
-
-def max_before(frame: nw.LazyFrame, value: str, by: list[str], order: list[str], alias: str) -> nw.LazyFrame:
-    """:meth:`Engine.max_before` on Narwhals' lazy API."""
-    running = frame.with_columns(nw.col(value).cum_max().over(*by, order_by=order).alias("_running_max"))
-    return running.with_columns(nw.col("_running_max").shift(1).over(*by, order_by=order).alias(alias)).drop(
-        "_running_max")
-
-
-def reported_as(files: list[str]) -> dict[str, str]:
-    """The other names an engine may give a row's file (absolute, resolved, a ``file://`` URI's path),
-    each mapped to the name it was given by, so that a row's file is always the given one."""
-    from urllib.parse import unquote, urlparse
-
-    out: dict[str, str] = {}
-    for given in files:
-        if given.lower().startswith("file://"):
-            local = unquote(urlparse(given).path)
-        elif re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", given):
-            continue  # an object store's URI comes back as given
-        else:
-            local = given
-        for variant in (local, os.path.abspath(local), str(Path(local).resolve())):  # noqa: PTH100
-            if variant != given:
-                out.setdefault(variant, given)
-    return out
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-# What Polars' ``str.strip_chars()`` trims: Unicode's White_Space characters (as Rust's ``str::trim``).
-WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + \
-    "\u2028\u2029\u202f\u205f\u3000"
-
-
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def engine_for(name: str) -> Engine:

@@ -26,7 +26,7 @@ from polars.testing import assert_frame_equal
 from test_engine_equality import COMPANY_CUSTOMERS, assert_long_equal, assert_table_equal
 from test_streamed import CASES, _log
 
-from kpi_cli import api, compute, engines, money
+from kpi_cli import api, compute, engine_spark, engines, money
 from kpi_cli.api import Run, _options
 from kpi_cli.errors import BadRowsError, KpiError, UsageError
 from kpi_cli.registry import METRICS
@@ -245,7 +245,7 @@ def test_spark_not_installed_is_a_usage_error(plain: Path, run, monkeypatch: pyt
 
 def test_no_java_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setattr(engines.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(engine_spark.shutil, "which", lambda _name: None)
     with pytest.raises(UsageError, match="needs a Java runtime, and none was found"):
         engines.SparkEngine()
 
