@@ -20,13 +20,8 @@ from kpi_cli.grid import Grid
 from kpi_cli.money import money_for
 from kpi_cli.periods import Calendar, RangeRequest, resolve_range
 from kpi_cli.revenue import engine, spans
-from kpi_cli.revenue.billing import Billing, billing
-from kpi_cli.revenue.prep import (
-    RevenueRules,
-    flag_overlaps,
-    invoices_to_items,
-    subscription_rules,
-)
+from kpi_cli.revenue.billing import Billing, billing, billing_source
+from kpi_cli.revenue.prep import RevenueRules
 
 if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
@@ -39,25 +34,6 @@ def shown_group(name: str) -> pl.Expr:
     """Group column ``name`` as output shows it: text, blank where the value was blank."""
     col = pl.col(name).cast(pl.String)
     return pl.when(col == NO_GROUP).then(None).otherwise(col).alias(name)
-
-
-def load_items(ds: Dataset) -> pl.DataFrame:
-    """Validated subscription items, from ``subscriptions`` or derived from ``invoices``, loaded by Polars
-    (:func:`kpi_cli.revenue.billing.billing` reads them for a run, on the engine where it can)."""
-    if ds.has("subscriptions") or not ds.has("invoices"):
-        items = ds.load("subscriptions", rules=subscription_rules, frame_step=flag_overlaps)
-    else:
-        inverted = ("period_end", pl.col("period_end") < pl.col("period_start"), "period_end before period_start")
-        inv = ds.load("invoices", rules=lambda _src, _cols: ([], [inverted]))
-        assert inv is not None
-        items = invoices_to_items(inv)
-    assert items is not None
-    return items
-
-
-def billing_source(ds: Dataset) -> str:
-    """The source billing rows came from: ``subscriptions``, else ``invoices``."""
-    return "subscriptions" if "subscriptions" in ds.reports or "invoices" not in ds.reports else "invoices"
 
 
 def reporting_currency(ds: Dataset, currencies: list[str | None] | None, wanted: str | None,

@@ -8,7 +8,7 @@ the metrics that read items or segments row by row, those tables are collected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import narwhals as nw
@@ -18,7 +18,7 @@ from kpi_cli.dataset import HELD
 from kpi_cli.engines import engine_for
 from kpi_cli.errors import DataError
 from kpi_cli.revenue import portable_load
-from kpi_cli.revenue.prep import FAR
+from kpi_cli.revenue.prep import FAR, flag_overlaps, invoices_to_items, subscription_rules
 
 if TYPE_CHECKING:
     from kpi_cli.dataset import Dataset
@@ -37,27 +37,40 @@ class Billing:
     first: int  # the first start
     currencies: list[str | None]  # the distinct currencies, null included where some row has none
     open_end: bool = False  # some item has no end_at (it runs on)
-    loaded: pl.DataFrame | None = field(default=None, repr=False)  # the Polars load's frame, as it is
-
-    @property
-    def on_engine(self) -> bool:
-        """True when the items were read by the engine (not loaded by Polars)."""
-        return self.loaded is None
+    on_engine: bool = False  # read by the engine from typed Parquet (not loaded by Polars): places are _row
 
     def rows(self, condition: nw.Expr) -> pl.DataFrame:
         """``_file, _line`` of the items where ``condition`` holds (to reject them)."""
-        if self.loaded is not None:
-            return self.engine.collect(self.items.filter(condition).select("_file", "_line"))
-        return portable_load.places(self.engine.collect(self.items.filter(condition).select(portable_load.PLACE)))
+        return self.collected(self.items.filter(condition).select(portable_load.PLACE if self.on_engine
+                                                                  else nw.col("_file", "_line")))
 
     def where(self, items: nw.LazyFrame) -> Billing:
         """The same billing with ``items`` (filtered or with columns added)."""
-        return Billing(self.engine, items, self.end, self.first, self.currencies, self.open_end, self.loaded)
+        return Billing(self.engine, items, self.end, self.first, self.currencies, self.open_end, self.on_engine)
 
     def collected(self, frame: nw.LazyFrame) -> pl.DataFrame:
         """``frame`` (items or a frame derived from them) as Polars, ``_file``/``_line`` as the Polars load's."""
         got = self.engine.collect(frame)
-        return got if self.loaded is not None or portable_load.PLACE not in got.columns else portable_load.places(got)
+        return portable_load.places(got) if self.on_engine and portable_load.PLACE in got.columns else got
+
+
+def load_items(ds: Dataset) -> pl.DataFrame:
+    """Validated subscription items, from ``subscriptions`` or derived from ``invoices``, loaded by Polars
+    (:func:`billing` reads them for a run, on the engine where it can)."""
+    if ds.has("subscriptions") or not ds.has("invoices"):
+        items = ds.load("subscriptions", rules=subscription_rules, frame_step=flag_overlaps)
+    else:
+        inverted = ("period_end", pl.col("period_end") < pl.col("period_start"), "period_end before period_start")
+        inv = ds.load("invoices", rules=lambda _src, _cols: ([], [inverted]))
+        assert inv is not None
+        items = invoices_to_items(inv)
+    assert items is not None
+    return items
+
+
+def billing_source(ds: Dataset) -> str:
+    """The source billing rows came from: ``subscriptions``, else ``invoices``."""
+    return "subscriptions" if "subscriptions" in ds.reports or "invoices" not in ds.reports else "invoices"
 
 
 def billing(ds: Dataset, engine_name: str) -> Billing:
@@ -68,20 +81,18 @@ def billing(ds: Dataset, engine_name: str) -> Billing:
         return found
     if portable_load.applies(ds, engine_name):
         engine = engine_for(engine_name)
-        made = _facts(engine, portable_load.load(engine, ds), None, ds)
+        made = _facts(engine, portable_load.load(engine, ds), ds, on_engine=True)
         # What kpi_cli.coverage reads of a source held in Polars (the span; whether some item is still open).
         ds.memo[f"span:{portable_load.NAME}"] = ("start_at", made.first, made.end, made.open_end)
     else:
-        from kpi_cli.revenue.base import load_items
-
         polars = engine_for("polars")
         loaded = load_items(ds)
-        made = _facts(polars, nw.from_native(loaded.lazy()), loaded, ds)
+        made = _facts(polars, nw.from_native(loaded.lazy()), ds)
     ds.memo[key] = made
     return made
 
 
-def _facts(engine: Engine, items: nw.LazyFrame, loaded: pl.DataFrame | None, ds: Dataset) -> Billing:
+def _facts(engine: Engine, items: nw.LazyFrame, ds: Dataset, *, on_engine: bool = False) -> Billing:
     cols = items.collect_schema().names()
     if "currency" in cols:  # currency codes are case-insensitive (SPEC §1.3): `usd` is `USD` (text is trimmed)
         items = items.with_columns(nw.col("currency").str.to_uppercase())
@@ -90,8 +101,6 @@ def _facts(engine: Engine, items: nw.LazyFrame, loaded: pl.DataFrame | None, ds:
     span = engine.collect(items.select(nw.len().alias("_n"), nw.col("start_at").min().alias("_first"), *stamps,
                                        *running))
     if int(span["_n"][0]) == 0:
-        from kpi_cli.revenue.base import billing_source
-
         rep = ds.reports[billing_source(ds)]
         why = "every row was rejected" if rep.rejected else "the file has only a header" if rep.rows_read == 0 \
             else "no row is a recurring billing row"
@@ -102,4 +111,4 @@ def _facts(engine: Engine, items: nw.LazyFrame, loaded: pl.DataFrame | None, ds:
     if "currency" in cols:
         currencies = engine.collect(items.group_by("currency").agg(nw.len()))["currency"].to_list()
     open_end = "end_at" in cols and bool(span["_open"][0])
-    return Billing(engine, items, int(max(ends)), int(span["_first"][0]), currencies, open_end, loaded)
+    return Billing(engine, items, int(max(ends)), int(span["_first"][0]), currencies, open_end, on_engine)

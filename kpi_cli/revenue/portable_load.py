@@ -23,7 +23,7 @@ from kpi_cli.engines import keep
 from kpi_cli.errors import InvariantError
 from kpi_cli.parsing import AMOUNT_SCALE, LABELS
 from kpi_cli.portable_rows import ROW_FILE, file_indexes, with_places
-from kpi_cli.revenue.prep import FAR, INTERVALS, STATUSES, status_mapping, subscription_rules
+from kpi_cli.revenue.prep import FAR, INTERVALS, status_mapping, subscription_checks, subscription_rules
 from kpi_cli.schemas import MONEY, SOURCES
 from kpi_cli.values import MAX_INSTANT, MAX_MAGNITUDE, MIN_INSTANT
 
@@ -87,7 +87,7 @@ def load(engine: Engine, ds: Dataset) -> nw.LazyFrame:
     placed = with_places(engine, raw, file_indexes(typed))
     distinct = placed.group_by(*columns).agg(nw.col(PLACE).min(), nw.len().alias("_copies"))
     frame = engine.trimmed(distinct.with_columns(*_parsed(typed, src.amount_unit)), _text(typed))
-    conditions = _parse_conditions(typed) + _rule_conditions(typed)
+    conditions = _parse_conditions(typed) + subscription_checks(nw, typed.present)
     reasons = [(column, reason) for column, _e, reason in typed.checks]
     if [(column, reason) for column, _e, reason in conditions] != reasons:
         msg = f"{NAME}: the engine's row checks differ from the Polars load's"
@@ -156,32 +156,6 @@ def _transforms(typed: Typed) -> list[nw.Expr]:
     out = [interval.alias("interval"), status.alias("status")]
     if "discount_duration" in cols:
         out.append(nw.col("discount_duration").str.to_lowercase())
-    return out
-
-
-def _rule_conditions(typed: Typed) -> list[tuple[str, nw.Expr, str]]:
-    """The row rules of :func:`kpi_cli.revenue.prep.subscription_rules`, in its order."""
-    cols = typed.present
-    out: list[tuple[str, nw.Expr, str]] = [("amount", nw.col("amount") < 0, "negative amount")]
-    if "quantity" in cols:
-        out.append(("quantity", nw.col("quantity") < 0, "negative quantity"))
-    if "interval_count" in cols:
-        out.append(("interval_count", nw.col("interval_count") <= 0, "interval_count must be ≥ 1"))
-    out.append(("interval", nw.col("interval") == "?", "unknown interval (day/week/month/quarter/year)"))
-    if "status" in cols:
-        out.append(("status", ~nw.col("status").is_in(STATUSES),
-                    'unknown status (map it: [sources.subscriptions.status] {key} = "paused")'))
-    if "end_at" in cols:
-        out.append(("end_at", nw.col("end_at") < nw.col("start_at"), "end_at before start_at"))
-    if "discount_percent" in cols:
-        pct = nw.col("discount_percent")
-        out.append(("discount_percent", (pct < 0) | (pct > 100), "discount_percent outside 0–100"))
-    if "discount_amount" in cols:
-        out.append(("discount_amount", nw.col("discount_amount") < 0, "negative discount_amount"))
-    if "discount_duration" in cols:
-        out.append(("discount_duration", ~nw.col("discount_duration").is_in(["once", "repeating", "forever"]),
-                    "discount_duration must be once, repeating or forever"))
-    out.append(("start_at", nw.col("_overlap"), "overlaps an earlier row of the same subscription item"))
     return out
 
 

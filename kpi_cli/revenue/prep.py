@@ -6,7 +6,7 @@ The items become segments (spans of constant monthly value) in :mod:`kpi_cli.rev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -56,27 +56,37 @@ def subscription_rules(src: Source, cols: list[str]) -> tuple[list[pl.Expr], lis
     ]
     if "discount_duration" in cols:
         transforms.append(pl.col("discount_duration").str.to_lowercase().str.strip_chars())
-    checks: list[Check] = [("amount", pl.col("amount") < 0, "negative amount")]
+    return transforms, subscription_checks(pl, cols)
+
+
+def subscription_checks(ns: Any, cols: list[str]) -> list[tuple[str, Any, str]]:
+    """The row rules beyond parsing (SPEC §1.3), in their order, in the expressions of ``ns``: ``polars``
+    for the Polars load, ``narwhals`` for the engine's (:mod:`kpi_cli.revenue.portable_load`).
+
+    They read the normalised ``interval``/``status`` and the loader's ``_overlap``.
+    """
+    col = ns.col
+    checks: list[tuple[str, Any, str]] = [("amount", col("amount") < 0, "negative amount")]
     if "quantity" in cols:
-        checks.append(("quantity", pl.col("quantity") < 0, "negative quantity"))
+        checks.append(("quantity", col("quantity") < 0, "negative quantity"))
     if "interval_count" in cols:
-        checks.append(("interval_count", pl.col("interval_count") <= 0, "interval_count must be ≥ 1"))
-    checks.append(("interval", pl.col("interval") == "?", "unknown interval (day/week/month/quarter/year)"))
+        checks.append(("interval_count", col("interval_count") <= 0, "interval_count must be ≥ 1"))
+    checks.append(("interval", col("interval") == "?", "unknown interval (day/week/month/quarter/year)"))
     if "status" in cols:
-        checks.append(("status", ~pl.col("status").is_in(STATUSES),
+        checks.append(("status", ~col("status").is_in(STATUSES),
                        'unknown status (map it: [sources.subscriptions.status] {key} = "paused")'))
     if "end_at" in cols:
-        checks.append(("end_at", pl.col("end_at") < pl.col("start_at"), "end_at before start_at"))
+        checks.append(("end_at", col("end_at") < col("start_at"), "end_at before start_at"))
     if "discount_percent" in cols:
-        pct = pl.col("discount_percent")
+        pct = col("discount_percent")
         checks.append(("discount_percent", (pct < 0) | (pct > 100), "discount_percent outside 0–100"))
     if "discount_amount" in cols:
-        checks.append(("discount_amount", pl.col("discount_amount") < 0, "negative discount_amount"))
+        checks.append(("discount_amount", col("discount_amount") < 0, "negative discount_amount"))
     if "discount_duration" in cols:
-        checks.append(("discount_duration", ~pl.col("discount_duration").is_in(["once", "repeating", "forever"]),
+        checks.append(("discount_duration", ~col("discount_duration").is_in(["once", "repeating", "forever"]),
                        "discount_duration must be once, repeating or forever"))
-    checks.append(("start_at", pl.col("_overlap"), "overlaps an earlier row of the same subscription item"))
-    return transforms, checks
+    checks.append(("start_at", col("_overlap"), "overlaps an earlier row of the same subscription item"))
+    return checks
 
 
 def status_mapping(src: Source) -> dict[str, str]:
