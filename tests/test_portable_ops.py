@@ -27,7 +27,7 @@ from kpi_cli.engagement import (
     portable_parts,
     tables,
 )
-from kpi_cli.revenue import engine, portable_load, spans
+from kpi_cli.revenue import engine, portable_load, prep, spans
 
 PORTABLE: list[Callable[..., object]] = [
     portable.checked, portable.pairs, portable_rows.day_of, portable_rows.bound_index,
@@ -39,7 +39,7 @@ PORTABLE: list[Callable[..., object]] = [
     portable_funnel.distinct_rows, portable_funnel.following_rows, portable_funnel.next_loose,
     portable_funnel.next_strict, portable_funnel.first_in_window,
     spans.segments, spans.once_reach, spans.period_index, portable_load.load, portable_load._parsed,
-    portable_load._parse_conditions, portable_load._transforms, portable_load._rule_conditions,
+    portable_load._parse_conditions, portable_load._transforms, prep.subscription_checks,
     portable_load._with_overlaps,
 ]
 # Polars names a portable function may use: building small tables for the engine.
